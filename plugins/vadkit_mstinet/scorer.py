@@ -1,0 +1,63 @@
+"""Frame scores: PSNR, memory distance and the regularity score of MSTI-Net eq. 10."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vadkit.interfaces import ModelOutput, Scorer
+
+
+def psnr(prediction: Tensor, target: Tensor) -> Tensor:
+    """Per-frame PSNR (dB) of images in [-1, 1], computed on the [0, 1] scale (MNAD)."""
+    mse = ((prediction.float() - target.float()) / 2).pow(2).flatten(1).mean(dim=1)
+    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
+
+
+def minmax(values: np.ndarray) -> np.ndarray:
+    """Per-video min-max normalisation to [0, 1]; a constant video maps to 0."""
+    values = np.asarray(values, dtype=np.float64)
+    span = values.max() - values.min() if values.size else 0.0
+    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+
+
+class PSNRScorer(Scorer):
+    """Regularity = f(PSNR): a well-predicted frame is normal."""
+
+    stat_names = ("psnr",)
+
+    def stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]:
+        return {"psnr": psnr(output.prediction, target)}
+
+    def combine(self, stats: dict[str, np.ndarray]) -> np.ndarray:
+        return minmax(stats["psnr"])
+
+
+class MemoryDistanceScorer(Scorer):
+    """Regularity = 1 - f(D(q, p)): queries far from every memory item are abnormal."""
+
+    stat_names = ("distance",)
+
+    def stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]:
+        return {"distance": output.memory.distance.float()}
+
+    def combine(self, stats: dict[str, np.ndarray]) -> np.ndarray:
+        return 1.0 - minmax(stats["distance"])
+
+
+class RegularityScorer(Scorer):
+    """R_t = 1 - tau (1 - f(PSNR)) - (1 - tau) f(D(q, p)), f = per-video min-max (eq. 10)."""
+
+    stat_names = ("psnr", "distance")
+
+    def __init__(self, tau: float = 0.7) -> None:
+        if not 0.0 <= tau <= 1.0:
+            raise ValueError(f"tau must be in [0, 1], got {tau}")
+        self.tau = float(tau)
+
+    def stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]:
+        return {"psnr": psnr(output.prediction, target), "distance": output.memory.distance.float()}
+
+    def combine(self, stats: dict[str, np.ndarray]) -> np.ndarray:
+        return 1.0 - self.tau * (1.0 - minmax(stats["psnr"])) - (1.0 - self.tau) * minmax(stats["distance"])

@@ -1,0 +1,144 @@
+"""Recipe -> components -> model. Validates keyword arguments against each component's
+signature and injects the arguments the builder derives (channels per level, ...)."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any
+
+from torch import nn
+
+from .assembly import VADModel
+from .errors import RecipeError, RegistryError
+from .recipe import Recipe
+from .registry import Registry
+
+MODEL_KEYS = {
+    "frames": 4,
+    "image_channels": 3,
+    "resolution": [256, 256],
+    "join": "none",
+    "appearance": None,
+    "motion": {"type": "none"},
+    "attention": {"type": "none"},
+    "fusion": {"type": "none"},
+    "memory": {"type": "none"},
+    "decoder": None,
+}
+
+
+def instantiate(registry: Registry, kind: str, table: Any, recipe: Recipe, key: str, **derived: Any) -> Any:
+    """Build the ``kind`` component described by recipe table ``key``.
+
+    User keys are checked against the component's signature; ``derived`` arguments are passed
+    only where the signature names them, and a user may not set them.
+    """
+    if not isinstance(table, dict):
+        raise recipe.error(key, f"must be a table with a 'type', got {table!r}")
+    if "type" not in table:
+        raise recipe.error(f"{key}.type", f"missing: name a registered {kind} ({', '.join(registry.names(kind))})")
+    name = table["type"]
+    try:
+        spec = registry.get(kind, str(name))
+        factory = spec.load()
+    except RegistryError as exc:
+        raise recipe.error(f"{key}.type", str(exc)) from None
+    user = {k: v for k, v in table.items() if k != "type"}
+    params = inspect.signature(factory).parameters
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    accepted = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    user_names = [n for n in accepted if n not in derived]
+    for k in user:
+        if k in derived:
+            raise recipe.error(f"{key}.{k}", f"is derived by the builder for {kind} '{name}'; remove it from the recipe")
+        if k not in accepted and not var_kw:
+            close = difflib.get_close_matches(k, user_names, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise recipe.error(
+                f"{key}.{k}",
+                f"unknown option for {kind} '{name}'.{hint} Options: {', '.join(user_names) or '(none)'}",
+            )
+    kwargs = dict(user)
+    kwargs.update({k: v for k, v in derived.items() if k in params or var_kw})
+    missing = [
+        n for n, p in params.items()
+        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in kwargs
+    ]
+    if missing:
+        raise recipe.error(key, f"{kind} '{name}' needs {', '.join(missing)}")
+    try:
+        obj = factory(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise recipe.error(key, f"{kind} '{name}' rejected its options: {exc}") from None
+    try:
+        obj.registry_name = name
+    except AttributeError:
+        pass
+    return obj
+
+
+def model_section(recipe: Recipe) -> dict[str, Any]:
+    """The ``[model]`` table with defaults filled in; unknown keys are errors."""
+    section = recipe.section("model")
+    for k in section:
+        if k not in MODEL_KEYS:
+            close = difflib.get_close_matches(k, list(MODEL_KEYS), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise recipe.error(f"model.{k}", f"unknown model option.{hint} Options: {', '.join(MODEL_KEYS)}")
+    for k, default in MODEL_KEYS.items():
+        if k not in section:
+            if default is None:
+                raise recipe.error(f"model.{k}", "missing (a component table with a 'type')")
+            section[k] = default
+    res = section["resolution"]
+    if not (isinstance(res, list) and len(res) == 2 and all(isinstance(v, int) and v > 0 for v in res)):
+        raise recipe.error("model.resolution", f"must be [height, width] of positive integers, got {res!r}")
+    return section
+
+
+def build_model(recipe: Recipe, registry: Registry) -> VADModel:
+    """Assemble the model a recipe describes."""
+    m = model_section(recipe)
+    frames, img_c = int(m["frames"]), int(m["image_channels"])
+    appearance = instantiate(registry, "encoder", m["appearance"], recipe, "model.appearance", in_channels=frames * img_c)
+    motion = instantiate(registry, "encoder", m["motion"], recipe, "model.motion", in_channels=frames * 2)
+    levels = len(appearance.channels) - 1
+    if getattr(motion, "disabled", False):
+        motion = None
+    fusions: list[nn.Module] = []
+    fusion_type = m["fusion"].get("type") if isinstance(m["fusion"], dict) else None
+    if motion is None and fusion_type not in (None, "none"):
+        raise recipe.error("model.fusion.type", f"fusion '{fusion_type}' needs a motion stream, but model.motion.type is 'none'")
+    if motion is not None and len(motion.channels) != len(appearance.channels):
+        raise recipe.error(
+            "model.motion",
+            f"motion encoder '{m['motion']['type']}' has levels {tuple(motion.channels)} but appearance encoder "
+            f"'{m['appearance']['type']}' has {tuple(appearance.channels)}",
+        )
+    for i in range(levels):
+        c_a = appearance.channels[i]
+        c_m = motion.channels[i] if motion is not None else 0
+        attention = None
+        if motion is not None:
+            attention = instantiate(registry, "attention", m["attention"], recipe, "model.attention", channels=c_m)
+        fusions.append(
+            instantiate(
+                registry, "fusion", m["fusion"], recipe, "model.fusion",
+                appearance_channels=c_a, motion_channels=c_m, attention=attention,
+            )
+        )
+    memory = instantiate(registry, "memory", m["memory"], recipe, "model.memory", channels=appearance.channels[-1])
+    decoder = instantiate(
+        registry, "decoder", m["decoder"], recipe, "model.decoder",
+        encoder_channels=tuple(appearance.channels), in_channels=memory.out_channels, out_channels=img_c,
+    )
+    try:
+        return VADModel(appearance, memory, decoder, motion, fusions, join=m["join"], frames=frames, image_channels=img_c)
+    except Exception as exc:
+        raise RecipeError(str(exc), file=str(recipe.path), key="model") from None
+
+
+def build_scorer(recipe: Recipe, registry: Registry) -> Any:
+    table = recipe.section("score") or {"type": "regularity"}
+    return instantiate(registry, "scorer", table, recipe, "score")

@@ -1,0 +1,33 @@
+"""Exceptions with messages that say what is wrong and where."""
+
+from __future__ import annotations
+
+
+class VadkitError(Exception):
+    """Base class: every vadkit error is reported to CLI users without a traceback."""
+
+
+class RegistryError(VadkitError):
+    """A component name is unknown, duplicated or cannot be imported."""
+
+
+class RecipeError(VadkitError):
+    """A recipe is malformed; the message names the file and the key path."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+        where = ", ".join(p for p in (f"recipe {file}" if file else "", f"key '{key}'" if key else "") if p)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.file = file
+        self.key = key
+
+
+class AssemblyError(VadkitError):
+    """Components that cannot work together (e.g. a channel mismatch)."""
+
+
+class DataError(VadkitError):
+    """Bad input data; the message names the file, video and frame index."""
+
+
+class CheckpointError(VadkitError):
+    """A checkpoint is unreadable or does not match the recipe."""
