@@ -104,13 +104,18 @@ def _record(value: Any, origins: dict[str, str], source: str | dict[str, str], p
             _record(v, origins, source, f"{path}.{k}")
 
 
-def _load_chain(path: Path, seen: tuple[Path, ...], origins: dict[str, str]) -> dict[str, Any]:
-    """Load ``path`` and its ``extends`` parents; fills ``origins`` with the file of each key."""
+def _load_chain(
+    path: Path, seen: tuple[Path, ...], origins: dict[str, str], base: str | None = None
+) -> dict[str, Any]:
+    """Load ``path`` and its ``extends`` parents; fills ``origins`` with the file of each key.
+    ``base`` replaces the file's own ``extends`` (used to rebase ablations on a smaller recipe)."""
     if path in seen:
         chain = " -> ".join(str(p) for p in (*seen, path))
         raise RecipeError(f"'extends' forms a cycle: {chain}", file=str(path), key="extends")
     raw = _read_toml(path)
     parents = raw.pop("extends", [])
+    if base is not None:
+        parents = [str(resolve_recipe_path(base))]
     if isinstance(parents, str):
         parents = [parents]
     if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
@@ -161,11 +166,15 @@ def apply_override(data: dict[str, Any], key: str, value: Any, origins: dict[str
     _record(value, origins, "--set", key)
 
 
-def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
-    """Read a recipe, follow ``extends`` and apply ``key=value`` overrides."""
+def load_recipe(path: str | Path, overrides: Iterable[str] = (), *, base: str | Path | None = None) -> Recipe:
+    """Read a recipe, follow ``extends`` and apply ``key=value`` overrides.
+
+    ``base`` swaps the recipe's own ``extends`` for another recipe: an ablation written
+    against the paper's recipe can then be run on top of a small CPU recipe.
+    """
     resolved = resolve_recipe_path(path)
     origins: dict[str, str] = {}
-    data = _load_chain(resolved, (), origins)
+    data = _load_chain(resolved, (), origins, None if base is None else str(base))
     for text in overrides:
         key, value = parse_override(text)
         apply_override(data, key, value, origins)
