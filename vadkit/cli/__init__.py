@@ -17,6 +17,10 @@ COMMANDS: tuple[str, ...] = (
     "build",
     "list",
     "plugins",
+    "train",
+    "eval",
+    "demo",
+    "ablate",
 )
 
 

@@ -1,0 +1,105 @@
+"""Unit tests of the training and evaluation pieces that need no data set."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vadkit.errors import CheckpointError, RecipeError
+from vadkit.evaluation.inference import VideoScores
+from vadkit.evaluation.metrics import frame_auc
+from vadkit.interfaces import MemoryOutput, ModelOutput
+from vadkit.recipe import recipe_from_dict
+from vadkit.sections import LossConfig, TrainConfig, read_section
+from vadkit.training.checkpoint import atomic_save, check_compatible, load_checkpoint, rng_state, set_rng_state
+from vadkit.training.loss import NonFiniteLossError, check_finite, compute_loss
+
+
+def _output(pred: torch.Tensor, losses: dict[str, torch.Tensor]) -> ModelOutput:
+    return ModelOutput(prediction=pred, memory=MemoryOutput(features=pred, distance=torch.zeros(pred.shape[0]), losses=losses))
+
+
+def test_loss_is_the_weighted_sum_of_named_terms() -> None:
+    target = torch.zeros(2, 3, 4, 4)
+    pred = torch.full_like(target, 0.5)
+    out = _output(pred, {"separate": torch.tensor(2.0), "compact": torch.tensor(4.0)})
+    total, terms = compute_loss(out, target, {"intensity": 0.8, "separate": 3e-4, "compact": 1e-3})
+    assert terms["intensity"].item() == pytest.approx(0.25)
+    assert total.item() == pytest.approx(0.8 * 0.25 + 3e-4 * 2 + 1e-3 * 4)
+
+
+def test_non_finite_loss_names_step_and_term() -> None:
+    terms = {"intensity": torch.tensor(1.0), "compact": torch.tensor(float("nan"))}
+    with pytest.raises(NonFiniteLossError, match=r"epoch 3, step 7 .*compact=nan"):
+        check_finite(torch.tensor(float("nan")), terms, epoch=2, step=6, global_step=99)
+    check_finite(torch.tensor(1.0), {"intensity": torch.tensor(1.0)}, 0, 0, 0)
+
+
+def test_train_section_rejects_unknown_and_mistyped_keys() -> None:
+    recipe = recipe_from_dict({"train": {"epochs": 3, "lr": 1e-3}}, "r.toml")
+    cfg = read_section(recipe, "train", TrainConfig)
+    assert (cfg.epochs, cfg.lr, cfg.batch_size) == (3, 1e-3, 4)
+    with pytest.raises(RecipeError, match=r"r\.toml.*train\.epoch.*Did you mean 'epochs'"):
+        read_section(recipe_from_dict({"train": {"epoch": 3}}, "r.toml"), "train", TrainConfig)
+    with pytest.raises(RecipeError, match=r"train\.fast.*true or false"):
+        read_section(recipe_from_dict({"train": {"fast": "yes"}}, "r.toml"), "train", TrainConfig)
+    weights = read_section(recipe_from_dict({"loss": {"weights": {"intensity": 1}}}), "loss", LossConfig).weights
+    assert weights == {"intensity": 1.0}
+
+
+def test_checkpoint_round_trip_is_weights_only(tmp_path: Path) -> None:
+    model = torch.nn.Linear(3, 2)
+    path = tmp_path / "ck" / "last.pt"
+    atomic_save({"model": model.state_dict(), "rng": rng_state(), "epoch": 4, "model_recipe": {"a": 1}}, path)
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temporary left behind
+    ck = load_checkpoint(path)
+    assert ck["epoch"] == 4
+    torch.testing.assert_close(ck["model"]["weight"], model.weight)
+    before = torch.rand(3)
+    set_rng_state(ck["rng"])  # restores the state saved before `before` was drawn
+    torch.testing.assert_close(torch.rand(3), before)
+
+
+def test_checkpoint_with_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pt"
+    torch.save({"x": Path("/etc")}, path)  # an arbitrary object needs unpickling code
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(path)
+
+
+def test_architecture_mismatch_says_what_differs(tmp_path: Path) -> None:
+    small, big = torch.nn.Linear(3, 2), torch.nn.Linear(3, 4)
+    from vadkit.training.checkpoint import architecture
+
+    ck = {"architecture": architecture(small), "model_recipe": {"memory": {"slots": 2}}}
+    with pytest.raises(CheckpointError, match=r"model\.memory\.slots: checkpoint 2, recipe 4"):
+        check_compatible(ck, big, {"memory": {"slots": 4}}, tmp_path / "last.pt")
+    check_compatible(ck, small, {"memory": {"slots": 2}}, tmp_path / "last.pt")
+
+
+def _video(name: str, labels: list[int], reg: list[float], cats: list[str] | None = None) -> VideoScores:
+    v = VideoScores(name, frames=list(range(len(labels))), labels=labels, categories=cats or [""] * len(labels))
+    v.regularity = np.asarray(reg)
+    return v
+
+
+def test_frame_auc_micro_macro_and_categories() -> None:
+    a = _video("a", [0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1], ["", "", "motion", "motion"])
+    b = _video("b", [0, 1, 0, 1], [0.3, 0.4, 0.9, 0.95], ["", "appearance", "", "appearance"])
+    c = _video("c", [0, 0, 0, 0], [0.5, 0.5, 0.4, 0.6])
+    m = frame_auc([a, b, c])
+    assert m["auc_per_video"]["a"] == 1.0 and m["auc_per_video"]["b"] == 0.25
+    assert m["auc_macro"] == pytest.approx(0.625)
+    assert m["macro_skipped_videos"] == ["c"]
+    from sklearn.metrics import roc_auc_score
+
+    labels = [0, 0, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0]
+    scores = 1 - np.r_[a.regularity, b.regularity, c.regularity]
+    assert m["auc_micro"] == pytest.approx(roc_auc_score(labels, scores))
+    assert m["auc_per_category"]["motion"] == 1.0
+    assert 0.0 <= m["auc_per_category"]["appearance"] < 0.5
+    assert not math.isnan(m["auc_micro"])

@@ -1,0 +1,31 @@
+"""``vadkit eval``: score a run's test split once with its last checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate a trained run: AUC, scores.csv, pictures", description=__doc__)
+    p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
+    p.add_argument("--data", type=Path, default=None, help="dataset root (default: the one the run trained on)")
+    p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import default_registry
+    from ..evaluation.evaluate import auc_text, evaluate
+
+    console = Console(stderr=args.json)
+    metrics = evaluate(args.run, default_registry(), data_root=args.data, console=console)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        console.print(auc_text(metrics))
+        console.print(f"results: {args.run / 'metrics.json'}, {args.run / 'scores.csv'}, pictures in {args.run / 'plots'}")
+    return 0

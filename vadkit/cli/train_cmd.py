@@ -1,0 +1,37 @@
+"""``vadkit train``: train a recipe on a dataset into a run folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from ._common import add_recipe_args, load_recipe_args
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a recipe on normal videos", description=__doc__)
+    add_recipe_args(p)
+    p.add_argument("--data", required=True, type=Path, help="dataset root (any supported layout)")
+    p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<recipe name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--eval", action="store_true", help="evaluate on the test split when training ends")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import default_registry
+    from ..evaluation.evaluate import auc_text, evaluate
+    from ..training.trainer import train
+
+    console = Console()
+    recipe = load_recipe_args(args)
+    out = args.out or Path("runs") / recipe.path.stem
+    registry = default_registry()
+    run_folder = train(recipe, args.data, out, registry, resume=args.resume, console=console)
+    console.print(f"run folder: {run_folder.root}")
+    if args.eval:
+        metrics = evaluate(run_folder.root, registry, data_root=args.data, console=console)
+        console.print(auc_text(metrics))
+    return 0

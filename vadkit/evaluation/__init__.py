@@ -1,0 +1,1 @@
+"""Evaluation: per-frame scores, frame-level AUC, and pictures."""

@@ -1,0 +1,67 @@
+"""Run a trained model over a clip dataset in order and collect per-frame statistics."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from rich.progress import Progress
+from torch.utils.data import DataLoader
+
+from ..interfaces import Scorer
+from ..runtime import autocast
+
+
+@dataclass
+class VideoScores:
+    """Everything scored for one video, in frame order."""
+
+    name: str
+    frames: list[int] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    stats: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    regularity: np.ndarray | None = None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v, dtype=np.float64) for k, v in self.stats.items()}
+
+
+@torch.no_grad()
+def collect_stats(
+    model: Any,
+    clips: Any,
+    scorer: Scorer,
+    device: torch.device,
+    *,
+    fast: bool = False,
+    batch_size: int = 8,
+    progress: Progress | None = None,
+) -> list[VideoScores]:
+    """Per-frame scorer statistics for every clip, grouped by video in order."""
+    loader = DataLoader(clips, batch_size=batch_size, shuffle=False, num_workers=0)
+    task = progress.add_task("scoring", total=len(clips)) if progress else None
+    videos: dict[str, VideoScores] = {}
+    for batch in loader:
+        frames = batch["frames"].to(device)
+        target = batch["target"].to(device)
+        flows = batch["flows"].to(device) if model.uses_motion else None
+        with autocast(device, fast):
+            output = model(frames, flows)
+        stats = {k: v.float().cpu().numpy() for k, v in scorer.stats(output, target).items()}
+        for i, name in enumerate(batch["video"]):
+            vs = videos.setdefault(name, VideoScores(name))
+            vs.frames.append(int(batch["frame"][i]))
+            vs.labels.append(int(batch["label"][i]))
+            vs.categories.append(str(batch["category"][i]))
+            for k, v in stats.items():
+                vs.stats[k].append(float(v[i]))
+        if progress is not None and task is not None:
+            progress.update(task, advance=frames.shape[0])
+    out = list(videos.values())
+    for vs in out:
+        vs.regularity = np.asarray(scorer.combine(vs.arrays()), dtype=np.float64)
+    return out

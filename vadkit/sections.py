@@ -1,0 +1,79 @@
+"""Typed views of the non-component recipe sections: [train], [loss], [eval].
+
+Each section is a dataclass; unknown keys are errors that name the recipe file and key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .recipe import Recipe
+
+T = TypeVar("T")
+
+
+@dataclass
+class TrainConfig:
+    """[train]: optimisation and run settings (Adam, lr 2e-4 as in the paper)."""
+
+    epochs: int = 60
+    batch_size: int = 4
+    lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"  # "constant" (the paper) or "cosine" (MNAD's code)
+    seed: int = 0
+    fast: bool = False  # bf16 autocast + channels_last on CPU, AMP on CUDA
+    device: str = "auto"
+    workers: int = 0  # DataLoader worker processes
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+    max_steps_per_epoch: int = 0  # 0 = the whole training set each epoch
+    grad_clip: float = 0.0  # 0 = no clipping
+
+
+@dataclass
+class LossConfig:
+    """[loss]: weights of the named loss terms (eq. 6: 0.8 L_int + 3e-4 L_sep + 1e-3 L_com)."""
+
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"intensity": 0.8, "separate": 3e-4, "compact": 1e-3}
+    )
+
+
+@dataclass
+class EvalConfig:
+    """[eval]: evaluation settings. The first ``frames`` frames of each video are never scored."""
+
+    batch_size: int = 8
+    top_frames: int = 6  # most anomalous frames drawn as input/prediction/error panels
+    curves: bool = True  # one regularity curve per test video
+
+
+def read_section(recipe: Recipe, key: str, cls: type[T]) -> T:
+    """``recipe[key]`` as ``cls``, with unknown keys and wrong types reported by file and key."""
+    table = recipe.section(key)
+    names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for k, v in table.items():
+        if k not in names:
+            close = difflib.get_close_matches(k, list(names), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise recipe.error(f"{key}.{k}", f"unknown option.{hint} Options: {', '.join(names)}")
+        default = getattr(cls(), k)
+        if isinstance(default, bool) and not isinstance(v, bool):
+            raise recipe.error(f"{key}.{k}", f"must be true or false, got {v!r}")
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise recipe.error(f"{key}.{k}", f"must be a number, got {v!r}")
+            if isinstance(default, int) and not isinstance(v, int):
+                raise recipe.error(f"{key}.{k}", f"must be an integer, got {v!r}")
+            v = type(default)(v)
+        if isinstance(default, dict):
+            if not isinstance(v, dict) or not all(isinstance(x, (int, float)) for x in v.values()):
+                raise recipe.error(f"{key}.{k}", f"must be a table of numbers, got {v!r}")
+            v = {name: float(x) for name, x in v.items()}
+        values[k] = v
+    return cls(**values)

@@ -1,0 +1,1 @@
+"""Training: loss, checkpoints, the loop and the run folder."""

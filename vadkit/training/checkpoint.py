@@ -1,0 +1,117 @@
+"""Checkpoints: tensors and plain data only, written atomically, loaded with weights_only=True."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+
+CHECKPOINT_NAME = "last.pt"
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file in the same folder, fsync, then rename over ``path``:
+    a run killed at any moment leaves either the old file or the new one, never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG the training loop touches, as tensors and plain data."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "python": list(random.getstate()[1]),
+        "python_version": int(random.getstate()[0]),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np_s = state["numpy"]
+    np.random.set_state(
+        ("MT19937", np_s["keys"].numpy().astype(np.uint32), np_s["pos"], np_s["has_gauss"], np_s["cached_gaussian"])
+    )
+    random.setstate((state["python_version"], tuple(state["python"]), None))
+
+
+def architecture(model: nn.Module) -> dict[str, list[int]]:
+    """Parameter and buffer names with their shapes: what must match to load weights."""
+    return {name: list(t.shape) for name, t in model.state_dict().items()}
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load with ``weights_only=True``: a checkpoint cannot execute code."""
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+
+
+def _flatten(table: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(table, dict):
+        return {prefix: table}
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else k))
+    return out
+
+
+def check_compatible(checkpoint: dict[str, Any], model: nn.Module, model_table: dict[str, Any], path: Path) -> None:
+    """Refuse a checkpoint whose architecture differs from ``model``, saying what differs."""
+    saved_table = _flatten(checkpoint.get("model_recipe", {}), "model")
+    table = _flatten(model_table, "model")
+    diffs = [
+        f"{k}: checkpoint {saved_table.get(k, '(unset)')!r}, recipe {table.get(k, '(unset)')!r}"
+        for k in sorted(set(saved_table) | set(table))
+        if saved_table.get(k) != table.get(k)
+    ]
+    saved_arch = checkpoint.get("architecture", {})
+    arch = architecture(model)
+    shape_diffs = [
+        f"{k}: checkpoint {saved_arch.get(k)}, model {arch.get(k)}"
+        for k in sorted(set(saved_arch) | set(arch))
+        if saved_arch.get(k) != arch.get(k)
+    ]
+    if shape_diffs:
+        detail = "; ".join(diffs[:8]) if diffs else "; ".join(shape_diffs[:8])
+        raise CheckpointError(f"checkpoint {path} does not match the recipe's architecture: {detail}")

@@ -1,0 +1,39 @@
+"""The training objective: weighted sum of the intensity loss and the memory's named losses."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ..errors import VadkitError
+from ..interfaces import ModelOutput
+
+
+class NonFiniteLossError(VadkitError):
+    """A loss term became NaN or infinite."""
+
+
+def intensity_loss(prediction: Tensor, target: Tensor) -> Tensor:
+    """L_int: mean squared error between the predicted and the real frame t+1 (L2)."""
+    return (prediction.float() - target.float()).pow(2).mean()
+
+
+def compute_loss(output: ModelOutput, target: Tensor, weights: dict[str, float]) -> tuple[Tensor, dict[str, Tensor]]:
+    """Total loss and every term by name. Terms without a weight are logged, not optimised."""
+    terms: dict[str, Tensor] = {"intensity": intensity_loss(output.prediction, target)}
+    terms.update(output.memory.losses)
+    total = sum((weights.get(name, 0.0) * value for name, value in terms.items()), torch.zeros((), device=target.device))
+    return total, terms
+
+
+def check_finite(total: Tensor, terms: dict[str, Tensor], epoch: int, step: int, global_step: int) -> None:
+    """Stop with a message naming the step and the term when a loss is NaN or inf."""
+    if math.isfinite(float(total)):
+        return
+    bad = [f"{name}={float(v)}" for name, v in terms.items() if not math.isfinite(float(v))] or [f"total={float(total)}"]
+    raise NonFiniteLossError(
+        f"loss became non-finite at epoch {epoch + 1}, step {step + 1} (global step {global_step}): "
+        f"{', '.join(bad)}. Lower [train] lr, or set [train] fast = false to rule out bf16 overflow."
+    )
