@@ -1,0 +1,172 @@
+"""On-disk optical-flow cache: one float16 ``.npy`` per video, memory-mapped when read.
+
+Layout of an entry: shape (num_frames, 2, H, W) at the recipe resolution, ``flows[k]`` = flow
+from frame k-1 to frame k in pixels of the resized grid (x, y), ``flows[0]`` = zeros. The key
+hashes the dataset path, split, video, frame count, the estimator's ``cache_key()`` and the
+resolution. Entries are written to a temporary name and renamed into place (``os.replace``), so a
+killed run never leaves a file that a later run reads as valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import cv2
+import numpy as np
+
+from vadkit.errors import DataError
+
+from .flow import resize_flow
+from .video import Video
+
+CACHE_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("VADKIT_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "vadkit" / "flow"
+
+
+def _root_of(video: Video, dataset_root: str | Path | None) -> str:
+    root = dataset_root if dataset_root is not None else video.dataset_root
+    if root is None:
+        raise DataError(f"video '{video.name}' ({video.split}): the flow cache needs the dataset root")
+    return str(Path(root).expanduser().resolve())
+
+
+class FlowCache:
+    """Float16, memory-mapped, atomically written flow per (dataset, video, method, resolution)."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = Path(directory).expanduser() if directory else default_cache_dir()
+
+    def key(self, dataset_root: str | Path | None, video: Video, estimator: Any, resolution: Sequence[int]) -> dict:
+        return {
+            "version": CACHE_VERSION,
+            "dataset": _root_of(video, dataset_root),
+            "split": video.split,
+            "video": video.name,
+            "frames": video.num_frames,
+            "flow": estimator.cache_key(),
+            "resolution": [int(resolution[0]), int(resolution[1])],
+        }
+
+    def path(self, dataset_root: str | Path | None, video: Video, estimator: Any, resolution: Sequence[int]) -> Path:
+        key = self.key(dataset_root, video, estimator, resolution)
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{video.split}-{video.name}")
+        return self.directory / f"{safe}-{digest}.npy"
+
+    def load(self, path: Path, shape: tuple[int, ...]) -> np.memmap | None:
+        """A valid cached entry, or None (missing, damaged or of another shape)."""
+        if not path.is_file():
+            return None
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError):
+            return None
+        if arr.shape != shape or arr.dtype != np.float16:
+            return None
+        return arr
+
+    def ensure(
+        self,
+        dataset_root: str | Path | None,
+        video: Video,
+        estimator: Any,
+        resolution: Sequence[int],
+        progress: Callable[[int], None] | None = None,
+    ) -> np.memmap:
+        """The (num_frames, 2, H, W) flow of ``video``, computed and stored on first use."""
+        h, w = int(resolution[0]), int(resolution[1])
+        shape = (video.num_frames, 2, h, w)
+        path = self.path(dataset_root, video, estimator, (h, w))
+        cached = self.load(path, shape)
+        if cached is not None:
+            if progress:
+                progress(video.num_frames)
+            return cached
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
+            out[0] = 0
+            prev = video.read(0)
+            if progress:
+                progress(1)
+            for k in range(1, video.num_frames):
+                nxt = video.read(k)
+                out[k] = resize_flow(estimator(prev, nxt), (h, w))
+                prev = nxt
+                if progress:
+                    progress(1)
+            out.flush()
+            del out
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            meta = self.key(dataset_root, video, estimator, (h, w))
+            meta_tmp = tmp.with_suffix(".json.tmp")
+            meta_tmp.write_text(json.dumps(meta, indent=1))
+            os.replace(meta_tmp, path.with_suffix(".json"))
+            os.replace(tmp, path)
+        finally:
+            for leftover in (tmp, tmp.with_suffix(".json.tmp")):
+                if leftover.exists():
+                    leftover.unlink()
+        arr = self.load(path, shape)
+        if arr is None:
+            raise DataError(f"{path}: flow cache entry for video '{video.name}' unreadable right after writing")
+        return arr
+
+    def precompute(
+        self,
+        videos: list[Video],
+        estimator: Any,
+        resolution: Sequence[int],
+        workers: int = 1,
+        console: Any = None,
+        dataset_root: str | Path | None = None,
+    ) -> None:
+        """Fill the cache for ``videos``, in parallel across videos (processes), with a progress bar."""
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        total = sum(v.num_frames for v in videos)
+        columns = (TextColumn("[bold]flow[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("frames"), TimeElapsedColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task(f"{len(videos)} videos", total=total)
+            todo = []
+            for v in videos:
+                shape = (v.num_frames, 2, int(resolution[0]), int(resolution[1]))
+                if self.load(self.path(dataset_root, v, estimator, resolution), shape) is not None:
+                    bar.advance(task, v.num_frames)
+                else:
+                    todo.append(v)
+            if workers <= 1 or len(todo) <= 1:
+                for v in todo:
+                    self.ensure(dataset_root, v, estimator, resolution, progress=lambda n: bar.advance(task, n))
+                return
+            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+                jobs = {pool.submit(_ensure_job, str(self.directory), dataset_root, v, estimator, tuple(resolution)): v
+                        for v in todo}
+                for job in as_completed(jobs):
+                    job.result()
+                    bar.advance(task, jobs[job].num_frames)
+
+
+def _worker_init() -> None:
+    cv2.setNumThreads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _ensure_job(directory: str, dataset_root: Any, video: Video, estimator: Any, resolution: tuple) -> int:
+    FlowCache(directory).ensure(dataset_root, video, estimator, resolution)
+    return video.num_frames

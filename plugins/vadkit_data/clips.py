@@ -1,0 +1,167 @@
+"""Clip sampling for frame prediction: T past frames + the target, never crossing a video.
+
+Sample ``i`` (targets are frames T..n-1 of each video, videos in order):
+
+- ``frames``  float32 (T, C, H, W) in [-1, 1]: frames t-T .. t-1;
+- ``target``  float32 (C, H, W) in [-1, 1]: frame t;
+- ``flows``   float32 (T, 2, H, W) (only with a flow estimator): ``flows[j]`` = flow from frame
+  t-T+j-1 to frame t-T+j in pixels of the resized grid, divided by ``flow_scale`` (and clipped to
+  +-``flow_clip`` when given); the flow into frame 0 of a video is zero;
+- ``video``, ``video_index``, ``frame`` (= t), ``label`` (0/1, -1 unknown), ``category`` ("").
+
+Grayscale: ``image_channels=1`` converts RGB to luma; with 3 channels grayscale sources are
+replicated (decoding always yields RGB).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from vadkit.errors import DataError
+
+from .cache import FlowCache
+from .flow import resize_flow
+from .video import Video
+
+DEFAULT_FLOW_SCALE = 10.0
+
+
+class ClipDataset(Dataset):
+    """Clips of ``frames`` past frames plus a target, from a list of videos."""
+
+    def __init__(
+        self,
+        videos: list[Video],
+        *,
+        frames: int = 4,
+        resolution: Sequence[int],
+        image_channels: int = 3,
+        flow: Any = None,
+        cache: FlowCache | None = None,
+        flow_scale: float = DEFAULT_FLOW_SCALE,
+        flow_clip: float | None = None,
+        dataset_root: str | Path | None = None,
+        frame_cache: int = 16,
+    ) -> None:
+        if frames < 1:
+            raise ValueError(f"frames must be >= 1, got {frames}")
+        if image_channels not in (1, 3):
+            raise ValueError(f"image_channels must be 1 or 3, got {image_channels}")
+        if flow_scale <= 0:
+            raise ValueError(f"flow_scale must be positive, got {flow_scale}")
+        self.videos = list(videos)
+        self.frames = int(frames)
+        self.resolution = (int(resolution[0]), int(resolution[1]))
+        self.image_channels = int(image_channels)
+        self.flow = flow
+        self.cache = cache
+        self.flow_scale = float(flow_scale)
+        self.flow_clip = flow_clip
+        self.dataset_root = dataset_root
+        self.frame_cache = int(frame_cache)
+        for v in self.videos:
+            if v.num_frames <= self.frames:
+                raise DataError(
+                    f"{v.file_of(0)}: video '{v.name}' ({v.split}), frame {v.num_frames - 1}: only {v.num_frames} "
+                    f"frames, a clip needs {self.frames + 1}"
+                )
+        self.index: list[tuple[int, int]] = [
+            (vi, t) for vi, v in enumerate(self.videos) for t in range(self.frames, v.num_frames)
+        ]
+        self._lru: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._flows: dict[int, np.ndarray] = {}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_lru"], state["_flows"] = OrderedDict(), {}  # memmaps and caches stay per process
+        return state
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    # -- frames ------------------------------------------------------------------------------
+    def _resize(self, rgb: np.ndarray) -> np.ndarray:
+        h, w = self.resolution
+        if rgb.shape[:2] != (h, w):
+            interp = cv2.INTER_AREA if h < rgb.shape[0] and w < rgb.shape[1] else cv2.INTER_LINEAR
+            rgb = cv2.resize(rgb, (w, h), interpolation=interp)
+        if self.image_channels == 1:
+            return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[None]
+        return rgb.transpose(2, 0, 1)
+
+    def _frame(self, vi: int, k: int, raw: dict[int, np.ndarray]) -> np.ndarray:
+        """Resized (C, H, W) uint8 frame; ``raw`` keeps originals read for this sample (flow)."""
+        key = (vi, k)
+        hit = self._lru.get(key)
+        if hit is not None:
+            self._lru.move_to_end(key)
+            return hit
+        rgb = raw.get(k)
+        if rgb is None:
+            rgb = raw[k] = self.videos[vi].read(k)
+        out = self._resize(rgb)
+        if self.frame_cache > 0:
+            self._lru[key] = out
+            if len(self._lru) > self.frame_cache:
+                self._lru.popitem(last=False)
+        return out
+
+    # -- flow --------------------------------------------------------------------------------
+    def video_flows(self, vi: int) -> np.ndarray:
+        """The cached (n, 2, H, W) float16 flow of video ``vi`` (memory-mapped, opened once)."""
+        arr = self._flows.get(vi)
+        if arr is None:
+            assert self.cache is not None and self.flow is not None
+            arr = self.cache.ensure(self.dataset_root, self.videos[vi], self.flow, self.resolution)
+            self._flows[vi] = arr
+        return arr
+
+    def _clip_flows(self, vi: int, t: int, raw: dict[int, np.ndarray]) -> np.ndarray:
+        if self.cache is not None:
+            flows = np.asarray(self.video_flows(vi)[t - self.frames : t], dtype=np.float32)
+        else:
+            video = self.videos[vi]
+            flows = np.zeros((self.frames, 2, *self.resolution), np.float32)
+            for j, k in enumerate(range(t - self.frames, t)):
+                if k == 0:
+                    continue
+                for f in (k - 1, k):
+                    if f not in raw:
+                        raw[f] = video.read(f)
+                flows[j] = resize_flow(self.flow(raw[k - 1], raw[k]), self.resolution)
+        flows = flows / self.flow_scale
+        if self.flow_clip is not None:
+            np.clip(flows, -self.flow_clip, self.flow_clip, out=flows)
+        return flows
+
+    def prepare_flow(self, workers: int = 1, console: Any = None) -> None:
+        """Fill the flow cache for every video before training (parallel across videos)."""
+        if self.flow is not None and self.cache is not None:
+            self.cache.precompute(self.videos, self.flow, self.resolution, workers, console, self.dataset_root)
+
+    # -- samples -----------------------------------------------------------------------------
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        vi, t = self.index[i]
+        video = self.videos[vi]
+        raw: dict[int, np.ndarray] = {}
+        stack = np.stack([self._frame(vi, k, raw) for k in range(t - self.frames, t + 1)])
+        images = torch.from_numpy(stack).float().div_(127.5).sub_(1.0)
+        sample: dict[str, Any] = {
+            "frames": images[:-1],
+            "target": images[-1],
+            "video": video.name,
+            "video_index": vi,
+            "frame": t,
+            "label": int(video.labels[t]) if video.labels is not None else -1,
+            "category": video.categories[t] if video.categories is not None else "",
+        }
+        if self.flow is not None:
+            sample["flows"] = torch.from_numpy(self._clip_flows(vi, t, raw))
+        return sample
