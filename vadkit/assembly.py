@@ -76,6 +76,11 @@ class VADModel(nn.Module):
                 f"appearance encoder '{_name(app)}' has {len(app.channels)} levels {app.channels} but "
                 f"motion encoder '{_name(mot)}' has {len(mot.channels)} levels {mot.channels}"
             )
+        if mot is not None and tuple(mot.strides) != tuple(app.strides):
+            raise AssemblyError(
+                f"appearance encoder '{_name(app)}' has strides {tuple(app.strides)} but motion encoder "
+                f"'{_name(mot)}' has strides {tuple(mot.strides)}: fused levels must have the same size"
+            )
         for i, fusion in enumerate(self.fusions):
             if fusion.appearance_channels != app.channels[i]:
                 raise AssemblyError(

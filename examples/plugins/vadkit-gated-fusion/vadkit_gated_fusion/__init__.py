@@ -1,0 +1,1 @@
+"""Example vadkit plugin: a gated fusion and an einops cross-attention fusion."""
