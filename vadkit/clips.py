@@ -22,25 +22,26 @@ def build_clips(
     console: Console | None = None,
     workers: int = 2,
 ) -> Any:
-    """Clips of ``split`` at the recipe's resolution; flow is cached on disk first if needed."""
-    from vadkit_data import ClipDataset, FlowCache, make_flow, open_dataset
+    """Clips of ``split`` at the recipe's resolution; with a motion stream, the split's flow
+    is computed into the on-disk cache first (in parallel across videos) and reused after."""
+    from vadkit_data import ClipDataset, flow_settings, make_flow, open_dataset
 
     m = model_section(recipe)
     resolution = (int(m["resolution"][0]), int(m["resolution"][1]))
     dataset = open_dataset(Path(data_root), registry, recipe)
     videos = dataset.videos(split)
     flow = make_flow(registry, recipe) if uses_motion else None
-    cache = None
-    if flow is not None:
-        cache = FlowCache()
-        cache.precompute(videos, flow, resolution, workers=workers, console=console)
-    return ClipDataset(
+    settings = flow_settings(recipe)
+    clips = ClipDataset(
         videos,
         frames=int(m["frames"]),
         resolution=resolution,
         image_channels=int(m["image_channels"]),
         flow=flow,
-        cache=cache,
-        flow_scale=float(recipe.get("flow.scale", 0) or 0) or None,
+        cache=settings["cache"] if flow is not None else None,
+        flow_scale=settings["scale"],
+        flow_clip=settings["clip"],
         dataset_root=Path(data_root),
     )
+    clips.prepare_flow(workers=workers, console=console)
+    return clips

@@ -67,7 +67,8 @@ class MemoryBank(Memory):
         nearest = F.one_hot(scores.argmax(dim=1), self.slots).to(queries.dtype)
         v = over_queries / over_queries.max(dim=0, keepdim=True).values * nearest
         update = einsum(v, queries, "k n, k c -> n c")
-        self.items.copy_(F.normalize(self.items.float() + update, dim=1).to(self.items.dtype))
+        # a new tensor, not an in-place write: this step's read still needs the old items
+        self.items = F.normalize(self.items.float() + update, dim=1).to(self.items.dtype)
 
 
 class NoMemory(Memory):

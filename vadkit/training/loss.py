@@ -30,9 +30,10 @@ def compute_loss(output: ModelOutput, target: Tensor, weights: dict[str, float])
 
 def check_finite(total: Tensor, terms: dict[str, Tensor], epoch: int, step: int, global_step: int) -> None:
     """Stop with a message naming the step and the term when a loss is NaN or inf."""
-    if math.isfinite(float(total)):
+    if math.isfinite(float(total.detach())):
         return
-    bad = [f"{name}={float(v)}" for name, v in terms.items() if not math.isfinite(float(v))] or [f"total={float(total)}"]
+    bad = [f"{name}={float(v.detach())}" for name, v in terms.items() if not math.isfinite(float(v.detach()))]
+    bad = bad or [f"total={float(total.detach())}"]
     raise NonFiniteLossError(
         f"loss became non-finite at epoch {epoch + 1}, step {step + 1} (global step {global_step}): "
         f"{', '.join(bad)}. Lower [train] lr, or set [train] fast = false to rule out bf16 overflow."

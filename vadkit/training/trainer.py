@@ -178,8 +178,8 @@ def train(
                     scheduler.step()
                 global_step += 1
                 seen += frames.shape[0]
-                values = {k: float(v) for k, v in terms.items()}
-                values["total"] = float(total)
+                values = {k: float(v.detach()) for k, v in terms.items()}
+                values["total"] = float(total.detach())
                 for k, v in values.items():
                     sums[k] = sums.get(k, 0.0) + v
                 fps = seen / (time.perf_counter() - epoch_start)
