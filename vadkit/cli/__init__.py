@@ -21,6 +21,9 @@ COMMANDS: tuple[str, ...] = (
     "eval",
     "demo",
     "ablate",
+    "data",
+    "flow",
+    "synth",
 )
 
 
