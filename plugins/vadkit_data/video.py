@@ -162,9 +162,9 @@ class Video:
     name: str
     split: str
     num_frames: int
-    labels: np.ndarray | None = None
-    categories: list[str] | None = None
-    masks: MaskSource | None = None
+    labels: np.ndarray | None = field(default=None, repr=False)
+    categories: list[str] | None = field(default=None, repr=False)
+    masks: MaskSource | None = field(default=None, repr=False)
     source: FrameSource | None = field(default=None, repr=False)
     dataset_root: str | None = field(default=None, repr=False)
 
