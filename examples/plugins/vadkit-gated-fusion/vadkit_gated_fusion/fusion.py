@@ -65,8 +65,6 @@ class CrossAttentionFusion(Fusion):
         self.to_q = nn.Conv2d(appearance_channels, inner, 1, bias=False)
         self.to_kv = nn.Conv2d(motion_channels, 2 * inner, 1, bias=False)
         self.out = nn.Conv2d(inner, appearance_channels, 1)
-        nn.init.zeros_(self.out.weight)  # starts as the identity on x_a
-        nn.init.zeros_(self.out.bias)
 
     def forward(self, appearance: Tensor, motion: Tensor | None) -> Tensor:
         assert motion is not None, "CrossAttentionFusion needs motion features"
