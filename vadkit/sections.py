@@ -26,7 +26,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_schedule: str = "constant"  # "constant" (the paper) or "cosine" (MNAD's code)
     seed: int = 0
-    fast: bool = False  # bf16 autocast + channels_last on CPU, AMP on CUDA
+    fast: bool = False  # fastest native precision + channels_last (see vadkit/runtime.py)
+    precision: str = "auto"  # fast mode's autocast dtype: auto | bfloat16 | float16 | float32
     device: str = "auto"
     workers: int = 0  # DataLoader worker processes
     threads: int = 0  # torch intra-op threads; 0 = torch's default

@@ -95,7 +95,7 @@ def evaluate(
     scorer = build_scorer(recipe, registry)
     clips = build_clips(recipe, registry, root, "testing", uses_motion=model.uses_motion, console=console)
     with Progress(console=console) as progress:
-        videos = collect_stats(model, clips, scorer, device, fast=train_cfg.fast,
+        videos = collect_stats(model, clips, scorer, device, fast=train_cfg.fast, precision=train_cfg.precision,
                                batch_size=eval_cfg.batch_size, progress=progress)
 
     metrics: dict[str, Any] = frame_auc(videos)

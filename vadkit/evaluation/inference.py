@@ -38,6 +38,7 @@ def collect_stats(
     device: torch.device,
     *,
     fast: bool = False,
+    precision: str = "auto",
     batch_size: int = 8,
     progress: Progress | None = None,
 ) -> list[VideoScores]:
@@ -49,7 +50,7 @@ def collect_stats(
         frames = batch["frames"].to(device)
         target = batch["target"].to(device)
         flows = batch["flows"].to(device) if model.uses_motion else None
-        with autocast(device, fast):
+        with autocast(device, fast, precision):
             output = model(frames, flows)
         stats = {k: v.float().cpu().numpy() for k, v in scorer.stats(output, target).items()}
         for i, name in enumerate(batch["video"]):

@@ -21,7 +21,7 @@ from ..clips import build_clips
 from ..errors import CheckpointError, RecipeError
 from ..recipe import Recipe
 from ..registry import Registry
-from ..runtime import autocast, pick_device, prepare_model
+from ..runtime import PRECISIONS, autocast, describe, pick_device, prepare_model
 from ..sections import LossConfig, TrainConfig, read_section
 from .checkpoint import architecture, atomic_save, atomic_write_text, check_compatible, load_checkpoint, rng_state, set_rng_state
 from .loss import check_finite, compute_loss
@@ -43,6 +43,7 @@ def validate_train(cfg: TrainConfig, recipe: Recipe) -> None:
         ("lr", cfg.lr > 0, "must be > 0"),
         ("lr_schedule", cfg.lr_schedule in LR_SCHEDULES, f"must be one of {', '.join(LR_SCHEDULES)}"),
         ("workers", cfg.workers >= 0, "must be >= 0"),
+        ("precision", cfg.precision in PRECISIONS, f"must be one of {', '.join(PRECISIONS)}"),
         ("betas", len(cfg.betas) == 2 and all(0 <= b < 1 for b in cfg.betas), "must be two numbers in [0, 1)"),
     ]
     for key, ok, msg in checks:
@@ -142,7 +143,7 @@ def train(
 
     console.print(
         f"training {len(clips)} clips, {steps} steps x {cfg.epochs} epochs, batch {cfg.batch_size}, "
-        f"{'bf16/AMP fast mode' if cfg.fast else 'float32'} on {device}, {torch.get_num_threads()} threads"
+        f"{describe(device, cfg.fast, cfg.precision)}, {torch.get_num_threads()} threads"
     )
     with _progress(console) as progress:
         task = progress.add_task("train", total=total_steps, completed=start_epoch * steps, epoch=start_epoch + 1, losses="", fps=0.0)
@@ -165,7 +166,7 @@ def train(
                 frames = batch["frames"].to(device, non_blocking=True)
                 target = batch["target"].to(device, non_blocking=True)
                 flows = batch["flows"].to(device, non_blocking=True) if model.uses_motion else None
-                with autocast(device, cfg.fast):
+                with autocast(device, cfg.fast, cfg.precision):
                     output = model(frames, flows)
                 total, terms = compute_loss(output, target, weights)
                 check_finite(total, terms, epoch, step, global_step)
