@@ -24,6 +24,8 @@ COMMANDS: tuple[str, ...] = (
     "data",
     "flow",
     "synth",
+    "detect",
+    "calibrate",
 )
 
 

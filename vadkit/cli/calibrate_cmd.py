@@ -1,0 +1,30 @@
+"""``vadkit calibrate``: score a run's normal training videos and store the distribution of
+PSNR, memory distance and the combined score, so `vadkit detect` can flag frames without labels."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("calibrate", help="learn normal score statistics for `vadkit detect`", description=__doc__)
+    p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
+    p.add_argument("--data", type=Path, default=None, help="dataset root of normal videos (default: the run's)")
+    p.add_argument("--split", default="training", choices=("training", "testing"), help="split to calibrate on")
+    p.add_argument("--threshold-quantile", type=float, default=None, help="quantile of the normal score (default 0.99)")
+    p.add_argument("--smoothing", type=int, default=None, help="causal moving average over N frames (default 5)")
+    p.add_argument("--max-frames", type=int, default=None, help="use about N frames (0 = all training clips)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import default_registry
+    from ..detect import calibrate
+
+    overrides = {"threshold_quantile": args.threshold_quantile, "smoothing": args.smoothing,
+                 "calibration_max_frames": args.max_frames}
+    calibrate(args.run, default_registry(), data_root=args.data, console=Console(), split=args.split, overrides=overrides)
+    return 0

@@ -1,0 +1,70 @@
+"""``vadkit detect``: run a trained model on a video file, a folder of frames or videos, a
+camera or a stream, without labels; write scores, events, an overlay video and a score curve."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect", help="detect anomalies in a video, folder, camera or stream", description=__doc__)
+    p.add_argument("source", metavar="SOURCE",
+                   help="video file, folder of frames, folder of videos, camera index (0) or stream URL (rtsp://...)")
+    p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: <run>/detect/<source name>)")
+    p.add_argument("--no-video", action="store_true", help="skip the overlay video")
+    p.add_argument("--threshold-quantile", type=float, default=None, help="quantile of the normal score (default 0.99)")
+    p.add_argument("--threshold", type=float, default=None, help="absolute score threshold instead of a quantile")
+    p.add_argument("--smoothing", type=int, default=None, help="causal moving average over N frames (default 5)")
+    p.add_argument("--merge-gap", type=int, default=None, help="join flagged frames at most N frames apart (default 10)")
+    p.add_argument("--min-event", type=int, default=None, help="drop events shorter than N frames (default 3)")
+    p.add_argument("--batch", type=int, default=None, help="clips per forward pass (default 1: lowest latency)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate of frame folders / videos without one (default 25)")
+    p.add_argument("--stall-timeout", type=float, default=None, help="seconds without a frame before a stream stalls")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: the run's [train] device)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop each source after N frames")
+    p.set_defaults(func=run)
+
+
+def source_name(source: str) -> str:
+    if source.isdigit():
+        return f"camera{source}"
+    name = Path(source.split("://", 1)[-1].rstrip("/")).stem
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "source"
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import default_registry
+    from ..detect import detect
+
+    console = Console()
+    overrides = {
+        "threshold_quantile": args.threshold_quantile, "threshold": args.threshold, "smoothing": args.smoothing,
+        "merge_gap": args.merge_gap, "min_event": args.min_event, "batch": args.batch, "fps": args.fps,
+        "stall_timeout": args.stall_timeout,
+    }
+    out = args.out or args.run / "detect" / source_name(args.source)
+    results = detect(args.source, args.run, out, default_registry(), overrides=overrides, video=not args.no_video,
+                     device=args.device, console=console, max_frames=args.max_frames)
+    code = 0
+    for r in results:
+        spans = ", ".join(f"{e.start_frame}-{e.end_frame}" for e in r.events[:8]) + (" ..." if len(r.events) > 8 else "")
+        console.print(
+            f"[bold]{r.name}[/]: {r.frames_read} frames read, {r.frames_scored} scored, {r.fps:.1f} frames/s, "
+            f"{len(r.events)} event{'s' if len(r.events) != 1 else ''}{': ' + spans if r.events else ''}",
+            highlight=False,
+        )
+        if r.status == "error":
+            console.print(f"[bold red]error:[/] {r.message}", highlight=False)
+            console.print(f"results up to the break written to {r.out}", highlight=False)
+            code = 2
+        elif r.status == "interrupted":
+            console.print(f"[yellow]interrupted[/]: results so far written to {r.out}")
+            return 130
+        elif r.message:
+            console.print(f"[yellow]note:[/] {r.message}", highlight=False)
+        console.print(f"  -> {', '.join(Path(f).name for f in r.files.values())} in {r.out}", highlight=False)
+    return code

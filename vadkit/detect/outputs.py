@@ -1,0 +1,107 @@
+"""Detection outputs of one source: scores.csv (written as frames are scored), events.json
+(rewritten atomically whenever an event closes), the score-curve PNG and, for offline
+sources, the per-video min-max score column added at the end."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..scoring import minmax
+from ..training.checkpoint import atomic_write_text
+from .events import Event
+
+COLUMNS = ("frame", "time", "psnr", "distance", "score", "flagged", "score_raw")
+MINMAX_COLUMN = "offline_minmax_score"
+
+
+class ScoreLog:
+    """Appends one row per scored frame to ``scores.csv``, flushed after every batch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh, lineterminator="\n")
+        self._writer.writerow(COLUMNS)
+        self.rows = 0
+
+    def write(self, frame: int, time_s: float, psnr: float, distance: float, score: float, flagged: bool,
+              score_raw: float) -> None:
+        self._writer.writerow([frame, f"{time_s:.3f}", f"{psnr:.4f}", f"{distance:.6g}", f"{score:.4f}",
+                               int(flagged), f"{score_raw:.4f}"])
+        self.rows += 1
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+
+def read_scores(path: Path) -> dict[str, np.ndarray]:
+    """scores.csv as float columns (empty arrays when it has no rows)."""
+    with Path(path).open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], rows[1:]
+    return {name: np.asarray([float(r[i]) for r in body], np.float64) for i, name in enumerate(header)}
+
+
+def add_offline_minmax(path: Path, tau: tuple[float, float]) -> None:
+    """Add the benchmark's per-video min-max score, 1 - R_t of eq. 10 (needs the whole video)."""
+    cols = read_scores(path)
+    if cols["frame"].size == 0:
+        return
+    w_p, w_d = tau
+    score = w_p * (1.0 - minmax(cols["psnr"])) + w_d * minmax(cols["distance"])
+    with Path(path).open(encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    buf = io.StringIO()
+    buf.write(f"{lines[0]},{MINMAX_COLUMN}\n")
+    for line, s in zip(lines[1:], score):
+        buf.write(f"{line},{s:.4f}\n")
+    atomic_write_text(Path(path), buf.getvalue())
+
+
+def write_events(path: Path, events: list[Event], info: dict[str, Any]) -> None:
+    atomic_write_text(Path(path), json.dumps({**info, "events": [e.as_dict() for e in events]}, indent=2) + "\n")
+
+
+def score_curve(scores_path: Path, out: Path, threshold: float, events: list[Event], title: str) -> Path | None:
+    """score over frames, the threshold, events shaded; the offline min-max score when present."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = read_scores(scores_path)
+    if cols["frame"].size == 0:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 2.8), dpi=100)
+    for e in events:
+        ax.axvspan(e.start_frame - 0.5, e.end_frame + 0.5, color="tab:red", alpha=0.18, lw=0)
+    ax.plot(cols["frame"], cols["score"], color="tab:blue", lw=1.3, label="score (calibrated, smoothed)")
+    ax.axhline(threshold, color="tab:orange", ls="--", lw=1, label=f"threshold {threshold:.2f}")
+    ax.set_xlabel("frame")
+    ax.set_ylabel("score (normal s.d.)")
+    if MINMAX_COLUMN in cols:
+        ax2 = ax.twinx()
+        ax2.plot(cols["frame"], cols[MINMAX_COLUMN], color="tab:gray", lw=0.8, alpha=0.7,
+                 label="offline per-video min-max (needs the whole video)")
+        ax2.set_ylim(-0.02, 1.02)
+        ax2.set_ylabel("min-max", color="tab:gray")
+        ax2.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="upper left", fontsize=7)
+    ax.set_title(f"{title}  (shaded: detected events)", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -1,0 +1,81 @@
+"""Frame and flow preprocessing for detection, identical to what training saw.
+
+Training clips come from ``vadkit_data.ClipDataset``: frames resized to the model resolution
+(INTER_AREA when shrinking both sides, else INTER_LINEAR), optionally converted to luma,
+scaled to [-1, 1]; flow estimated on the ORIGINAL frames, resized with its vectors scaled to
+the new grid (``vadkit_data.resize_flow``) and divided by ``[flow] scale`` (clipped to
+``[flow] clip`` when set); flow passes through float16 like the training cache. ``tests/test_detect_preprocess.py`` checks the equality.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..builder import model_section
+from ..recipe import Recipe
+from ..registry import Registry
+
+
+def resize_frame(rgb: np.ndarray, resolution: tuple[int, int], channels: int) -> np.ndarray:
+    """HxWx3 uint8 RGB -> (C, h, w) uint8 at the model resolution (ClipDataset._resize)."""
+    h, w = resolution
+    if rgb.shape[:2] != (h, w):
+        interp = cv2.INTER_AREA if h < rgb.shape[0] and w < rgb.shape[1] else cv2.INTER_LINEAR
+        rgb = cv2.resize(rgb, (w, h), interpolation=interp)
+    if channels == 1:
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[None]
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1))
+
+
+def to_unit_range(frames: np.ndarray) -> Tensor:
+    """uint8 -> float32 in [-1, 1] (x / 127.5 - 1), as training does."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).float().div_(127.5).sub_(1.0)
+
+
+@dataclass
+class Preprocessor:
+    """What a recipe says the model sees: resolution, channels, flow estimator and scaling."""
+
+    resolution: tuple[int, int]
+    channels: int
+    frames: int
+    flow: Any = None  # estimator(prev_rgb, next_rgb) -> (H, W, 2) px; None = appearance only
+    flow_scale: float = 10.0
+    flow_clip: float | None = None
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe, registry: Registry, uses_motion: bool) -> Preprocessor:
+        from vadkit_data import flow_settings, make_flow
+
+        m = model_section(recipe)
+        settings = flow_settings(recipe)
+        return cls(
+            resolution=(int(m["resolution"][0]), int(m["resolution"][1])),
+            channels=int(m["image_channels"]),
+            frames=int(m["frames"]),
+            flow=make_flow(registry, recipe) if uses_motion else None,
+            flow_scale=settings["scale"],
+            flow_clip=settings["clip"],
+        )
+
+    def frame(self, rgb: np.ndarray) -> np.ndarray:
+        return resize_frame(rgb, self.resolution, self.channels)
+
+    def flow_between(self, prev_rgb: np.ndarray | None, next_rgb: np.ndarray) -> np.ndarray:
+        """(2, h, w) float32 normalised flow into ``next_rgb``; zeros for a video's first frame."""
+        from vadkit_data import resize_flow
+
+        if prev_rgb is None or self.flow is None:
+            return np.zeros((2, *self.resolution), np.float32)
+        # training reads flow from the float16 cache, so round through float16 the same way
+        flow = resize_flow(self.flow(prev_rgb, next_rgb), self.resolution).astype(np.float16).astype(np.float32)
+        flow /= self.flow_scale
+        if self.flow_clip is not None:
+            np.clip(flow, -self.flow_clip, self.flow_clip, out=flow)
+        return flow.astype(np.float32, copy=False)

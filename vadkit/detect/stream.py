@@ -1,0 +1,127 @@
+"""Streaming scoring: a ring buffer of the last T+1 preprocessed frames and their flows, so
+memory stays constant however long the source runs and the first score comes after T+1
+frames. Flow is computed once per new frame (previous frame -> newest frame)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..runtime import autocast
+from .preprocess import Preprocessor, to_unit_range
+
+
+@dataclass
+class FrameStats:
+    """Per-frame statistics of one scored frame (the target of a T-frame clip)."""
+
+    index: int
+    time: float
+    psnr: float
+    distance: float
+    error: np.ndarray | None = None  # (h, w) |prediction - frame| on the [0, 1] scale
+    rgb: np.ndarray | None = None  # the original frame, kept only for the overlay
+
+
+def psnr_of(prediction: Tensor, target: Tensor) -> Tensor:
+    """Per-frame PSNR, the scorer plugin's definition (MNAD: on the [0, 1] scale)."""
+    from vadkit_mstinet.scorer import psnr
+
+    return psnr(prediction, target)
+
+
+@torch.no_grad()
+def forward_stats(
+    model: Any, frames: Tensor, target: Tensor, flows: Tensor | None, device: torch.device, fast: bool,
+    error_maps: bool = False, precision: str = "auto",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(psnr (B,), distance (B,), error maps (B, h, w) or None) for a batch of clips."""
+    frames, target = frames.to(device), target.to(device)
+    flows = flows.to(device) if (flows is not None and model.uses_motion) else None
+    with autocast(device, fast, precision):
+        out = model(frames, flows)
+    pred = out.prediction.float()
+    psnr = psnr_of(pred, target.float()).cpu().numpy().astype(np.float64)
+    distance = out.memory.distance.float().cpu().numpy().astype(np.float64)
+    maps = None
+    if error_maps:
+        maps = ((pred - target.float()).abs().mean(dim=1) / 2).cpu().numpy().astype(np.float32)
+    return psnr, distance, maps
+
+
+class StreamingScorer:
+    """Push frames in order; get the statistics of each frame once T past frames exist.
+
+    Holds at most T+1 preprocessed frames, T+1 flows, one previous original frame (for
+    flow) and ``batch`` pending clips (with their original frames when ``keep_frames``).
+    """
+
+    def __init__(self, model: Any, pre: Preprocessor, device: torch.device, *, fast: bool = False,
+                 batch: int = 1, keep_frames: bool = True, error_maps: bool = True, precision: str = "auto") -> None:
+        self.model, self.pre, self.device, self.fast, self.precision = model, pre, device, fast, precision
+        self.batch, self.keep_frames, self.error_maps = int(batch), keep_frames, error_maps
+        self.T = pre.frames
+        self.motion = bool(getattr(model, "uses_motion", False))
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new video: the next frame has no past (its flow is zero)."""
+        self._frames: deque[np.ndarray] = deque(maxlen=self.T + 1)
+        self._flows: deque[np.ndarray] = deque(maxlen=self.T + 1)
+        self._prev: np.ndarray | None = None
+        self._pending: list[tuple[int, float, np.ndarray | None, np.ndarray, np.ndarray | None]] = []
+
+    @property
+    def buffered_frames(self) -> int:
+        """Frames held right now (ring buffer + pending clips' targets + the previous frame)."""
+        return len(self._frames) + len(self._pending) + (self._prev is not None)
+
+    @property
+    def warm(self) -> bool:
+        return len(self._frames) == self.T + 1
+
+    def push(self, index: int, time_s: float, rgb: np.ndarray) -> list[FrameStats]:
+        """Add the newest frame; returns the statistics that became ready (maybe none)."""
+        self._frames.append(self.pre.frame(rgb))
+        if self.motion:
+            self._flows.append(self.pre.flow_between(self._prev, rgb))
+            self._prev = rgb
+        if len(self._frames) < self.T + 1:
+            return []
+        clip = np.stack(self._frames)  # (T+1, C, h, w) uint8
+        flows = np.stack(list(self._flows)[: self.T]) if self.motion else None  # flows into the T inputs
+        self._pending.append((index, time_s, rgb if self.keep_frames else None, clip, flows))
+        return self.flush() if len(self._pending) >= self.batch else []
+
+    def flush(self) -> list[FrameStats]:
+        """Score the pending clips now (end of a video, or a full batch)."""
+        if not self._pending:
+            return []
+        pending, self._pending = self._pending, []
+        images = to_unit_range(np.stack([p[3] for p in pending]))  # (B, T+1, C, h, w)
+        flows = torch.from_numpy(np.stack([p[4] for p in pending])) if self.motion else None
+        psnr, distance, maps = forward_stats(
+            self.model, images[:, :-1], images[:, -1], flows, self.device, self.fast, self.error_maps, self.precision
+        )
+        return [
+            FrameStats(index=i, time=t, psnr=float(psnr[b]), distance=float(distance[b]),
+                       error=None if maps is None else maps[b], rgb=rgb)
+            for b, (i, t, rgb, _, _) in enumerate(pending)
+        ]
+
+
+def clip_shapes(pre: Preprocessor, batch: int = 1) -> dict[str, tuple[int, ...]]:
+    """The input shapes one forward pass gets (for messages and benchmarks)."""
+    h, w = pre.resolution
+    shapes = {"frames": (batch, pre.frames, pre.channels, h, w)}
+    if pre.flow is not None:
+        shapes["flows"] = (batch, pre.frames, 2, h, w)
+    return shapes
+
+
+__all__ = ["FrameStats", "StreamingScorer", "forward_stats", "psnr_of", "clip_shapes"]
