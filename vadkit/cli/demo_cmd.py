@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[bold]1/3[/] reusing the synthetic set in {data}")
     console.print(f"[bold]2/3[/] training {recipe.path.name}")
     train(recipe, data, args.out, registry, resume=args.resume, console=console)
+    from ..detect import calibrate
+
+    calibrate(args.out, registry, data_root=data, console=console)  # normal-score stats for `vadkit detect`
     console.print("[bold]3/3[/] evaluating on the synthetic test videos")
     metrics = evaluate(args.out, registry, data_root=data, console=console)
     console.print(f"[bold green]{auc_text(metrics)}[/]")

@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / recipe.path.stem
     registry = default_registry()
     run_folder = train(recipe, args.data, out, registry, resume=args.resume, console=console)
+    from ..detect import calibrate
+
+    calibrate(run_folder.root, registry, data_root=args.data, console=console)  # normal-score stats for `vadkit detect`
     console.print(f"run folder: {run_folder.root}")
     if args.eval:
         metrics = evaluate(run_folder.root, registry, data_root=args.data, console=console)
