@@ -53,8 +53,10 @@ def describe(device: torch.device, fast: bool, precision: str = "auto") -> str:
     if not fast:
         return f"float32 on {device}"
     dtype = fast_dtype(device, precision)
-    name = "float32" if dtype is None else str(dtype).removeprefix("torch.")
-    return f"fast mode ({name} autocast + channels_last) on {device}"
+    if dtype is None:
+        why = "" if precision == "float32" else ", no native bf16 on this CPU"
+        return f"fast mode (float32 + channels_last{why}) on {device}"
+    return f"fast mode ({str(dtype).removeprefix('torch.')} autocast + channels_last) on {device}"
 
 
 def prepare_model(model: nn.Module, device: torch.device, fast: bool) -> nn.Module:
