@@ -10,6 +10,7 @@ killed run never leaves a file that a later run reads as valid.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import json
 import os
 import re
@@ -154,7 +155,9 @@ class FlowCache:
                 for v in todo:
                     self.ensure(dataset_root, v, estimator, resolution, progress=lambda n: bar.advance(task, n))
                 return
-            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+            # spawn, not fork: forking a process that already runs OpenCV / torch threads can deadlock
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
                 jobs = {pool.submit(_ensure_job, str(self.directory), dataset_root, v, estimator, tuple(resolution)): v
                         for v in todo}
                 for job in as_completed(jobs):
@@ -163,8 +166,8 @@ class FlowCache:
 
 
 def _worker_init() -> None:
-    cv2.setNumThreads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    cv2.setNumThreads(1)
 
 
 def _ensure_job(directory: str, dataset_root: Any, video: Video, estimator: Any, resolution: tuple) -> int:
