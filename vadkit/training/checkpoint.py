@@ -17,6 +17,13 @@ from ..errors import CheckpointError
 CHECKPOINT_NAME = "last.pt"
 
 
+def _umask_mode() -> int:
+    """The mode a plainly created file gets (mkstemp would leave 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_save(obj: Any, path: Path) -> None:
     """torch.save to a temporary file in the same folder, fsync, then rename over ``path``:
     a run killed at any moment leaves either the old file or the new one, never half a file."""
@@ -27,6 +34,7 @@ def atomic_save(obj: Any, path: Path) -> None:
             torch.save(obj, fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -41,6 +49,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
