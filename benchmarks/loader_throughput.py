@@ -1,0 +1,113 @@
+"""Loader throughput vs. the model's training step: is the data pipeline a bottleneck?
+
+Measures, at each resolution: DIS flow ms/frame (one core), ClipDataset clips/s through a
+DataLoader (without flow, with flow computed on the fly, with the float16 cache), and the
+training step of the recipe's model (forward + backward + Adam, batch ``--batch``) in clips/s.
+
+    OMP_NUM_THREADS=1 python benchmarks/loader_throughput.py --data ../shared/data/ped2 \
+        --resolution 64 128 --workers 0 2 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import torch
+
+import vadkit
+from vadkit.builder import build_model
+from vadkit.recipe import load_recipe
+from vadkit_data import ClipDataset, FlowCache, make_flow, open_dataset
+
+
+def clips_per_s(ds: ClipDataset, workers: int, batch: int, n_batches: int) -> float:
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers,
+                                         persistent_workers=False, generator=torch.Generator().manual_seed(0))
+    it = iter(loader)
+    next(it)  # worker start-up is not throughput
+    start, seen = time.perf_counter(), 0
+    for _ in range(n_batches):
+        b = next(it)
+        seen += b["frames"].shape[0]
+    return seen / (time.perf_counter() - start)
+
+
+def train_step_clips_per_s(recipe_ref: str, res: int, batch: int, steps: int, motion: bool) -> float:
+    sets = [f"model.resolution=[{res}, {res}]"]
+    recipe = load_recipe(recipe_ref, sets)
+    model = build_model(recipe, vadkit.default_registry()).train()
+    opt = torch.optim.Adam(model.parameters(), 2e-4)
+    frames = torch.rand(batch, 4, 3, res, res) * 2 - 1
+    flows = torch.randn(batch, 4, 2, res, res) * 0.1 if model.uses_motion else None
+    target = torch.rand(batch, 3, res, res) * 2 - 1
+
+    def step() -> None:
+        out = model(frames, flows)
+        loss = (out.prediction - target).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/ped2")
+    p.add_argument("--recipe", default="mstinet")
+    p.add_argument("--resolution", type=int, nargs="+", default=[64, 128])
+    p.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    p.add_argument("--threads", type=int, default=2, help="torch threads for the training step")
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--batches", type=int, default=40)
+    p.add_argument("--steps", type=int, default=5)
+    args = p.parse_args()
+
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(1)
+    registry = vadkit.default_registry()
+    ds = open_dataset(args.data, registry)
+    videos = ds.videos("training")
+    est = make_flow(registry)
+    print(f"data {ds.root} ({ds.layout}), {len(videos)} training videos; flow {est.cache_key()}; "
+          f"torch threads {args.threads}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    v = videos[0]
+    frames = [v.read(i) for i in range(31)]
+    start = time.perf_counter()
+    for i in range(1, 31):
+        est(frames[i - 1], frames[i])
+    print(f"DIS flow on original {frames[0].shape[1]}x{frames[0].shape[0]} frames: "
+          f"{(time.perf_counter() - start) / 30 * 1000:.2f} ms/frame (one core)")
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = FlowCache(tmp)
+        start = time.perf_counter()
+        for res in args.resolution:
+            cache.precompute(videos, est, (res, res), workers=max(args.workers), console=False, dataset_root=ds.root)
+        total = sum(x.num_frames for x in videos) * len(args.resolution)
+        print(f"cache fill: {total} frames in {time.perf_counter() - start:.1f} s with {max(args.workers)} processes")
+        for res in args.resolution:
+            kw = dict(frames=4, resolution=(res, res), dataset_root=ds.root)
+            variants = {
+                "no flow": ClipDataset(videos, **kw),
+                "flow on the fly": ClipDataset(videos, flow=est, **kw),
+                "cached flow": ClipDataset(videos, flow=est, cache=cache, **kw),
+            }
+            step = train_step_clips_per_s(args.recipe, res, args.batch, args.steps, True)
+            print(f"\n{res}x{res}: model training step ({args.recipe}, batch {args.batch}): {step:.1f} clips/s")
+            for name, clips in variants.items():
+                for w in args.workers:
+                    rate = clips_per_s(clips, w, args.batch, args.batches // (2 if "fly" in name else 1))
+                    print(f"  loader {name:16s} workers={w}: {rate:7.1f} clips/s ({rate / step:5.1f}x the step)")
+
+
+if __name__ == "__main__":
+    main()
