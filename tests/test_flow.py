@@ -165,3 +165,22 @@ def test_flow_cli(tmp_path, capsys):
     files = sorted((tmp_path / "c").glob("*.npy"))
     assert len(files) == 2 and np.load(files[0], mmap_mode="r").shape == (6, 2, 16, 16)
     assert main(["flow", "--data", str(tmp_path / "missing"), "--recipe", str(recipe)]) == 2
+
+
+def test_raft_loads_only_a_local_file(tmp_path):
+    import torch
+    from torchvision.models.optical_flow import raft_small
+
+    from vadkit.errors import DataError
+    from vadkit_data import RAFTFlow
+
+    with pytest.raises(ValueError, match="not found"):
+        RAFTFlow(weights=str(tmp_path / "none.pth"))
+    torch.manual_seed(0)
+    torch.save(raft_small(weights=None).state_dict(), tmp_path / "raft.pth")
+    est = RAFTFlow(weights=str(tmp_path / "raft.pth"), iters=2)
+    flow = est(texture(36, 44), texture(36, 44, seed=1))  # padded to multiples of 8 internally
+    assert flow.shape == (36, 44, 2) and flow.dtype == np.float32 and est.cache_key()["method"] == "raft"
+    torch.save({"nope": torch.zeros(1)}, tmp_path / "bad.pth")
+    with pytest.raises(DataError, match="do not match"):
+        RAFTFlow(weights=str(tmp_path / "bad.pth"))(texture(), texture())

@@ -112,7 +112,8 @@ class RAFTFlow:
 
         net = self._net or self._load()
         h, w = prev.shape[:2]
-        ph, pw = (-h) % 8, (-w) % 8
+        # RAFT needs sides that are multiples of 8 and at least 128 (its correlation pyramid)
+        ph, pw = max((-h) % 8, 128 - h), max((-w) % 8, 128 - w)
 
         def prep(img: np.ndarray) -> torch.Tensor:
             rgb = np.repeat(img[..., None], 3, -1) if img.ndim == 2 else img
