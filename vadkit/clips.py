@@ -21,6 +21,7 @@ def build_clips(
     uses_motion: bool,
     console: Console | None = None,
     workers: int = 2,
+    check: bool = True,
 ) -> Any:
     """Clips of ``split`` at the recipe's resolution; with a motion stream, the split's flow
     is computed into the on-disk cache first (in parallel across videos) and reused after."""
@@ -30,6 +31,8 @@ def build_clips(
     resolution = (int(m["resolution"][0]), int(m["resolution"][1]))
     dataset = open_dataset(Path(data_root), registry, recipe)
     videos = dataset.videos(split)
+    if check:  # decode every frame now: a broken file stops us before any training starts
+        _check(dataset, split, sum(v.num_frames for v in videos), console)
     flow = make_flow(registry, recipe) if uses_motion else None
     settings = flow_settings(recipe)
     clips = ClipDataset(
@@ -45,3 +48,12 @@ def build_clips(
     )
     clips.prepare_flow(workers=workers, console=console)
     return clips
+
+
+def _check(dataset: Any, split: str, frames: int, console: Console | None) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn(f"[bold]checking[/] {split} frames"), BarColumn(), MofNCompleteColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(split, total=frames)
+        dataset.check(split, progress=lambda n: bar.advance(task, n))
