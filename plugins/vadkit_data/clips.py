@@ -19,7 +19,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -28,6 +27,7 @@ from vadkit.errors import DataError
 
 from .cache import FlowCache
 from .flow import resize_flow
+from .preprocess import normalise_flow, resize_frame
 from .video import Video
 
 DEFAULT_FLOW_SCALE = 10.0
@@ -87,15 +87,6 @@ class ClipDataset(Dataset):
         return len(self.index)
 
     # -- frames ------------------------------------------------------------------------------
-    def _resize(self, rgb: np.ndarray) -> np.ndarray:
-        h, w = self.resolution
-        if rgb.shape[:2] != (h, w):
-            interp = cv2.INTER_AREA if h < rgb.shape[0] and w < rgb.shape[1] else cv2.INTER_LINEAR
-            rgb = cv2.resize(rgb, (w, h), interpolation=interp)
-        if self.image_channels == 1:
-            return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[None]
-        return rgb.transpose(2, 0, 1)
-
     def _frame(self, vi: int, k: int, raw: dict[int, np.ndarray]) -> np.ndarray:
         """Resized (C, H, W) uint8 frame; ``raw`` keeps originals read for this sample (flow)."""
         key = (vi, k)
@@ -106,7 +97,7 @@ class ClipDataset(Dataset):
         rgb = raw.get(k)
         if rgb is None:
             rgb = raw[k] = self.videos[vi].read(k)
-        out = self._resize(rgb)
+        out = resize_frame(rgb, self.resolution, self.image_channels)
         if self.frame_cache > 0:
             self._lru[key] = out
             if len(self._lru) > self.frame_cache:
@@ -136,10 +127,7 @@ class ClipDataset(Dataset):
                     if f not in raw:
                         raw[f] = video.read(f)
                 flows[j] = resize_flow(self.flow(raw[k - 1], raw[k]), self.resolution)
-        flows = flows / self.flow_scale
-        if self.flow_clip is not None:
-            np.clip(flows, -self.flow_clip, self.flow_clip, out=flows)
-        return flows
+        return normalise_flow(flows, self.flow_scale, self.flow_clip)
 
     def prepare_flow(self, workers: int = 1, console: Any = None) -> None:
         """Fill the flow cache for every video before training (parallel across videos)."""

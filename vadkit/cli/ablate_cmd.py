@@ -73,7 +73,7 @@ def to_markdown(header: list[str], rows: list[list[str]]) -> str:
 def run(args: argparse.Namespace) -> int:
     from .. import default_registry
     from ..evaluation.evaluate import evaluate
-    from ..training.checkpoint import atomic_write_text
+    from ..atomic import atomic_write_text
     from ..training.run_folder import RunFolder
     from ..training.trainer import train
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,7 +22,7 @@ from ..recipe import load_recipe
 from ..registry import Registry
 from ..runtime import pick_device, prepare_model
 from ..sections import TrainConfig, read_section
-from ..training.checkpoint import atomic_write_text
+from ..atomic import atomic_write_bytes, atomic_write_text
 from ..training.run_folder import RunFolder
 from .config import DetectConfig, read_detect
 from .normalise import Normaliser, scorer_weights, smooth
@@ -42,20 +40,6 @@ def describe(values: np.ndarray) -> dict[str, Any]:
         "min": float(values.min()), "max": float(values.max()),
         "quantiles": {f"{q:g}": float(np.quantile(values, q)) for q in QUANTILES},
     }
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _subset(clips: Any, max_frames: int) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..scoring import minmax
-from ..training.checkpoint import atomic_write_text
+from ..atomic import atomic_write_text
 from .events import Event
 
 COLUMNS = ("frame", "time", "psnr", "distance", "score", "flagged", "score_raw")

@@ -1,7 +1,7 @@
 """Frame and flow preprocessing for detection, identical to what training saw.
 
 Training clips come from ``vadkit_data.ClipDataset``: frames resized to the model resolution
-(INTER_AREA when shrinking both sides, else INTER_LINEAR), optionally converted to luma,
+(``vadkit_data.preprocess.resize_frame``), optionally converted to luma,
 scaled to [-1, 1]; flow estimated on the ORIGINAL frames, resized with its vectors scaled to
 the new grid (``vadkit_data.resize_flow``) and divided by ``[flow] scale`` (clipped to
 ``[flow] clip`` when set); flow passes through float16 like the training cache. ``tests/test_detect_preprocess.py`` checks the equality.
@@ -12,25 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
+from vadkit_data.preprocess import normalise_flow, resize_frame
 
 from ..builder import model_section
 from ..recipe import Recipe
 from ..registry import Registry
-
-
-def resize_frame(rgb: np.ndarray, resolution: tuple[int, int], channels: int) -> np.ndarray:
-    """HxWx3 uint8 RGB -> (C, h, w) uint8 at the model resolution (ClipDataset._resize)."""
-    h, w = resolution
-    if rgb.shape[:2] != (h, w):
-        interp = cv2.INTER_AREA if h < rgb.shape[0] and w < rgb.shape[1] else cv2.INTER_LINEAR
-        rgb = cv2.resize(rgb, (w, h), interpolation=interp)
-    if channels == 1:
-        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[None]
-    return np.ascontiguousarray(rgb.transpose(2, 0, 1))
 
 
 def to_unit_range(frames: np.ndarray) -> Tensor:
@@ -74,8 +63,5 @@ class Preprocessor:
         if prev_rgb is None or self.flow is None:
             return np.zeros((2, *self.resolution), np.float32)
         # training reads flow from the float16 cache, so round through float16 the same way
-        flow = resize_flow(self.flow(prev_rgb, next_rgb), self.resolution).astype(np.float16).astype(np.float32)
-        flow /= self.flow_scale
-        if self.flow_clip is not None:
-            np.clip(flow, -self.flow_clip, self.flow_clip, out=flow)
-        return flow.astype(np.float32, copy=False)
+        flow = resize_flow(self.flow(prev_rgb, next_rgb), self.resolution).astype(np.float16)
+        return normalise_flow(flow, self.flow_scale, self.flow_clip)

@@ -19,7 +19,7 @@ from ..recipe import load_recipe
 from ..registry import Registry
 from ..runtime import pick_device, prepare_model
 from ..sections import EvalConfig, TrainConfig, read_section
-from ..training.checkpoint import atomic_write_text
+from ..atomic import atomic_write_text
 from ..training.run_folder import RunFolder
 from ..training.trainer import load_trained
 from .inference import VideoScores, collect_stats

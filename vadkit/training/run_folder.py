@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .checkpoint import CHECKPOINT_NAME, atomic_write_text
+from ..atomic import atomic_write_text
+from .checkpoint import CHECKPOINT_NAME
 
 
 @dataclass

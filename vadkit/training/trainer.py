@@ -23,7 +23,8 @@ from ..recipe import Recipe
 from ..registry import Registry
 from ..runtime import PRECISIONS, autocast, describe, pick_device, prepare_model
 from ..sections import LossConfig, TrainConfig, read_section
-from .checkpoint import architecture, atomic_save, atomic_write_text, check_compatible, load_checkpoint, rng_state, set_rng_state
+from ..atomic import atomic_write_text
+from .checkpoint import architecture, atomic_save, check_compatible, load_checkpoint, rng_state, set_rng_state
 from .loss import check_finite, compute_loss
 from .run_folder import RunFolder, environment
 
