@@ -1,6 +1,6 @@
 """Speed of the assembled MSTI-Net on the CPU: frames/s and achieved GFLOP/s of inference in
-float32 and in fast mode (bf16 autocast + channels_last, i.e. ``[train] fast = true``), and the
-time of one training step. A hand-written plain PyTorch two-stream U-Net of similar size runs
+float32, float32 + channels_last and bf16 autocast + channels_last (``[train] fast = true`` is
+the latter on CPUs with native bf16, the former elsewhere), and the time of one training step. A hand-written plain PyTorch two-stream U-Net of similar size runs
 under the same conditions as the reference for "the registry and assembly add no cost".
 
     python benchmarks/model_speed.py --out runs/model_speed.json            # 256x256 b8, 2 threads
@@ -30,7 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from vadkit import create_registry
 from vadkit.builder import build_model
 from vadkit.recipe import load_recipe
-from vadkit.runtime import autocast, prepare_input, prepare_model
+from vadkit.runtime import autocast, cpu_has_native_bf16, prepare_input, prepare_model
 
 DEVICE = torch.device("cpu")
 
@@ -106,18 +106,22 @@ def prepared(model: nn.Module, fast: bool) -> nn.Module:
     return prepare_model(model.to(memory_format=torch.contiguous_format), DEVICE, fast)
 
 
-def bench_inference(model: nn.Module, size: int, batch: int, fast: bool, warmup: int, iters: int) -> float:
+# (label, channels_last, autocast precision); `[train] fast = true` resolves to one of the last two
+MODES = (("fp32", False, "float32"), ("fp32_channels_last", True, "float32"), ("bf16_channels_last", True, "bfloat16"))
+
+
+def bench_inference(model: nn.Module, size: int, batch: int, fast: bool, precision: str, warmup: int, iters: int) -> float:
     model = prepared(model, fast).eval()
     frames, flows = (prepare_input(x, DEVICE, fast) for x in inputs(model, batch, size))
 
     def step() -> None:
-        with torch.inference_mode(), autocast(DEVICE, fast):
+        with torch.inference_mode(), autocast(DEVICE, fast, precision):
             model(frames, flows)
 
     return median_time(step, warmup, iters)
 
 
-def bench_train_step(model: nn.Module, size: int, batch: int, fast: bool, warmup: int, iters: int) -> float:
+def bench_train_step(model: nn.Module, size: int, batch: int, fast: bool, precision: str, warmup: int, iters: int) -> float:
     model = prepared(model, fast).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     frames, flows = (prepare_input(x, DEVICE, fast) for x in inputs(model, batch, size))
@@ -125,7 +129,7 @@ def bench_train_step(model: nn.Module, size: int, batch: int, fast: bool, warmup
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        with autocast(DEVICE, fast):
+        with autocast(DEVICE, fast, precision):
             out = model(frames, flows)
             loss = F.mse_loss(prediction(out).float(), target)
             if not isinstance(out, Tensor):
@@ -140,12 +144,13 @@ def measure(name: str, model: nn.Module, args: argparse.Namespace) -> dict:
     params = sum(p.numel() for p in model.parameters())
     gf = gflops_per_frame(model, args.size)
     row = {"model": name, "params": params, "gflops_per_frame": gf}
-    for label, fast in (("fp32", False), ("bf16_channels_last", True)):
-        sec = bench_inference(model, args.size, args.batch, fast, args.warmup, args.iters)
+    for label, fast, precision in MODES:
+        sec = bench_inference(model, args.size, args.batch, fast, precision, args.warmup, args.iters)
         row[label] = {"batch_s": sec, "frames_per_s": args.batch / sec, "gflop_per_s": gf * args.batch / sec}
         print(f"  {name:<10} {label:<20} {sec:7.3f} s/batch  {args.batch / sec:7.2f} frames/s  {gf * args.batch / sec:7.1f} GFLOP/s", flush=True)
-    for label, fast in (("train_step_fp32_s", False), ("train_step_bf16_channels_last_s", True)):
-        row[label] = bench_train_step(model, args.train_size, args.train_batch, fast, args.warmup, args.iters)
+    for mode, fast, precision in MODES:
+        label = f"train_step_{mode}_s"
+        row[label] = bench_train_step(model, args.train_size, args.train_batch, fast, precision, args.warmup, args.iters)
         print(f"  {name:<10} {label:<32} {row[label]:7.3f} s ({args.train_size}x{args.train_size} b{args.train_batch})", flush=True)
     return row
 
@@ -179,11 +184,13 @@ def main() -> None:
         "torch": torch.__version__,
         "cpu": platform.processor() or platform.machine(),
         "loadavg_after": os.getloadavg(),
+        "cpu_native_bf16": cpu_has_native_bf16(),
+        "fast_mode_is": "bf16_channels_last" if cpu_has_native_bf16() else "fp32_channels_last",
         "results": rows,
     }
     if len(rows) == 2:
         result["efficiency_vs_plain"] = {
-            k: rows[0][k]["gflop_per_s"] / rows[1][k]["gflop_per_s"] for k in ("fp32", "bf16_channels_last")
+            k: rows[0][k]["gflop_per_s"] / rows[1][k]["gflop_per_s"] for k, _, _ in MODES
         }
         print("GFLOP/s of vadkit / plain:", {k: round(v, 3) for k, v in result["efficiency_vs_plain"].items()})
     if args.out:
