@@ -128,3 +128,41 @@ def test_evaluate_writes_consistent_metrics_scores_and_pictures(recipe_file: Pat
         assert Path(p).stat().st_size > 1000
     assert (run / "plots" / "top_frames.png").is_file()
     assert len(list((run / "plots").glob("regularity_*.png"))) == 3
+
+
+def test_resume_after_sigkill_mid_epoch(recipe_file: Path, synth: Path, registry, tmp_path: Path) -> None:
+    """`vadkit train` killed with SIGKILL while in epoch 2 resumes to the uninterrupted result."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    slow = ["--set", "train.epochs=3", "--set", "train.max_steps_per_epoch=40"]
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "vadkit.cli", "train", "--recipe", str(recipe_file), "--data", str(synth),
+           "--out", str(run), *slow]
+    env = {**os.environ, "VADKIT_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            lines = (run / "log.jsonl").read_text().splitlines() if (run / "log.jsonl").exists() else []
+            if any('"epoch": 2, "step": 5,' in line for line in lines):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "training ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 0  # epoch 1 done, epoch 2 lost
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name != "last.pt"]  # no half-written file
+    recipe = load_recipe(recipe_file, ["train.epochs=3", "train.max_steps_per_epoch=40"])
+    train(recipe, synth, run, registry, resume=True)
+    full = train(recipe, synth, tmp_path / "full", registry).root
+    wa = load_checkpoint(full / "checkpoints" / "last.pt")["model"]
+    wb = load_checkpoint(run / "checkpoints" / "last.pt")["model"]
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], msg=k)

@@ -11,7 +11,7 @@ def add_recipe_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--recipe", required=required, help="recipe file, or a built-in recipe name (e.g. mstinet)")
     p.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a recipe key, e.g. --set model.memory.slots=20 (repeatable)",
+        help="override any recipe key, e.g. --set model.memory.slots=20 (repeatable; value read as TOML)",
     )
 
 

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ._common import add_recipe_args
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -15,11 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "the recipe's resolution and print each component with its plugin, parameter count and "
         "output shape, plus total parameters and GFLOPs per frame.",
     )
-    p.add_argument("--recipe", required=True, help="recipe file, or a built-in recipe name such as 'mstinet'")
-    p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override any recipe key, e.g. --set model.memory.slots=20 (repeatable; value read as TOML)",
-    )
+    add_recipe_args(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--print-resolved", action="store_true", help="print the fully merged recipe and exit")
     p.add_argument("--batch", type=int, default=1, help="batch size of the dry forward pass (default 1)")

@@ -110,6 +110,8 @@ def train(
         set_rng_state(ckpt["rng"])
         start_epoch, global_step = int(ckpt["epoch"]) + 1, int(ckpt["global_step"])
         console.print(f"resuming {run.root} after epoch {start_epoch} (step {global_step})")
+        # steps logged after the checkpoint belong to the lost epoch; mark where the rerun starts
+        run.append_log({"resumed_after_epoch": start_epoch, "global_step": global_step})
     run.root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run.recipe, recipe.to_toml())
     info = run.read_info()
