@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..scoring import minmax
 from ..atomic import atomic_write_text
+from ..scoring import minmax
 from .events import Event
 
 COLUMNS = ("frame", "time", "psnr", "distance", "score", "flagged", "score_raw")
@@ -75,10 +75,7 @@ def write_events(path: Path, events: list[Event], info: dict[str, Any]) -> None:
 
 def score_curve(scores_path: Path, out: Path, threshold: float, events: list[Event], title: str) -> Path | None:
     """score over frames, the threshold, events shaded; the offline min-max score when present."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..evaluation.plots import plt, save_figure  # plots selects the Agg backend first
 
     cols = read_scores(scores_path)
     if cols["frame"].size == 0:
@@ -100,8 +97,4 @@ def score_curve(scores_path: Path, out: Path, threshold: float, events: list[Eve
     ax.legend(loc="upper left", fontsize=7)
     ax.set_title(f"{title}  (shaded: detected events)", fontsize=10)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

@@ -21,6 +21,15 @@ def spans(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
 
 
+def save_figure(fig: "plt.Figure", path: Path) -> Path:
+    """Lay out, write and close a figure."""
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def regularity_curve(video: VideoScores, path: Path, title: str | None = None) -> Path:
     """R_t over the video with its anomalous spans shaded."""
     frames = np.asarray(video.frames)
@@ -35,11 +44,7 @@ def regularity_curve(video: VideoScores, path: Path, title: str | None = None) -
     ax.set_ylabel("$R_t$")
     ax.set_title(title or f"video {video.name}  (shaded: ground-truth anomaly)", fontsize=10)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _to_image(x: np.ndarray) -> np.ndarray:
@@ -70,8 +75,4 @@ def error_panels(rows: list[dict], path: Path) -> Path:
         for ax in axes[r]:
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
