@@ -7,13 +7,7 @@ import torch
 from torch import Tensor
 
 from vadkit.interfaces import ModelOutput, Scorer
-from vadkit.scoring import minmax
-
-
-def psnr(prediction: Tensor, target: Tensor) -> Tensor:
-    """Per-frame PSNR (dB) of images in [-1, 1], computed on the [0, 1] scale (MNAD)."""
-    mse = ((prediction.float() - target.float()) / 2).pow(2).flatten(1).mean(dim=1)
-    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
+from vadkit.scoring import minmax, psnr
 
 
 class PSNRScorer(Scorer):

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from ..runtime import autocast
+from ..scoring import psnr as frame_psnr
 from .preprocess import Preprocessor, to_unit_range
 
 
@@ -28,13 +29,6 @@ class FrameStats:
     rgb: np.ndarray | None = None  # the original frame, kept only for the overlay
 
 
-def psnr_of(prediction: Tensor, target: Tensor) -> Tensor:
-    """Per-frame PSNR, the scorer plugin's definition (MNAD: on the [0, 1] scale)."""
-    from vadkit_mstinet.scorer import psnr
-
-    return psnr(prediction, target)
-
-
 @torch.no_grad()
 def forward_stats(
     model: Any, frames: Tensor, target: Tensor, flows: Tensor | None, device: torch.device, fast: bool,
@@ -46,12 +40,12 @@ def forward_stats(
     with autocast(device, fast, precision):
         out = model(frames, flows)
     pred = out.prediction.float()
-    psnr = psnr_of(pred, target.float()).cpu().numpy().astype(np.float64)
+    psnr_db = frame_psnr(pred, target).cpu().numpy().astype(np.float64)
     distance = out.memory.distance.float().cpu().numpy().astype(np.float64)
     maps = None
     if error_maps:
         maps = ((pred - target.float()).abs().mean(dim=1) / 2).cpu().numpy().astype(np.float32)
-    return psnr, distance, maps
+    return psnr_db, distance, maps
 
 
 class StreamingScorer:
@@ -124,4 +118,4 @@ def clip_shapes(pre: Preprocessor, batch: int = 1) -> dict[str, tuple[int, ...]]
     return shapes
 
 
-__all__ = ["FrameStats", "StreamingScorer", "forward_stats", "psnr_of", "clip_shapes"]
+__all__ = ["FrameStats", "StreamingScorer", "forward_stats", "clip_shapes"]
