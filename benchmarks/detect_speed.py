@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from vadkit import default_registry
-from vadkit.builder import build_model
+from vadkit.builder import build_model, build_scorer
 from vadkit.detect.preprocess import Preprocessor
 from vadkit.detect.stream import StreamingScorer
 from vadkit.recipe import load_recipe
@@ -63,7 +63,7 @@ def main() -> None:
             return out
 
         pre.flow = timed
-    scorer = StreamingScorer(model, pre, device, fast=train_cfg.fast, precision=train_cfg.precision,
+    scorer = StreamingScorer(model, build_scorer(recipe, registry), pre, device, fast=train_cfg.fast, precision=train_cfg.precision,
                              batch=args.batch, keep_frames=False, error_maps=True)
     h, w = (int(v) for v in args.source_size.split("x"))
     warm = pre.frames + 1 + args.batch

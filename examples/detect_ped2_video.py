@@ -3,7 +3,7 @@ compare the detected events with the ground-truth spans.
 
 1. re-encode each test video (``<ped2>/testing/frames/NN``) to ``<tmp>/NN.avi`` (MJPG) with OpenCV;
 2. run ``vadkit detect`` on the folder of videos with ``--run`` (no labels are used);
-3. read the ground truth with vadkit_data's label reader and print, per video and overall:
+3. read the ground truth with vadkit.data's label reader and print, per video and overall:
    event-level precision (events overlapping a true span) and recall (true spans overlapped by
    an event), and frame-level IoU / precision / recall of the flagged frames.
 
@@ -33,7 +33,7 @@ def spans(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def encode(ped2: Path, out: Path, fps: float = 10.0) -> list[str]:
     """Each test frame folder -> out/NN.avi (MJPG, quality as OpenCV's default)."""
-    from vadkit_data.datasets import list_dirs, list_images
+    from vadkit.data import list_dirs, list_images
 
     out.mkdir(parents=True, exist_ok=True)
     names = []
@@ -51,8 +51,8 @@ def encode(ped2: Path, out: Path, fps: float = 10.0) -> list[str]:
 
 
 def ground_truth(ped2: Path) -> dict[str, np.ndarray]:
-    """Per-video 0/1 frame labels through vadkit_data (ped2.mat, detected automatically)."""
-    from vadkit_data import open_dataset
+    """Per-video 0/1 frame labels through vadkit.data (ped2.mat, detected automatically)."""
+    from vadkit.data import open_dataset
 
     from vadkit import default_registry
 

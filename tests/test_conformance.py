@@ -3,6 +3,7 @@ output shapes as declared. Built-ins and the example plugin, with small widths a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -133,9 +134,19 @@ def check_scorer(name: str) -> None:
     stats = scorer.stats(output, target)
     assert set(stats) == set(scorer.stat_names)
     assert all(tuple(v.shape) == (5,) and finite(v) for v in stats.values())
-    regularity = scorer.combine({k: v.numpy() for k, v in stats.items()})
+    arrays = {k: v.numpy().astype(np.float64) for k, v in stats.items()}
+    regularity = scorer.regularity(arrays)
     assert regularity.shape == (5,) and np.isfinite(regularity).all()
     assert regularity.min() >= 0 and regularity.max() <= 1
+    assert all(s.normal in ("high", "low") for s in scorer.statistics)
+    assert isinstance(scorer.protocol(), str) and scorer.protocol()
+    state = scorer.fit(arrays)
+    json.dumps(state)  # the calibration state is stored in calibration.json
+    anomaly = scorer.anomaly(arrays, state)
+    assert anomaly.shape == (5,) and np.isfinite(anomaly).all()
+    # frame-wise (causal): one frame's score does not depend on the others
+    one = scorer.anomaly({k: v[2:3] for k, v in arrays.items()}, state)
+    np.testing.assert_allclose(one, anomaly[2:3], rtol=1e-9, atol=1e-12)
 
 
 CHECKS: dict[str, Callable[[str], None]] = {

@@ -13,7 +13,8 @@ import scipy.io
 import vadkit
 from vadkit.errors import DataError, RecipeError
 from vadkit.recipe import recipe_from_dict
-from vadkit_data import ClipDataset, FramesDataset, detect_layout, open_dataset
+from vadkit.data import ClipDataset, detect_layout, open_dataset
+from vadkit_data.datasets import FramesDataset
 
 
 def frame(i: int, h: int = 24, w: int = 32, gray: bool = False) -> np.ndarray:
@@ -64,7 +65,7 @@ def test_ucsd_original_layout(tmp_path, registry):
         "TestVideoFile = {};\nTestVideoFile{end+1}.gt_frame = [3:5, 8:9];\nTestVideoFile{end+1}.gt_frame = [1:11];\n"
     )
     root = base.parent  # the folder that holds UCSDped2/
-    assert detect_layout(root) == "ucsd"
+    assert detect_layout(root, registry) == "ucsd"
     ds = open_dataset(root, registry)
     assert (ds.layout, ds.label_format) == ("ucsd", "ucsd_m")
     assert [(v.name, v.num_frames) for v in ds.videos("training")] == [("Train001", 10), ("Train002", 12)]

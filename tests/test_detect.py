@@ -87,7 +87,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_calibration_stores_normal_statistics_and_threshold(tiny_run: Path) -> None:
     cal = json.loads((tiny_run / "calibration.json").read_text())
     assert cal["frames"] == 3 * (48 - T) and cal["videos"] == 3
-    assert cal["stats"]["psnr"]["mean"] > 20  # a trained model predicts normal frames well
+    assert cal["statistics"]["psnr"]["mean"] > 20  # a trained model predicts normal frames well
     assert cal["threshold_quantile"] == 0.99
     assert cal["score"]["quantiles"]["0.5"] < cal["threshold"] <= cal["score"]["max"] + 1e-9
     assert (tiny_run / "calibration_stats.npz").is_file()
@@ -162,7 +162,7 @@ def test_memory_stays_bounded_on_a_long_stream(tiny_run: Path, tmp_path: Path) -
 
     from vadkit.detect.stream import StreamingScorer
 
-    scorer = StreamingScorer(detector.model, detector.pre, detector.device, batch=2)
+    scorer = StreamingScorer(detector.model, detector.run.scorer, detector.pre, detector.device, batch=2)
     held = []
     for k, rgb in enumerate(frames()):
         scorer.push(k, k / 25, rgb)

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from vadkit import default_registry
-from vadkit.clips import build_clips
+from vadkit.builder import build_scorer
+from vadkit.data import build_clips
 from vadkit.detect.preprocess import Preprocessor
 from vadkit.detect.stream import StreamingScorer
 from vadkit.interfaces import MemoryOutput, ModelOutput
@@ -48,7 +49,8 @@ def test_streamed_clips_equal_training_clips(tmp_path: Path) -> None:
     registry = default_registry()
     clips = build_clips(recipe, registry, tmp_path / "data", "training", uses_motion=True)
     model = Recorder()
-    scorer = StreamingScorer(model, Preprocessor.from_recipe(recipe, registry, True), torch.device("cpu"), batch=1)
+    scorer = StreamingScorer(model, build_scorer(recipe, registry), Preprocessor.from_recipe(recipe, registry, True),
+                             torch.device("cpu"), batch=1)
     for k, f in enumerate(frames):
         scorer.push(k, k / 25, f)
     assert len(model.calls) == len(clips) == 12 - 3

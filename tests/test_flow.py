@@ -12,7 +12,9 @@ import pytest
 import vadkit
 from vadkit.errors import RecipeError
 from vadkit.recipe import recipe_from_dict
-from vadkit_data import ClipDataset, DISFlow, FarnebackFlow, FlowCache, FramesDataset, flow_settings, make_flow, resize_flow
+from vadkit.data import ClipDataset, FlowCache, flow_settings, make_flow, resize_flow
+from vadkit_data.datasets import FramesDataset
+from vadkit_data.flow import DISFlow, FarnebackFlow
 
 
 def texture(h: int = 64, w: int = 96, seed: int = 0) -> np.ndarray:
@@ -172,7 +174,7 @@ def test_raft_loads_only_a_local_file(tmp_path):
     from torchvision.models.optical_flow import raft_small
 
     from vadkit.errors import DataError
-    from vadkit_data import RAFTFlow
+    from vadkit_data.flow import RAFTFlow
 
     with pytest.raises(ValueError, match="not found"):
         RAFTFlow(weights=str(tmp_path / "none.pth"))

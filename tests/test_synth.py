@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import vadkit
-from vadkit_data import ClipDataset, open_dataset
-from vadkit_data.synth import generate
+from vadkit.data import ClipDataset, open_dataset
+from vadkit.data.synth import generate
 
 SMALL = dict(train_videos=2, test_videos=3, frames=40, size=64, object_size=12)
 

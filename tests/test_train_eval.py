@@ -48,7 +48,7 @@ def registry() -> vadkit.registry.Registry:
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vadkit_data.synth import generate
+    from vadkit.data.synth import generate
 
     return generate(tmp_path_factory.mktemp("synth"), seed=1, train_videos=2, test_videos=3, frames=24, size=32, object_size=8)
 

@@ -6,12 +6,13 @@ registered component against them. See docs/plugins.md for the contract of each 
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from torch import Tensor, nn
+
+from .scoring import Scorer, Statistic  # the scorer contract lives with the scoring code
 
 
 @dataclass
@@ -22,6 +23,7 @@ class MemoryOutput:
     distance: Tensor  # (B,): mean squared distance of the queries to their nearest items
     losses: dict[str, Tensor] = field(default_factory=dict)  # named auxiliary losses (scalars)
     weights: Tensor | None = None  # (B, h, w, N) read weights, when the memory has items
+    diagnostics: dict[str, Tensor] = field(default_factory=dict)  # usage statistics, no gradient
 
 
 @dataclass
@@ -33,7 +35,7 @@ class ModelOutput:
     skips: list[Tensor] = field(default_factory=list)
 
 
-class Encoder(nn.Module):
+class Encoder(nn.Module, ABC):
     """A multi-level stream. ``stages[i]`` maps level i-1 features to level i features, so a
     fusion can act between stages; the last stage is the bottleneck."""
 
@@ -50,14 +52,14 @@ class Encoder(nn.Module):
         return feats
 
 
-class Attention(nn.Module):
+class Attention(nn.Module, ABC):
     """Re-weights a feature map and keeps its shape: (B, C, H, W) -> (B, C, H, W)."""
 
     @abstractmethod
     def forward(self, x: Tensor) -> Tensor: ...
 
 
-class Fusion(nn.Module):
+class Fusion(nn.Module, ABC):
     """Fuses one level of motion features into the appearance features.
 
     (B, Ca, H, W), (B, Cm, H, W) -> (B, Ca, H, W). One instance per encoder level.
@@ -71,7 +73,7 @@ class Fusion(nn.Module):
     def forward(self, appearance: Tensor, motion: Tensor | None) -> Tensor: ...
 
 
-class Memory(nn.Module):
+class Memory(nn.Module, ABC):
     """Reads (and, in training, writes) prototypes of normal bottleneck features."""
 
     channels: int  # query channels
@@ -81,27 +83,11 @@ class Memory(nn.Module):
     def forward(self, query: Tensor) -> MemoryOutput: ...
 
 
-class Decoder(nn.Module):
+class Decoder(nn.Module, ABC):
     """Bottleneck (after memory) plus encoder skips -> the predicted frame in [-1, 1]."""
 
     @abstractmethod
     def forward(self, x: Tensor, skips: list[Tensor], size: tuple[int, int]) -> Tensor: ...
-
-
-class Scorer:
-    """Turns model outputs into per-frame statistics, and those into a regularity score.
-
-    ``stats`` runs per batch; ``combine`` runs once per video on the whole video's stats and
-    returns the regularity in [0, 1] (1 = normal), so it may normalise per video.
-    """
-
-    stat_names: tuple[str, ...] = ()
-
-    @abstractmethod
-    def stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]: ...
-
-    @abstractmethod
-    def combine(self, stats: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
 def count_parameters(module: nn.Module | Any) -> int:
@@ -119,5 +105,6 @@ __all__ = [
     "MemoryOutput",
     "ModelOutput",
     "Scorer",
+    "Statistic",
     "count_parameters",
 ]

@@ -1,4 +1,4 @@
-"""Optical-flow plugins (kind ``flow``). An estimator is a picklable callable
+"""Optical-flow plugins (kind ``flow``), implementing :class:`vadkit.data.FlowEstimator`:
 ``est(prev_rgb, next_rgb) -> (H, W, 2) float32`` flow from ``prev`` to ``next`` in pixels of the
 ORIGINAL frame (x then y), plus ``cache_key()`` naming the method and its parameters.
 
@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vadkit.errors import DataError
+from vadkit.data import DataError, FlowEstimator
 
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -26,7 +26,7 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
     return rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-class LazyCV:
+class LazyCV(FlowEstimator):
     """Drops the OpenCV object on pickling; it is rebuilt on first use in the new process."""
 
     _impl: Any = None
@@ -55,7 +55,7 @@ class DISFlow(LazyCV):
         return {"method": "dis", "preset": self.preset, "opencv": cv2.__version__.split(".")[0]}
 
 
-class FarnebackFlow:
+class FarnebackFlow(FlowEstimator):
     """OpenCV Farneback dense flow, parameters as in ``cv2.calcOpticalFlowFarneback``."""
 
     def __init__(self, pyr_scale: float = 0.5, levels: int = 3, winsize: int = 15, iterations: int = 3,
@@ -70,7 +70,7 @@ class FarnebackFlow:
         return {"method": "farneback", **self.params}
 
 
-class RAFTFlow:
+class RAFTFlow(FlowEstimator):
     """torchvision RAFT (``model = "small"|"large"``); weights only from a local file the user
     names. Runs on CPU unless ``device`` says otherwise; slow without a GPU."""
 
@@ -130,15 +130,3 @@ class RAFTFlow:
         st = os.stat(self.weights)
         return {"method": "raft", "model": self.model, "iters": self.iters, "weights": self.weights,
                 "weights_size": st.st_size, "weights_mtime": int(st.st_mtime)}
-
-
-def resize_flow(flow: np.ndarray, resolution: tuple[int, int]) -> np.ndarray:
-    """Resize an (H0, W0, 2) flow to (H, W) and scale the vectors to the new pixel grid:
-    u *= W / W0, v *= H / H0. Returns (2, H, W) float32."""
-    h0, w0 = flow.shape[:2]
-    h, w = resolution
-    if (h0, w0) != (h, w):
-        interp = cv2.INTER_AREA if h < h0 and w < w0 else cv2.INTER_LINEAR
-        flow = cv2.resize(flow, (w, h), interpolation=interp)
-        flow = flow * np.array([w / w0, h / h0], np.float32)
-    return np.ascontiguousarray(flow.transpose(2, 0, 1), dtype=np.float32)

@@ -1,5 +1,6 @@
-"""``vadkit calibrate``: score a run's normal training videos and store the distribution of
-PSNR, memory distance and the combined score, so `vadkit detect` can flag frames without labels."""
+"""``vadkit calibrate``: score a run's normal training videos with its scorer and store what
+normal looks like (the scorer's fitted state, the score distribution and the threshold), so
+`vadkit detect` can flag frames without labels."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_inspect(args: argparse.Namespace) -> int:
     from vadkit import default_registry
     from vadkit.recipe import load_recipe
-    from vadkit_data import open_dataset
+    from vadkit.data import open_dataset
 
     recipe = load_recipe(args.recipe, args.set) if args.recipe else None
     ds = open_dataset(args.root, default_registry(), recipe)

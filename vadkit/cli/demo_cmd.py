@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vadkit_data.synth import generate
+    from ..data.synth import generate
 
     from .. import default_registry
     from ..evaluation.evaluate import auc_text, evaluate
@@ -41,10 +41,12 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"[bold]2/3[/] training {recipe.path.name}")
     train(recipe, data, args.out, registry, resume=args.resume, console=console)
     from ..detect import calibrate
+    from ..trained_run import TrainedRun
 
-    calibrate(args.out, registry, data_root=data, console=console)  # normal-score stats for `vadkit detect`
+    trained = TrainedRun.open(args.out, registry)  # built once for calibration and evaluation
+    calibrate(trained, registry, data_root=data, console=console)  # normal-score stats for `vadkit detect`
     console.print("[bold]3/3[/] evaluating on the synthetic test videos")
-    metrics = evaluate(args.out, registry, data_root=data, console=console)
+    metrics = evaluate(trained, registry, data_root=data, console=console)
     console.print(f"[bold green]{auc_text(metrics)}[/]")
     console.print(f"metrics: {args.out / 'metrics.json'}   scores: {args.out / 'scores.csv'}")
     console.print(f"pictures: {args.out / 'plots'} (regularity curves, top_frames.png)")

@@ -25,7 +25,7 @@ def run_flow(args: argparse.Namespace) -> int:
     from vadkit import default_registry
     from vadkit.errors import DataError
     from vadkit.recipe import load_recipe
-    from vadkit_data import FlowCache, flow_settings, make_flow, model_resolution, open_dataset
+    from vadkit.data import FlowCache, flow_settings, make_flow, model_resolution, open_dataset
 
     registry = default_registry()
     recipe = load_recipe(args.recipe, args.set)

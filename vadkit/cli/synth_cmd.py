@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_synth(args: argparse.Namespace) -> int:
     from vadkit.errors import DataError
-    from vadkit_data.synth import generate
+    from vadkit.data.synth import generate
 
     start = time.perf_counter()
     try:

@@ -31,10 +31,12 @@ def run(args: argparse.Namespace) -> int:
     registry = default_registry()
     run_folder = train(recipe, args.data, out, registry, resume=args.resume, console=console)
     from ..detect import calibrate
+    from ..trained_run import TrainedRun
 
-    calibrate(run_folder.root, registry, data_root=args.data, console=console)  # normal-score stats for `vadkit detect`
+    trained = TrainedRun.open(run_folder.root, registry)  # built once for calibration and evaluation
+    calibrate(trained, registry, data_root=args.data, console=console)  # normal-score stats for `vadkit detect`
     console.print(f"run folder: {run_folder.root}")
     if args.eval:
-        metrics = evaluate(run_folder.root, registry, data_root=args.data, console=console)
+        metrics = evaluate(trained, registry, data_root=args.data, console=console)
         console.print(auc_text(metrics))
     return 0

@@ -1,6 +1,11 @@
-"""Calibration: the distribution of PSNR, memory distance and the combined score on normal
-(training) clips, stored in ``<run>/calibration.json`` (+ per-frame values in
-``calibration_stats.npz``) so detection can normalise and threshold without labels."""
+"""Calibration: what normal looks like to the run's scorer, stored in ``<run>/calibration.json``
+(+ per-frame statistics in ``calibration_stats.npz``) so detection can normalise and threshold
+without labels.
+
+The scorer's statistics are computed on normal clips, the scorer fits its state on them
+(``Scorer.fit``), and the threshold is a quantile of the smoothed calibrated score
+(``Scorer.anomaly``) over the same frames.
+"""
 
 from __future__ import annotations
 
@@ -16,21 +21,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.utils.data import DataLoader, Subset
 
-from ..builder import build_scorer
-from ..errors import CheckpointError, DataError
-from ..recipe import load_recipe
-from ..registry import Registry
-from ..runtime import pick_device, prepare_model
-from ..sections import TrainConfig, read_section
 from ..atomic import atomic_write_bytes, atomic_write_text
-from ..training.run_folder import RunFolder
+from ..errors import CheckpointError, DataError
+from ..registry import Registry
+from ..scoring import Scorer
+from ..trained_run import TrainedRun
 from .config import DetectConfig, read_detect
-from .normalise import Normaliser, scorer_weights, smooth
+from .smoothing import smooth
 from .stream import forward_stats
 
-VERSION = 1
+VERSION = 2
 QUANTILES = (0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.995, 0.999)
 STATS_NAME = "calibration_stats.npz"
+STAT_PREFIX = "stat_"
 
 
 def describe(values: np.ndarray) -> dict[str, Any]:
@@ -60,18 +63,47 @@ def threshold_of(smoothed: np.ndarray, quantile: float) -> float:
     return float(np.quantile(np.asarray(smoothed, np.float64), quantile))
 
 
-def video_scores(stats: dict[str, np.ndarray], normaliser: Normaliser, smoothing: int) -> np.ndarray:
-    """Smoothed scores of every calibration frame, smoothing within each video."""
-    out = []
-    bounds = stats["offsets"]
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        raw = normaliser(stats["psnr"][a:b], stats["distance"][a:b])
-        out.append(smooth(raw, smoothing))
-    return np.concatenate(out) if out else np.zeros(0)
+def video_scores(scorer: Scorer, state: dict[str, Any], stats: dict[str, np.ndarray], offsets: np.ndarray,
+                 smoothing: int) -> np.ndarray:
+    """Smoothed calibrated scores of every calibration frame, smoothing within each video."""
+    raw = scorer.anomaly(stats, state)
+    parts = [smooth(raw[a:b], smoothing) for a, b in zip(offsets[:-1], offsets[1:])]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _score_clips(run: TrainedRun, data: Any, console: Console) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The scorer's statistics of every clip, the video index and frame of each, in order."""
+    loader = DataLoader(data, batch_size=8, shuffle=False, num_workers=0)
+    stats: dict[str, list[np.ndarray]] = {}
+    video, frame, error = [], [], []
+    columns = (TextColumn("[bold]calibrating[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("clips"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("calibrate", total=len(data))
+        for batch in loader:
+            values, maps = forward_stats(run.model, run.scorer, batch["frames"], batch["target"], batch.get("flows"),
+                                         run.device, run.fast, error_maps=True, precision=run.precision)
+            for k, v in values.items():
+                stats.setdefault(k, []).append(v)
+            video.append(np.asarray(batch["video_index"]))
+            frame.append(np.asarray(batch["frame"]))
+            error.append(maps.reshape(len(maps), -1).mean(axis=1))
+            progress.advance(task, len(maps))
+    merged = {k: np.concatenate(v) for k, v in stats.items()}
+    merged["_error"] = np.concatenate(error) if error else np.zeros(0)
+    return merged, np.concatenate(video) if video else np.zeros(0, int), np.concatenate(frame) if frame else np.zeros(0, int)
+
+
+def _frames_used(clips: Any, video_index: np.ndarray, frames: np.ndarray) -> list[dict[str, Any]]:
+    used = []
+    for vi in np.unique(video_index):
+        f = frames[video_index == vi]
+        used.append({"video": clips.videos[int(vi)].name, "first_frame": int(f.min()), "last_frame": int(f.max()),
+                     "frames": int(f.size)})
+    return used
 
 
 def calibrate(
-    run_dir: Path,
+    run: Path | TrainedRun,
     registry: Registry,
     data_root: Path | None = None,
     console: Console | None = None,
@@ -79,111 +111,92 @@ def calibrate(
     split: str = "training",
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Score the normal clips of ``split`` with the run's model and write the calibration.
+    """Score the normal clips of ``split`` with the run's model and scorer; write the calibration.
 
     The threshold is the ``threshold_quantile`` of the smoothed score over these frames
     (``[detect]`` settings of the run's recipe, or ``overrides``).
     """
+    from ..data.factory import build_clips
+
     console = console or Console()
     start = time.perf_counter()
-    run = RunFolder(Path(run_dir))
-    if not run.recipe.is_file():
-        raise CheckpointError(f"{run.root} is not a run folder (no recipe.toml); train one with `vadkit train`")
-    recipe = load_recipe(run.recipe)
-    cfg = read_detect(recipe, **(overrides or {}))
-    root = Path(data_root or run.read_info().get("data_root", ""))
-    if not str(root) or not root.is_dir():
-        raise DataError(f"{root or '(none)'}: calibration data not found; pass the normal videos' dataset root (--data)")
-    train_cfg = read_section(recipe, "train", TrainConfig)
-    device = pick_device(train_cfg.device)
-    from ..clips import build_clips
-    from ..training.trainer import load_trained
-
-    model, ckpt = load_trained(run, registry, recipe, device)
-    model = prepare_model(model, device, train_cfg.fast)
-    weights = scorer_weights(build_scorer(recipe, registry))
-    clips = build_clips(recipe, registry, root, split, uses_motion=model.uses_motion, console=console)
+    run = run if isinstance(run, TrainedRun) else TrainedRun.open(run, registry)
+    cfg = read_detect(run.recipe, **(overrides or {}))
+    root = run.data_root(data_root, purpose="calibration data (normal videos)")
+    clips = build_clips(run.recipe, registry, root, split, uses_motion=run.model.uses_motion, console=console)
     data = _subset(clips, cfg.calibration_max_frames)
-    loader = DataLoader(data, batch_size=8, shuffle=False, num_workers=0)
-    psnr: list[np.ndarray] = []
-    distance: list[np.ndarray] = []
-    video: list[np.ndarray] = []
-    columns = (TextColumn("[bold]calibrating[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("clips"), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("calibrate", total=len(data))
-        for batch in loader:
-            p, d, _ = forward_stats(model, batch["frames"], batch["target"], batch.get("flows"), device, train_cfg.fast,
-                                    precision=train_cfg.precision)
-            psnr.append(p)
-            distance.append(d)
-            video.append(np.asarray(batch["video_index"]))
-            progress.advance(task, len(p))
-    p_all, d_all, v_all = np.concatenate(psnr), np.concatenate(distance), np.concatenate(video)
-    if p_all.size < 2:
-        raise DataError(f"{root}: the {split} split gives {p_all.size} clips; calibration needs at least 2")
-    offsets = np.r_[0, np.flatnonzero(np.diff(v_all)) + 1, v_all.size]
-    normaliser = Normaliser.fit(p_all, d_all, weights)
-    stats = {"psnr": p_all, "distance": d_all, "video_index": v_all, "offsets": offsets}
-    raw = normaliser(p_all, d_all)
-    smoothed = video_scores(stats, normaliser, cfg.smoothing)
+    stats, video_index, frames = _score_clips(run, data, console)
+    error = stats.pop("_error")
+    if video_index.size < 2:
+        raise DataError(f"{root}: the {split} split gives {video_index.size} clips; calibration needs at least 2")
+    offsets = np.r_[0, np.flatnonzero(np.diff(video_index)) + 1, video_index.size]
+    state = run.scorer.fit(stats)
+    raw = run.scorer.anomaly(stats, state)
+    smoothed = video_scores(run.scorer, state, stats, offsets, cfg.smoothing)
     result = {
         "version": VERSION,
         "run": str(run.root),
-        "checkpoint_epoch": int(ckpt.get("epoch", -1)) + 1,
+        "checkpoint_epoch": run.epoch,
         "data_root": str(root.resolve()),
         "split": split,
         "videos": int(len(offsets) - 1),
-        "frames": int(p_all.size),
-        "stats": {"psnr": describe(p_all), "distance": describe(d_all)},
-        "normaliser": normaliser.as_dict(),
+        "frames": int(video_index.size),
+        "frames_used": _frames_used(clips, video_index, frames),
+        "scorer": type(run.scorer).__name__,
+        "statistics": {k: describe(v) for k, v in stats.items()},
+        "state": state,
         "score_raw": describe(raw),
         "score": describe(smoothed),
         "smoothing": cfg.smoothing,
         "threshold_quantile": cfg.threshold_quantile,
         "threshold": threshold_of(smoothed, cfg.threshold_quantile),
+        "overlay_error_scale": float(3.0 * max(error.mean(), 1e-6)),
         "detect": asdict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
     }
     buf = io.BytesIO()
-    np.savez(buf, **stats)
+    np.savez(buf, video_index=video_index, offsets=offsets, **{STAT_PREFIX + k: v for k, v in stats.items()})
     atomic_write_bytes(run.root / STATS_NAME, buf.getvalue())
-    atomic_write_text(run.calibration, json.dumps(result, indent=2) + "\n")
+    atomic_write_text(run.folder.calibration, json.dumps(result, indent=2) + "\n")
     console.print(
         f"calibrated on {result['frames']} normal frames of {result['videos']} videos: threshold "
         f"{result['threshold']:.3f} (quantile {cfg.threshold_quantile:g} of the score, smoothing {cfg.smoothing}) "
-        f"-> {run.calibration}"
+        f"-> {run.folder.calibration}"
     )
     return result
 
 
-def load_calibration(run_dir: Path) -> dict[str, Any]:
-    run = RunFolder(Path(run_dir))
-    if not run.calibration.is_file():
+def load_calibration(run: TrainedRun) -> dict[str, Any]:
+    """The run's calibration, checked against its scorer."""
+    cal = run.calibration()
+    if cal is None:
         raise CheckpointError(
             f"{run.root}: no calibration.json; run `vadkit calibrate --run {run.root}` (it scores the normal "
             "training videos to learn what a normal score is)"
         )
-    try:
-        cal = json.loads(run.calibration.read_text())
-        cal["normaliser"]["psnr_mean"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{run.calibration}: unreadable calibration ({exc}); run `vadkit calibrate` again") from None
+    path = run.folder.calibration
+    if cal.get("version") != VERSION or not isinstance(cal.get("state"), dict):
+        raise CheckpointError(f"{path}: calibration format {cal.get('version')!r} is not {VERSION} (written by another "
+                              f"vadkit version); run `vadkit calibrate --run {run.root}` again")
+    if cal.get("scorer") != type(run.scorer).__name__:
+        raise CheckpointError(f"{path}: calibrated for scorer {cal.get('scorer')!r}, but the run's recipe scores with "
+                              f"{type(run.scorer).__name__!r}; run `vadkit calibrate --run {run.root}` again")
     return cal
 
 
-def resolve_threshold(run_dir: Path, cal: dict[str, Any], cfg: DetectConfig) -> tuple[float, str]:
+def resolve_threshold(run: TrainedRun, cal: dict[str, Any], cfg: DetectConfig) -> tuple[float, str]:
     """The threshold detection uses and how it was chosen."""
     if cfg.threshold:
         return float(cfg.threshold), "absolute (--threshold / [detect] threshold)"
     if cfg.threshold_quantile == cal["threshold_quantile"] and cfg.smoothing == cal["smoothing"]:
         return float(cal["threshold"]), f"quantile {cfg.threshold_quantile:g} of the normal score (calibration)"
-    path = Path(run_dir) / STATS_NAME
+    path = run.root / STATS_NAME
     if not path.is_file():
         raise CheckpointError(f"{path} missing: cannot re-derive the threshold; run `vadkit calibrate` again")
     with np.load(path, allow_pickle=False) as z:
-        stats = {k: z[k] for k in z.files}
-    normaliser = Normaliser(**cal["normaliser"])
-    value = threshold_of(video_scores(stats, normaliser, cfg.smoothing), cfg.threshold_quantile)
+        stats = {k.removeprefix(STAT_PREFIX): z[k] for k in z.files if k.startswith(STAT_PREFIX)}
+        offsets = z["offsets"]
+    value = threshold_of(video_scores(run.scorer, cal["state"], stats, offsets, cfg.smoothing), cfg.threshold_quantile)
     return value, f"quantile {cfg.threshold_quantile:g} of the normal score, smoothing {cfg.smoothing} (recomputed)"
 
 

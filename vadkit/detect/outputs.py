@@ -13,28 +13,33 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_write_text
-from ..scoring import minmax
+from ..scoring import Scorer
 from .events import Event
 
-COLUMNS = ("frame", "time", "psnr", "distance", "score", "flagged", "score_raw")
 MINMAX_COLUMN = "offline_minmax_score"
+
+
+def columns(stat_names: tuple[str, ...]) -> tuple[str, ...]:
+    """scores.csv columns: frame keys, the scorer's statistics, then the detection scores."""
+    return ("frame", "time", *stat_names, "score", "flagged", "score_raw")
 
 
 class ScoreLog:
     """Appends one row per scored frame to ``scores.csv``, flushed after every batch."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, stat_names: tuple[str, ...]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.stat_names = tuple(stat_names)
         self._fh = self.path.open("w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._fh, lineterminator="\n")
-        self._writer.writerow(COLUMNS)
+        self._writer.writerow(columns(self.stat_names))
         self.rows = 0
 
-    def write(self, frame: int, time_s: float, psnr: float, distance: float, score: float, flagged: bool,
+    def write(self, frame: int, time_s: float, stats: dict[str, float], score: float, flagged: bool,
               score_raw: float) -> None:
-        self._writer.writerow([frame, f"{time_s:.3f}", f"{psnr:.4f}", f"{distance:.6g}", f"{score:.4f}",
-                               int(flagged), f"{score_raw:.4f}"])
+        values = [f"{stats[k]:.8g}" for k in self.stat_names]
+        self._writer.writerow([frame, f"{time_s:.3f}", *values, f"{score:.4f}", int(flagged), f"{score_raw:.4f}"])
         self.rows += 1
 
     def flush(self) -> None:
@@ -53,13 +58,12 @@ def read_scores(path: Path) -> dict[str, np.ndarray]:
     return {name: np.asarray([float(r[i]) for r in body], np.float64) for i, name in enumerate(header)}
 
 
-def add_offline_minmax(path: Path, tau: tuple[float, float]) -> None:
-    """Add the benchmark's per-video min-max score, 1 - R_t of eq. 10 (needs the whole video)."""
+def add_offline_minmax(path: Path, scorer: Scorer) -> None:
+    """Add the scorer's benchmark score, 1 - regularity on the whole video (needs it to end)."""
     cols = read_scores(path)
     if cols["frame"].size == 0:
         return
-    w_p, w_d = tau
-    score = w_p * (1.0 - minmax(cols["psnr"])) + w_d * minmax(cols["distance"])
+    score = 1.0 - np.asarray(scorer.regularity({k: cols[k] for k in scorer.stat_names}), np.float64)
     with Path(path).open(encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     buf = io.StringIO()

@@ -1,9 +1,9 @@
 """Frame and flow preprocessing for detection, identical to what training saw.
 
-Training clips come from ``vadkit_data.ClipDataset``: frames resized to the model resolution
-(``vadkit_data.preprocess.resize_frame``), optionally converted to luma,
+Training clips come from ``vadkit.data.ClipDataset``: frames resized to the model resolution
+(``vadkit.data.transforms.resize_frame``), optionally converted to luma,
 scaled to [-1, 1]; flow estimated on the ORIGINAL frames, resized with its vectors scaled to
-the new grid (``vadkit_data.resize_flow``) and divided by ``[flow] scale`` (clipped to
+the new grid (``vadkit.data.transforms.resize_flow``) and divided by ``[flow] scale`` (clipped to
 ``[flow] clip`` when set); flow passes through float16 like the training cache. ``tests/test_detect_preprocess.py`` checks the equality.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from vadkit_data.preprocess import normalise_flow, resize_frame
+from ..data.transforms import normalise_flow, resize_flow, resize_frame
 
 from ..builder import model_section
 from ..recipe import Recipe
@@ -40,7 +40,7 @@ class Preprocessor:
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, registry: Registry, uses_motion: bool) -> Preprocessor:
-        from vadkit_data import flow_settings, make_flow
+        from ..data.factory import flow_settings, make_flow
 
         m = model_section(recipe)
         settings = flow_settings(recipe)
@@ -58,7 +58,6 @@ class Preprocessor:
 
     def flow_between(self, prev_rgb: np.ndarray | None, next_rgb: np.ndarray) -> np.ndarray:
         """(2, h, w) float32 normalised flow into ``next_rgb``; zeros for a video's first frame."""
-        from vadkit_data import resize_flow
 
         if prev_rgb is None or self.flow is None:
             return np.zeros((2, *self.resolution), np.float32)

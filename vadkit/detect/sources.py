@@ -115,11 +115,11 @@ class VideoFileSource(FrameSource):
 
 
 class FrameFolderSource(FrameSource):
-    """A folder of image frames in natural order (000.jpg, 1.png, ...), read with vadkit_data's
+    """A folder of image frames in natural order (000.jpg, 1.png, ...), read with vadkit.data's
     image reader: a missing, truncated or unreadable frame is an error naming its file."""
 
     def __init__(self, directory: str | Path, fps: float = 25.0) -> None:
-        from vadkit_data.datasets import image_video
+        from ..data.layout import image_video
 
         directory = Path(directory)
         self.path = str(directory)
@@ -259,14 +259,14 @@ def _url_name(url: str) -> str:
 
 
 def _has_images(directory: Path) -> bool:
-    from vadkit_data.datasets import list_images
+    from ..data.layout import list_images
 
     return bool(list_images(directory))
 
 
 def open_sources(spec: str | int | Path, *, fps: float = 25.0, stall_timeout: float = 10.0) -> list[FrameSource]:
     """The frame sources ``spec`` names (cameras and streams are opened here, at once)."""
-    from vadkit_data.datasets import list_dirs, list_video_files
+    from ..data.layout import list_dirs, list_video_files
 
     text = str(spec)
     if isinstance(spec, int) or text.isdigit():

@@ -13,39 +13,36 @@ import torch
 from torch import Tensor
 
 from ..runtime import autocast
-from ..scoring import psnr as frame_psnr
+from ..scoring import Scorer
 from .preprocess import Preprocessor, to_unit_range
 
 
 @dataclass
 class FrameStats:
-    """Per-frame statistics of one scored frame (the target of a T-frame clip)."""
+    """The scorer's statistics of one scored frame (the target of a T-frame clip)."""
 
     index: int
     time: float
-    psnr: float
-    distance: float
+    stats: dict[str, float]
     error: np.ndarray | None = None  # (h, w) |prediction - frame| on the [0, 1] scale
     rgb: np.ndarray | None = None  # the original frame, kept only for the overlay
 
 
 @torch.no_grad()
 def forward_stats(
-    model: Any, frames: Tensor, target: Tensor, flows: Tensor | None, device: torch.device, fast: bool,
-    error_maps: bool = False, precision: str = "auto",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(psnr (B,), distance (B,), error maps (B, h, w) or None) for a batch of clips."""
+    model: Any, scorer: Scorer, frames: Tensor, target: Tensor, flows: Tensor | None, device: torch.device,
+    fast: bool, error_maps: bool = False, precision: str = "auto",
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """(the scorer's statistics, each (B,), and error maps (B, h, w) or None) for a batch of clips."""
     frames, target = frames.to(device), target.to(device)
     flows = flows.to(device) if (flows is not None and model.uses_motion) else None
     with autocast(device, fast, precision):
         out = model(frames, flows)
-    pred = out.prediction.float()
-    psnr_db = frame_psnr(pred, target).cpu().numpy().astype(np.float64)
-    distance = out.memory.distance.float().cpu().numpy().astype(np.float64)
+    stats = {k: v.float().cpu().numpy().astype(np.float64) for k, v in scorer.stats(out, target).items()}
     maps = None
     if error_maps:
-        maps = ((pred - target.float()).abs().mean(dim=1) / 2).cpu().numpy().astype(np.float32)
-    return psnr_db, distance, maps
+        maps = ((out.prediction.float() - target.float()).abs().mean(dim=1) / 2).cpu().numpy().astype(np.float32)
+    return stats, maps
 
 
 class StreamingScorer:
@@ -55,9 +52,10 @@ class StreamingScorer:
     flow) and ``batch`` pending clips (with their original frames when ``keep_frames``).
     """
 
-    def __init__(self, model: Any, pre: Preprocessor, device: torch.device, *, fast: bool = False,
+    def __init__(self, model: Any, scorer: Scorer, pre: Preprocessor, device: torch.device, *, fast: bool = False,
                  batch: int = 1, keep_frames: bool = True, error_maps: bool = True, precision: str = "auto") -> None:
-        self.model, self.pre, self.device, self.fast, self.precision = model, pre, device, fast, precision
+        self.model, self.scorer, self.pre, self.device = model, scorer, pre, device
+        self.fast, self.precision = fast, precision
         self.batch, self.keep_frames, self.error_maps = int(batch), keep_frames, error_maps
         self.T = pre.frames
         self.motion = bool(getattr(model, "uses_motion", False))
@@ -99,11 +97,10 @@ class StreamingScorer:
         pending, self._pending = self._pending, []
         images = to_unit_range(np.stack([p[3] for p in pending]))  # (B, T+1, C, h, w)
         flows = torch.from_numpy(np.stack([p[4] for p in pending])) if self.motion else None
-        psnr, distance, maps = forward_stats(
-            self.model, images[:, :-1], images[:, -1], flows, self.device, self.fast, self.error_maps, self.precision
-        )
+        stats, maps = forward_stats(self.model, self.scorer, images[:, :-1], images[:, -1], flows, self.device,
+                                    self.fast, self.error_maps, self.precision)
         return [
-            FrameStats(index=i, time=t, psnr=float(psnr[b]), distance=float(distance[b]),
+            FrameStats(index=i, time=t, stats={k: float(v[b]) for k, v in stats.items()},
                        error=None if maps is None else maps[b], rgb=rgb)
             for b, (i, t, rgb, _, _) in enumerate(pending)
         ]

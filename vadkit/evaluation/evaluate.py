@@ -12,54 +12,57 @@ import torch
 from rich.console import Console
 from rich.progress import Progress
 
-from ..builder import build_scorer
-from ..clips import build_clips
-from ..errors import CheckpointError
-from ..recipe import load_recipe
-from ..registry import Registry
-from ..runtime import pick_device, prepare_model
-from ..sections import EvalConfig, TrainConfig, read_section
 from ..atomic import atomic_write_text
-from ..training.run_folder import RunFolder
-from ..training.trainer import load_trained
+from ..data.factory import build_clips
+from ..registry import Registry
+from ..scoring import Scorer
+from ..sections import EvalConfig, read_section
+from ..trained_run import TrainedRun
 from .inference import VideoScores, collect_stats
 from .metrics import frame_auc, stat_auc
 from .plots import error_panels, regularity_curve
 
-SCORE_COLUMNS = ("video", "frame", "label", "psnr", "distance", "regularity", "score")
-
 PROTOCOL = (
-    "Frame-level AUC of score = 1 - R_t, R_t = 1 - tau(1 - f(PSNR)) - (1 - tau) f(D), "
-    "f = min-max per test video. The first T frames of each video have no T past frames, "
-    "so they are not predicted and are left out of scores.csv and of every AUC (as in FFP "
-    "and MNAD). auc_micro pools all scored frames (the paper's protocol); auc_macro averages "
-    "per-video AUCs over videos that hold both classes."
+    "Frame-level AUC of score = 1 - regularity, regularity from the scorer (see 'scorer_protocol'). "
+    "The first T frames of each video have no T past frames, so they are not predicted and are left "
+    "out of scores.csv and of every AUC (as in FFP and MNAD). auc_micro pools all scored frames (the "
+    "paper's protocol); auc_macro averages per-video AUCs over videos that hold both classes."
 )
 
 
-def scores_csv(videos: list[VideoScores]) -> str:
+def score_columns(scorer: Scorer, with_categories: bool) -> tuple[str, ...]:
+    """scores.csv columns: the scorer's own statistics between the frame keys and the scores."""
+    return ("video", "frame", "label", *scorer.stat_names, "regularity", "score") + (("category",) if with_categories else ())
+
+
+def scores_csv(videos: list[VideoScores], scorer: Scorer) -> str:
     """One row per scored frame; ``score = 1 - regularity`` (higher = more anomalous)."""
     with_categories = any(c for v in videos for c in v.categories)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(SCORE_COLUMNS + (("category",) if with_categories else ()))
+    writer.writerow(score_columns(scorer, with_categories))
     for v in videos:
-        psnr = v.stats.get("psnr", [float("nan")] * len(v.frames))
-        dist = v.stats.get("distance", [float("nan")] * len(v.frames))
         for i, frame in enumerate(v.frames):
-            row = [v.name, frame, v.labels[i], f"{psnr[i]:.6f}", f"{dist[i]:.8f}",
-                   f"{v.regularity[i]:.6f}", f"{1.0 - v.regularity[i]:.6f}"]
+            stats = [f"{v.stats[name][i]:.8g}" for name in scorer.stat_names]
+            row = [v.name, frame, v.labels[i], *stats, f"{v.regularity[i]:.6f}", f"{1.0 - v.regularity[i]:.6f}"]
             writer.writerow(row + ([v.categories[i]] if with_categories else []))
     return buf.getvalue()
 
 
+def statistic_aucs(videos: list[VideoScores], scorer: Scorer) -> dict[str, float | None]:
+    """Diagnostic micro AUC of each statistic alone (min-max per video, its own direction)."""
+    return {f"auc_micro_{s.name}_only": stat_auc(videos, s.name, higher_is_normal=s.normal == "high")
+            for s in scorer.statistics}
+
+
 @torch.no_grad()
-def _top_frame_rows(model: Any, clips: Any, videos: list[VideoScores], k: int, device: torch.device) -> list[dict]:
+def _top_frame_rows(run: TrainedRun, clips: Any, videos: list[VideoScores], k: int) -> list[dict]:
     """Re-run the k most anomalous frames to draw input / prediction / error panels."""
+    model, device = run.model, run.device
     ranked = sorted(
         ((1.0 - float(v.regularity[i]), v.name, f) for v in videos for i, f in enumerate(v.frames)), reverse=True
     )[:k]
-    lookup = {(name, frame): i for i, name, frame in _index(clips)}
+    lookup = {(clips.videos[vi].name, frame): i for i, (vi, frame) in enumerate(clips.index)}
     rows = []
     for score, name, frame in ranked:
         sample = clips[lookup[(name, frame)]]
@@ -71,60 +74,53 @@ def _top_frame_rows(model: Any, clips: Any, videos: list[VideoScores], k: int, d
     return rows
 
 
-def _index(clips: Any):
-    for i, (video_index, frame) in enumerate(clips.index):
-        yield i, clips.videos[video_index].name, frame
-
-
-def evaluate(
-    run_dir: Path, registry: Registry, *, data_root: Path | None = None, console: Console | None = None
-) -> dict[str, Any]:
-    """Score the test split once with the last checkpoint; write metrics.json, scores.csv, plots."""
-    console = console or Console()
-    run = RunFolder(Path(run_dir))
-    if not run.recipe.is_file():
-        raise CheckpointError(f"{run.root} is not a run folder (no recipe.toml); train one with `vadkit train`")
-    recipe = load_recipe(run.recipe)
-    info = run.read_info()
-    root = Path(data_root or info.get("data_root", ""))
-    train_cfg = read_section(recipe, "train", TrainConfig)
-    eval_cfg = read_section(recipe, "eval", EvalConfig)
-    device = pick_device(train_cfg.device)
-    model, ckpt = load_trained(run, registry, recipe, device)
-    model = prepare_model(model, device, train_cfg.fast)
-    scorer = build_scorer(recipe, registry)
-    clips = build_clips(recipe, registry, root, "testing", uses_motion=model.uses_motion, console=console)
-    with Progress(console=console) as progress:
-        videos = collect_stats(model, clips, scorer, device, fast=train_cfg.fast, precision=train_cfg.precision,
-                               batch_size=eval_cfg.batch_size, progress=progress)
-
+def _metrics(run: TrainedRun, videos: list[VideoScores], root: Path) -> dict[str, Any]:
     metrics: dict[str, Any] = frame_auc(videos)
-    metrics["diagnostics"] = {
-        "auc_micro_psnr_only": stat_auc(videos, "psnr", higher_is_normal=True),
-        "auc_micro_distance_only": stat_auc(videos, "distance", higher_is_normal=False),
-    }
+    metrics["diagnostics"] = statistic_aucs(videos, run.scorer)
     metrics.update(
         {
             "protocol": PROTOCOL,
-            "score": recipe.section("score"),
-            "frames_excluded_per_video": int(recipe.get("model.frames", 4)),
-            "checkpoint": str(run.checkpoint),
-            "checkpoint_epoch": int(ckpt["epoch"]) + 1,
+            "scorer": type(run.scorer).__name__,
+            "scorer_protocol": run.scorer.protocol(),
+            "statistics": {s.name: {"normal": s.normal, "description": s.description} for s in run.scorer.statistics},
+            "score": run.recipe.section("score"),
+            "frames_excluded_per_video": int(run.recipe.get("model.frames", 4)),
+            "checkpoint": str(run.folder.checkpoint),
+            "checkpoint_epoch": run.epoch,
             "data_root": str(root),
             "videos": len(videos),
         }
     )
-    atomic_write_text(run.scores, scores_csv(videos))
-    atomic_write_text(run.metrics, json.dumps(metrics, indent=2) + "\n")
+    return metrics
 
+
+def _pictures(run: TrainedRun, clips: Any, videos: list[VideoScores], cfg: EvalConfig) -> list[Path]:
     pictures: list[Path] = []
-    if eval_cfg.curves:
+    if cfg.curves:
         for v in videos:
-            pictures.append(regularity_curve(v, run.plots / f"regularity_{v.name}.png"))
-    if eval_cfg.top_frames > 0:
-        rows = _top_frame_rows(model, clips, videos, eval_cfg.top_frames, device)
-        pictures.append(error_panels(rows, run.plots / "top_frames.png"))
-    metrics["pictures"] = [str(p) for p in pictures]
+            pictures.append(regularity_curve(v, run.folder.plots / f"regularity_{v.name}.png"))
+    if cfg.top_frames > 0:
+        rows = _top_frame_rows(run, clips, videos, cfg.top_frames)
+        pictures.append(error_panels(rows, run.folder.plots / "top_frames.png"))
+    return pictures
+
+
+def evaluate(
+    run_dir: Path | TrainedRun, registry: Registry, *, data_root: Path | None = None, console: Console | None = None
+) -> dict[str, Any]:
+    """Score the test split once with the last checkpoint; write metrics.json, scores.csv, plots."""
+    console = console or Console()
+    run = run_dir if isinstance(run_dir, TrainedRun) else TrainedRun.open(run_dir, registry)
+    root = run.data_root(data_root, purpose="the test data")
+    eval_cfg = read_section(run.recipe, "eval", EvalConfig)
+    clips = build_clips(run.recipe, registry, root, "testing", uses_motion=run.model.uses_motion, console=console)
+    with Progress(console=console) as progress:
+        videos = collect_stats(run.model, clips, run.scorer, run.device, fast=run.fast, precision=run.precision,
+                               batch_size=eval_cfg.batch_size, progress=progress)
+    metrics = _metrics(run, videos, root)
+    atomic_write_text(run.folder.scores, scores_csv(videos, run.scorer))
+    atomic_write_text(run.folder.metrics, json.dumps(metrics, indent=2) + "\n")
+    metrics["pictures"] = [str(p) for p in _pictures(run, clips, videos, eval_cfg)]
     return metrics
 
 
@@ -139,4 +135,4 @@ def auc_text(metrics: dict[str, Any]) -> str:
     return text
 
 
-__all__ = ["evaluate", "scores_csv", "auc_text"]
+__all__ = ["evaluate", "scores_csv", "auc_text", "score_columns"]

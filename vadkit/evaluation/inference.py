@@ -11,7 +11,7 @@ import torch
 from rich.progress import Progress
 from torch.utils.data import DataLoader
 
-from ..interfaces import Scorer
+from ..scoring import Scorer
 from ..runtime import autocast
 
 
@@ -64,5 +64,5 @@ def collect_stats(
             progress.update(task, advance=frames.shape[0])
     out = list(videos.values())
     for vs in out:
-        vs.regularity = np.asarray(scorer.combine(vs.arrays()), dtype=np.float64)
+        vs.regularity = np.asarray(scorer.regularity(vs.arrays()), dtype=np.float64)
     return out

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from .. import __version__
 from ..builder import build_model, model_section
-from ..clips import build_clips
+from ..data.factory import build_clips
 from ..errors import CheckpointError, RecipeError
 from ..recipe import Recipe
 from ..registry import Registry

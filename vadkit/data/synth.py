@@ -215,6 +215,6 @@ def generate(out: Path, seed: int = 0, **sizes) -> Path:
             cats[name] = [category if v else "" for v in lab]  # type: ignore[misc]
     np.save(out / "frame_labels_synth.npy", np.concatenate(labels).astype(np.int64))
     (out / "categories.json").write_text(json.dumps(cats))
-    meta = {"generator": "vadkit_data.synth", "version": 1, "seed": seed, **asdict(cfg)}
+    meta = {"generator": "vadkit.data.synth", "version": 1, "seed": seed, **asdict(cfg)}
     (out / "synth.json").write_text(json.dumps(meta, indent=1))
     return out

@@ -27,3 +27,15 @@ def normalise_flow(flow: np.ndarray, scale: float, clip: float | None) -> np.nda
     if clip is not None:
         np.clip(flow, -clip, clip, out=flow)
     return flow
+
+
+def resize_flow(flow: np.ndarray, resolution: tuple[int, int]) -> np.ndarray:
+    """Resize an (H0, W0, 2) flow to (H, W) and scale the vectors to the new pixel grid:
+    u *= W / W0, v *= H / H0. Returns (2, H, W) float32."""
+    h0, w0 = flow.shape[:2]
+    h, w = resolution
+    if (h0, w0) != (h, w):
+        interp = cv2.INTER_AREA if h < h0 and w < w0 else cv2.INTER_LINEAR
+        flow = cv2.resize(flow, (w, h), interpolation=interp)
+        flow = flow * np.array([w / w0, h / h0], np.float32)
+    return np.ascontiguousarray(flow.transpose(2, 0, 1), dtype=np.float32)

@@ -24,7 +24,7 @@ import numpy as np
 
 from vadkit.errors import DataError
 
-from .flow import resize_flow
+from .transforms import resize_flow
 from .video import Video
 
 CACHE_VERSION = 1

@@ -25,9 +25,8 @@ from torch.utils.data import Dataset
 
 from vadkit.errors import DataError
 
-from .cache import FlowCache
-from .flow import resize_flow
-from .preprocess import normalise_flow, resize_frame
+from .flow_cache import FlowCache
+from .transforms import normalise_flow, resize_flow, resize_frame
 from .video import Video
 
 DEFAULT_FLOW_SCALE = 10.0
