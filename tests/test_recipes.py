@@ -45,7 +45,7 @@ def test_ablations_differ_as_table_ii_says() -> None:
         for name in ("B-two-streams-no-interaction", "C-concat-fusion", "D-no-memory")
     )
     assert e == _params(str(REPO / "recipes/ablations/E-full.toml"), *small)
-    assert a < b < e and c < e
+    assert a < b and a < e and c < e  # B (two_branch) has a decoder per stream, so it may exceed E
     assert d < e  # no memory: the decoder's entry takes C instead of 2C channels
     model_a = build_model(load_recipe(REPO / "recipes/ablations/A-single-stream.toml", small[:1]), REGISTRY)
     assert not model_a.uses_motion
@@ -115,6 +115,9 @@ def test_missing_required_option_names_it() -> None:
         def __init__(self, appearance_channels: int, motion_channels: int, heads: int) -> None:
             super().__init__()
 
+        def forward(self, appearance, motion):
+            return appearance
+
     registry = create_registry(plugins=[make_plugin("needy", register)], autoload=False)
     with pytest.raises(RecipeError, match=r"key 'model.fusion'.*fusion 'needs_heads' needs heads"):
         build_model(load_recipe("mstinet", ['model.fusion.type="needs_heads"']), registry)
@@ -127,6 +130,9 @@ def test_channel_mismatch_names_both_components() -> None:
         def __init__(self, width: int) -> None:
             super().__init__()
             self.appearance_channels = self.motion_channels = width
+
+        def forward(self, appearance, motion):
+            return appearance
 
     registry = create_registry(plugins=[make_plugin("fixed", lambda register: register("fusion", "fixed", Fixed))], autoload=False)
     with pytest.raises(RecipeError) as err:

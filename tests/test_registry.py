@@ -39,12 +39,13 @@ def test_names_are_sorted_and_per_kind() -> None:
     assert registry.names("fusion") == ["alpha", "zeta"] and len(registry) == 3
 
 
-def test_duplicate_is_refused_and_keeps_the_first() -> None:
+def test_duplicate_is_a_conflict_that_every_lookup_reports() -> None:
     registry = Registry()
     registry.add(_spec("fusion", "x", plugin="first"))
-    with pytest.raises(RegistryError, match=r"registered twice: by plugin 'first' \(dist\) and by plugin 'second'"):
-        registry.add(_spec("fusion", "x", plugin="second"))
-    assert registry.get("fusion", "x").plugin == "first"
+    registry.add(_spec("fusion", "x", plugin="second"))  # recorded, not raised (issue 8)
+    with pytest.raises(RegistryError, match=r"registered by 2 plugins: plugin 'first' \(dist dist\) and plugin 'second'"):
+        registry.get("fusion", "x")
+    assert [s.plugin for s in registry.list("x")] == ["first", "second"] and registry.names("fusion") == ["x"]
 
 
 @pytest.mark.parametrize("name", ["", " padded "])

@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import nn
 
-from .assembly import VADModel
+from .assembly import TwoBranchModel, VADModel
 from .errors import RecipeError, RegistryError
 from .recipe import Recipe
 from .registry import Registry
@@ -19,6 +19,7 @@ MODEL_KEYS = {
     "image_channels": 3,
     "resolution": [256, 256],
     "join": "none",
+    "assembly": "fused",
     "appearance": None,
     "motion": {"type": "none"},
     "attention": {"type": "none"},
@@ -72,6 +73,10 @@ def instantiate(registry: Registry, kind: str, table: Any, recipe: Recipe, key: 
     except (TypeError, ValueError) as exc:
         raise recipe.error(key, f"{kind} '{name}' rejected its options: {exc}") from None
     try:
+        spec.check_built(obj)  # a factory is checked on what it returned
+    except RegistryError as exc:
+        raise recipe.error(f"{key}.type", str(exc)) from None
+    try:
         obj.registry_name = name
     except AttributeError:
         pass
@@ -91,15 +96,19 @@ def model_section(recipe: Recipe) -> dict[str, Any]:
             if default is None:
                 raise recipe.error(f"model.{k}", "missing (a component table with a 'type')")
             section[k] = default
+    if section["assembly"] not in ASSEMBLIES:
+        raise recipe.error("model.assembly", f"must be one of {', '.join(repr(a) for a in ASSEMBLIES)}, got {section['assembly']!r}")
     res = section["resolution"]
     if not (isinstance(res, list) and len(res) == 2 and all(isinstance(v, int) and v > 0 for v in res)):
         raise recipe.error("model.resolution", f"must be [height, width] of positive integers, got {res!r}")
     return section
 
 
-def build_model(recipe: Recipe, registry: Registry) -> VADModel:
-    """Assemble the model a recipe describes."""
+def build_model(recipe: Recipe, registry: Registry) -> VADModel | TwoBranchModel:
+    """Assemble the model a recipe describes (``[model] assembly`` picks the assembly)."""
     m = model_section(recipe)
+    if m["assembly"] == "two_branch":
+        return build_two_branch(recipe, registry, m)
     frames, img_c = int(m["frames"]), int(m["image_channels"])
     appearance = instantiate(registry, "encoder", m["appearance"], recipe, "model.appearance", in_channels=frames * img_c)
     motion = instantiate(registry, "encoder", m["motion"], recipe, "model.motion", in_channels=frames * 2)
@@ -137,6 +146,40 @@ def build_model(recipe: Recipe, registry: Registry) -> VADModel:
         return VADModel(appearance, memory, decoder, motion, fusions, join=m["join"], frames=frames, image_channels=img_c)
     except Exception as exc:
         raise RecipeError(str(exc), file=str(recipe.path), key="model") from None
+
+
+def build_two_branch(recipe: Recipe, registry: Registry, m: dict[str, Any]) -> TwoBranchModel:
+    """Table II model B without interaction: each stream gets its own memory (same
+    ``[model.memory]`` table) and decoder; no fusion, attention or join."""
+    for key in ("fusion", "attention"):
+        if not isinstance(m[key], dict) or m[key].get("type") != "none":
+            raise recipe.error(f"model.{key}.type", "assembly 'two_branch' has no interaction between streams: set it to 'none'")
+    if m["join"] != "none":
+        raise recipe.error("model.join", "assembly 'two_branch' joins the streams only at their predictions: set it to 'none'")
+    frames, img_c = int(m["frames"]), int(m["image_channels"])
+    streams = [
+        instantiate(registry, "encoder", m[name], recipe, f"model.{name}", in_channels=frames * c)
+        for name, c in (("appearance", img_c), ("motion", 2))
+    ]
+    if getattr(streams[1], "disabled", False):
+        raise recipe.error("model.motion.type", "assembly 'two_branch' needs a motion stream, got 'none'")
+    memories = [instantiate(registry, "memory", m["memory"], recipe, "model.memory", channels=s.channels[-1]) for s in streams]
+    decoders = [
+        instantiate(
+            registry, "decoder", m["decoder"], recipe, "model.decoder",
+            encoder_channels=tuple(s.channels), in_channels=mem.out_channels, out_channels=img_c,
+        )
+        for s, mem in zip(streams, memories)
+    ]
+    try:
+        return TwoBranchModel(streams[0], streams[1], memories, decoders, frames=frames, image_channels=img_c)
+    except Exception as exc:
+        raise RecipeError(str(exc), file=str(recipe.path), key="model") from None
+
+
+# [model] assembly: "fused" = VADModel (E, A, C, D and the old B with join = "concat"),
+# "two_branch" = TwoBranchModel (B without interaction)
+ASSEMBLIES = ("fused", "two_branch")
 
 
 def build_scorer(recipe: Recipe, registry: Registry) -> Any:

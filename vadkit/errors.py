@@ -11,6 +11,10 @@ class RegistryError(VadkitError):
     """A component name is unknown, duplicated or cannot be imported."""
 
 
+class ComponentError(RegistryError):
+    """A registered component does not implement its kind's interface (names the plugin)."""
+
+
 class RecipeError(VadkitError):
     """A recipe is malformed; the message names the file and the key path."""
 

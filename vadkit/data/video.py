@@ -29,7 +29,7 @@ def where(file: str | Path, video: "Video | str", index: int) -> str:
     return f"{file}: video '{name}'{split}, frame {index}"
 
 
-class FrameSource(Protocol):
+class FrameReader(Protocol):
     """Decodes frame ``index`` of one video as HxWx3 uint8 RGB."""
 
     def __len__(self) -> int: ...
@@ -165,7 +165,7 @@ class Video:
     labels: np.ndarray | None = field(default=None, repr=False)
     categories: list[str] | None = field(default=None, repr=False)
     masks: MaskSource | None = field(default=None, repr=False)
-    source: FrameSource | None = field(default=None, repr=False)
+    source: FrameReader | None = field(default=None, repr=False)
     dataset_root: str | None = field(default=None, repr=False)
 
     def read(self, index: int) -> np.ndarray:

@@ -154,16 +154,22 @@ def calibrate(
         "detect": asdict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
     }
-    buf = io.BytesIO()
-    np.savez(buf, video_index=video_index, offsets=offsets, **{STAT_PREFIX + k: v for k, v in stats.items()})
-    atomic_write_bytes(run.root / STATS_NAME, buf.getvalue())
-    atomic_write_text(run.folder.calibration, json.dumps(result, indent=2) + "\n")
+    _write(run, result, stats, video_index, offsets)
     console.print(
         f"calibrated on {result['frames']} normal frames of {result['videos']} videos: threshold "
         f"{result['threshold']:.3f} (quantile {cfg.threshold_quantile:g} of the score, smoothing {cfg.smoothing}) "
         f"-> {run.folder.calibration}"
     )
     return result
+
+
+def _write(run: TrainedRun, result: dict[str, Any], stats: dict[str, np.ndarray], video_index: np.ndarray,
+           offsets: np.ndarray) -> None:
+    """calibration_stats.npz (per-frame statistics, to re-derive thresholds) and calibration.json."""
+    buf = io.BytesIO()
+    np.savez(buf, video_index=video_index, offsets=offsets, **{STAT_PREFIX + k: v for k, v in stats.items()})
+    atomic_write_bytes(run.root / STATS_NAME, buf.getvalue())
+    atomic_write_text(run.folder.calibration, json.dumps(result, indent=2) + "\n")
 
 
 def load_calibration(run: TrainedRun) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from ..registry import Registry
 from ..runtime import PRECISIONS, autocast, describe, pick_device, prepare_model
 from ..sections import LossConfig, TrainConfig, read_section
 from ..atomic import atomic_write_text
+from .diagnostics import MemoryDiagnostics
 from .checkpoint import architecture, atomic_save, check_compatible, load_checkpoint, rng_state, set_rng_state
 from .loss import check_finite, compute_loss
 from .run_folder import RunFolder, environment
@@ -67,6 +68,24 @@ def _progress(console: Console) -> Progress:
     )
 
 
+@dataclass
+class TrainState:
+    """Everything one training run carries from epoch to epoch."""
+
+    cfg: TrainConfig
+    run: RunFolder
+    device: torch.device
+    model: Any
+    optimizer: torch.optim.Optimizer
+    weights: dict[str, float]
+    model_table: dict[str, Any]
+    start_epoch: int = 0
+    global_step: int = 0
+    steps: int = 0
+    scheduler: Any = None
+    diagnostics: MemoryDiagnostics = field(default_factory=MemoryDiagnostics)
+
+
 def train(
     recipe: Recipe,
     data_root: Path,
@@ -82,141 +101,158 @@ def train(
     after every epoch; ``resume=True`` continues from it, losing at most the epoch in progress.
     """
     console = console or Console()
+    state = _prepare(recipe, registry, RunFolder(Path(out)), resume, console)
+    _record_run(state, recipe, data_root)
+    clips = build_clips(recipe, registry, Path(data_root), "training", uses_motion=state.model.uses_motion, console=console)
+    cfg = state.cfg
+    if len(clips) < cfg.batch_size:
+        raise RecipeError(f"the training split of {data_root} yields {len(clips)} clips, fewer than one batch",
+                          file=str(recipe.path), key="train.batch_size")
+    state.steps = min(len(clips) // cfg.batch_size, cfg.max_steps_per_epoch or len(clips))
+    state.scheduler = _scheduler(state, state.steps * cfg.epochs)
+    console.print(
+        f"training {len(clips)} clips, {state.steps} steps x {cfg.epochs} epochs, batch {cfg.batch_size}, "
+        f"{describe(state.device, cfg.fast, cfg.precision)}, {torch.get_num_threads()} threads"
+    )
+    with _progress(console) as progress:
+        task = progress.add_task("train", total=state.steps * cfg.epochs, completed=state.start_epoch * state.steps,
+                                 epoch=state.start_epoch + 1, losses="", fps=0.0)
+        for epoch in range(state.start_epoch, cfg.epochs):
+            _run_epoch(state, clips, epoch, progress, task, console)
+    info = state.run.read_info()
+    info["epochs_completed"] = cfg.epochs
+    state.run.write_info(info)
+    return state.run
+
+
+def _prepare(recipe: Recipe, registry: Registry, run: RunFolder, resume: bool, console: Console) -> TrainState:
+    """Validate the settings, build the model and optimiser, and load the checkpoint to resume."""
     cfg = read_section(recipe, "train", TrainConfig)
     validate_train(cfg, recipe)
-    weights = read_section(recipe, "loss", LossConfig).weights
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    run = RunFolder(Path(out))
     if run.checkpoint.exists() and not resume:
         raise CheckpointError(
             f"{run.root} already holds a trained checkpoint; pass --resume to continue it or choose another --out"
         )
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
-    model = build_model(recipe, registry)
-    model_table = model_section(recipe)
-    model = prepare_model(model, device, cfg.fast)
+    model = prepare_model(build_model(recipe, registry), device, cfg.fast)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-
-    start_epoch, global_step = 0, 0
+    state = TrainState(cfg, run, device, model, optimizer, read_section(recipe, "loss", LossConfig).weights,
+                       model_section(recipe))
     if resume:
-        if not run.checkpoint.exists():
-            raise CheckpointError(f"--resume: no checkpoint in {run.root}; start a new run without --resume")
-        ckpt = load_checkpoint(run.checkpoint)
-        check_compatible(ckpt, model, model_table, run.checkpoint)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        set_rng_state(ckpt["rng"])
-        start_epoch, global_step = int(ckpt["epoch"]) + 1, int(ckpt["global_step"])
-        console.print(f"resuming {run.root} after epoch {start_epoch} (step {global_step})")
-        # steps logged after the checkpoint belong to the lost epoch; mark where the rerun starts
-        run.append_log({"resumed_after_epoch": start_epoch, "global_step": global_step})
+        _resume(state, console)
+    return state
+
+
+def _resume(state: TrainState, console: Console) -> None:
+    run = state.run
+    if not run.checkpoint.exists():
+        raise CheckpointError(f"--resume: no checkpoint in {run.root}; start a new run without --resume")
+    ckpt = load_checkpoint(run.checkpoint)
+    check_compatible(ckpt, state.model, state.model_table, run.checkpoint)
+    state.model.load_state_dict(ckpt["model"])
+    state.optimizer.load_state_dict(ckpt["optimizer"])
+    set_rng_state(ckpt["rng"])
+    state.start_epoch, state.global_step = int(ckpt["epoch"]) + 1, int(ckpt["global_step"])
+    console.print(f"resuming {run.root} after epoch {state.start_epoch} (step {state.global_step})")
+    # steps logged after the checkpoint belong to the lost epoch; mark where the rerun starts
+    run.append_log({"resumed_after_epoch": state.start_epoch, "global_step": state.global_step})
+
+
+def _record_run(state: TrainState, recipe: Recipe, data_root: Path) -> None:
+    """recipe.toml and run.json (versions, data, settings, environment) of the run folder."""
+    run = state.run
     run.root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run.recipe, recipe.to_toml())
     info = run.read_info()
-    info.update(
-        {
-            "vadkit_version": __version__,
-            "recipe_source": str(recipe.path),
-            "data_root": str(Path(data_root).resolve()),
-            "train": asdict(cfg),
-            "device": str(device),
-        }
-    )
+    info.update({"vadkit_version": __version__, "recipe_source": str(recipe.path),
+                 "data_root": str(Path(data_root).resolve()), "train": asdict(state.cfg), "device": str(state.device)})
     info.setdefault("environment", []).append(environment())
     run.write_info(info)
 
-    clips = build_clips(recipe, registry, Path(data_root), "training", uses_motion=model.uses_motion, console=console)
-    if len(clips) < cfg.batch_size:
-        raise RecipeError(
-            f"the training split of {data_root} yields {len(clips)} clips, fewer than one batch", file=str(recipe.path), key="train.batch_size"
-        )
-    steps = len(clips) // cfg.batch_size
-    if cfg.max_steps_per_epoch:
-        steps = min(steps, cfg.max_steps_per_epoch)
-    total_steps = steps * cfg.epochs
-    scheduler = None
-    if cfg.lr_schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
-        )
-        for _ in range(global_step):
-            scheduler.step()
 
-    console.print(
-        f"training {len(clips)} clips, {steps} steps x {cfg.epochs} epochs, batch {cfg.batch_size}, "
-        f"{describe(device, cfg.fast, cfg.precision)}, {torch.get_num_threads()} threads"
+def _scheduler(state: TrainState, total_steps: int) -> Any:
+    if state.cfg.lr_schedule != "cosine":
+        return None
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        state.optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
     )
-    with _progress(console) as progress:
-        task = progress.add_task("train", total=total_steps, completed=start_epoch * steps, epoch=start_epoch + 1, losses="", fps=0.0)
-        for epoch in range(start_epoch, cfg.epochs):
-            model.train()
-            generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-            loader = DataLoader(
-                clips,
-                batch_size=cfg.batch_size,
-                sampler=RandomSampler(clips, generator=generator),
-                num_workers=cfg.workers,
-                drop_last=True,
-                persistent_workers=False,
-            )
-            epoch_start, seen, sums = time.perf_counter(), 0, {}
-            for step, batch in enumerate(loader):
-                if step >= steps:
-                    break
-                tick = time.perf_counter()
-                frames = batch["frames"].to(device, non_blocking=True)
-                target = batch["target"].to(device, non_blocking=True)
-                flows = batch["flows"].to(device, non_blocking=True) if model.uses_motion else None
-                with autocast(device, cfg.fast, cfg.precision):
-                    output = model(frames, flows)
-                total, terms = compute_loss(output, target, weights)
-                check_finite(total, terms, epoch, step, global_step)
-                optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                global_step += 1
-                seen += frames.shape[0]
-                values = {k: float(v.detach()) for k, v in terms.items()}
-                values["total"] = float(total.detach())
-                for k, v in values.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                fps = seen / (time.perf_counter() - epoch_start)
-                run.append_log(
-                    {"epoch": epoch + 1, "step": step + 1, "global_step": global_step, **values,
-                     "lr": optimizer.param_groups[0]["lr"], "frames_per_s": round(fps, 3),
-                     "step_s": round(time.perf_counter() - tick, 4)}
-                )
-                progress.update(
-                    task, advance=1, epoch=f"{epoch + 1}/{cfg.epochs}", fps=fps,
-                    losses=" ".join(f"{k} {v:.4g}" for k, v in values.items()),
-                )
-            ckpt = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "epoch": epoch,
-                "global_step": global_step,
-                "rng": rng_state(),
-                "architecture": architecture(model),
-                "model_recipe": model_table,
-                "vadkit_version": __version__,
-            }
-            atomic_save(ckpt, run.checkpoint)
-            means = {k: v / max(1, step + 1) for k, v in sums.items()}
-            run.append_log({"epoch": epoch + 1, "epoch_end": True, "seconds": round(time.perf_counter() - epoch_start, 2), **{f"mean_{k}": v for k, v in means.items()}})
-            console.print(
-                f"epoch {epoch + 1}/{cfg.epochs}: " + ", ".join(f"{k} {v:.5g}" for k, v in means.items())
-                + f" ({time.perf_counter() - epoch_start:.1f} s, checkpoint saved)"
-            )
-    info = run.read_info()
-    info["epochs_completed"] = cfg.epochs
-    run.write_info(info)
-    return run
+    for _ in range(state.global_step):
+        scheduler.step()
+    return scheduler
+
+
+def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, task: Any, console: Console) -> None:
+    """One pass over ``steps`` shuffled batches, then the checkpoint and the epoch's log record."""
+    cfg, model = state.cfg, state.model
+    model.train()
+    state.diagnostics.reset()
+    generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    loader = DataLoader(clips, batch_size=cfg.batch_size, sampler=RandomSampler(clips, generator=generator),
+                        num_workers=cfg.workers, drop_last=True, persistent_workers=False)
+    epoch_start, seen, sums, step = time.perf_counter(), 0, {}, 0
+    for step, batch in enumerate(loader):
+        if step >= state.steps:
+            break
+        tick = time.perf_counter()
+        values = _step(state, batch, epoch, step)
+        seen += batch["frames"].shape[0]
+        for k, v in values.items():
+            sums[k] = sums.get(k, 0.0) + v
+        fps = seen / (time.perf_counter() - epoch_start)
+        state.run.append_log({"epoch": epoch + 1, "step": step + 1, "global_step": state.global_step, **values,
+                              "lr": state.optimizer.param_groups[0]["lr"], "frames_per_s": round(fps, 3),
+                              "step_s": round(time.perf_counter() - tick, 4)})
+        progress.update(task, advance=1, epoch=f"{epoch + 1}/{cfg.epochs}", fps=fps,
+                        losses=" ".join(f"{k} {v:.4g}" for k, v in values.items()))
+    _checkpoint(state, epoch)
+    seconds = time.perf_counter() - epoch_start
+    means = {f"mean_{k}": v / max(1, step + 1) for k, v in sums.items()}
+    memory = state.diagnostics.summary()
+    state.run.append_log({"epoch": epoch + 1, "epoch_end": True, "seconds": round(seconds, 2), **means, **memory})
+    shown = {**{k.removeprefix("mean_"): v for k, v in means.items()}, **memory}
+    console.print(f"epoch {epoch + 1}/{cfg.epochs}: " + ", ".join(f"{k} {v:.5g}" for k, v in shown.items())
+                  + f" ({seconds:.1f} s, checkpoint saved)")
+
+
+def _step(state: TrainState, batch: dict[str, Any], epoch: int, step: int) -> dict[str, float]:
+    """Forward, loss, backward and optimiser step on one batch; the loss terms as floats."""
+    cfg, model, device = state.cfg, state.model, state.device
+    frames = batch["frames"].to(device, non_blocking=True)
+    target = batch["target"].to(device, non_blocking=True)
+    flows = batch["flows"].to(device, non_blocking=True) if model.uses_motion else None
+    with autocast(device, cfg.fast, cfg.precision):
+        output = model(frames, flows)
+    total, terms = compute_loss(output, target, state.weights)
+    check_finite(total, terms, epoch, step, state.global_step)
+    state.optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    state.optimizer.step()
+    if state.scheduler is not None:
+        state.scheduler.step()
+    state.global_step += 1
+    state.diagnostics.update(output.memory)
+    values = {k: float(v.detach()) for k, v in terms.items()}
+    values["total"] = float(total.detach())
+    return values
+
+
+def _checkpoint(state: TrainState, epoch: int) -> None:
+    ckpt = {
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "epoch": epoch,
+        "global_step": state.global_step,
+        "rng": rng_state(),
+        "architecture": architecture(state.model),
+        "model_recipe": state.model_table,
+        "vadkit_version": __version__,
+    }
+    atomic_save(ckpt, state.run.checkpoint)
 
 
 def load_trained(run: RunFolder, registry: Registry, recipe: Recipe, device: torch.device) -> tuple[Any, dict[str, Any]]:
