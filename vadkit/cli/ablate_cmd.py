@@ -1,5 +1,7 @@
 """``vadkit ablate``: train and evaluate each ablation of the paper's Table II and write the
-table (markdown and CSV)."""
+table (markdown and CSV). With ``--seeds 0,1,2`` every variant is trained once per seed and the
+table gives mean and standard deviation per column and whether each variant differs from E by
+more than the seed spread (JSON, CSV, markdown; see vadkit/cli/ablate_seeds.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/ablate"), help="folder for the runs and the table")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key in every recipe")
     p.add_argument("--resume", action="store_true", help="skip finished runs, resume unfinished ones")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (e.g. 0,1,2): train each variant once per seed "
+                   "(train.seed) and report mean and std; without it, one run per variant at the recipe's seed")
     p.set_defaults(func=run)
 
 
@@ -42,9 +46,12 @@ def ablation_path(ref: str) -> Path:
 
 
 def describe(recipe: Recipe) -> dict[str, str]:
+    fusion = str(recipe.get("model.fusion.type", "none"))
+    fusion += " + late concat" if recipe.get("model.join") == "concat" else ""
+    fusion += " (two branches, mixed at the output)" if recipe.get("model.assembly") == "two_branch" else ""
     return {
         "motion": str(recipe.get("model.motion.type", "none")),
-        "fusion": str(recipe.get("model.fusion.type", "none")) + (" + late concat" if recipe.get("model.join") == "concat" else ""),
+        "fusion": fusion,
         "memory": str(recipe.get("model.memory.type", "none")),
     }
 
@@ -70,34 +77,59 @@ def to_markdown(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(args: argparse.Namespace) -> int:
-    from .. import default_registry
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` -> [0, 1, 2]; anything else is an error naming the option."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise RecipeError(f"--seeds must be comma-separated integers, e.g. 0,1,2; got '{text}'") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise RecipeError(f"--seeds needs at least one seed and no repeats; got '{text}'")
+    return seeds
+
+
+def run_one(recipe: Recipe, out: Path, args: argparse.Namespace, registry: Any, console: Console) -> dict[str, Any]:
+    """Train and evaluate one run folder (or read its metrics with --resume); its metrics."""
     from ..evaluation.evaluate import evaluate
-    from ..atomic import atomic_write_text
     from ..training.run_folder import RunFolder
     from ..training.trainer import train
 
+    run_folder = RunFolder(out)
+    if args.resume and run_folder.metrics.is_file():
+        return json.loads(run_folder.metrics.read_text())
+    # resuming a finished run trains no further epochs; AUC is computed once, here
+    train(recipe, args.data, out, registry, resume=args.resume and run_folder.checkpoint.exists(), console=console)
+    return evaluate(out, registry, data_root=args.data, console=console)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import default_registry
+    from ..atomic import atomic_write_text
+
     console = Console()
     registry = default_registry()
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     results = []
     for ref in [r for r in args.recipes.split(",") if r.strip()]:
         path = ablation_path(ref)
-        recipe = load_recipe(path, args.overrides, base=args.base)
         name = path.stem
-        out = args.out / name
-        run_folder = RunFolder(out)
-        console.rule(f"[bold]{name}")
-        if args.resume and run_folder.metrics.is_file():
-            metrics = json.loads(run_folder.metrics.read_text())
-        else:
-            # resuming a finished run trains no further epochs; AUC is computed once, here
-            train(recipe, args.data, out, registry, resume=args.resume and run_folder.checkpoint.exists(), console=console)
-            metrics = evaluate(out, registry, data_root=args.data, console=console)
-        results.append({"model": name.split("-")[0], "recipe": name, **describe(recipe), **metrics})
+        for seed in seeds if seeds is not None else [None]:
+            overrides = list(args.overrides) + ([f"train.seed={seed}"] if seed is not None else [])
+            recipe = load_recipe(path, overrides, base=args.base)
+            out = args.out / name if seed is None else args.out / name / f"seed{seed}"
+            console.rule(f"[bold]{name}" + ("" if seed is None else f", seed {seed}"))
+            metrics = run_one(recipe, out, args, registry, console)
+            row = {"model": name.split("-")[0], "recipe": name, **describe(recipe), **metrics}
+            results.append(row if seed is None else {**row, "seed": seed})
+    args.out.mkdir(parents=True, exist_ok=True)
+    if seeds is not None:
+        from .ablate_seeds import write_seed_tables
+
+        write_seed_tables(results, args.out, console)
+        return 0
     header, rows = table_rows(results)
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows([header, *rows])
-    args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "table.csv", buf.getvalue())
     atomic_write_text(args.out / "table.md", to_markdown(header, rows))
     table = Table(*header, title="Ablations (frame-level AUC %, micro = paper protocol)")
