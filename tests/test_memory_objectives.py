@@ -233,3 +233,43 @@ def test_mstinet_defaults_to_mnad_with_mnad_weights() -> None:
     assert recipe.get("model.memory.objective") == "mnad"
     weights = recipe.section("loss")["weights"]
     assert weights["gather"] == pytest.approx(0.1) and weights["triplet"] == pytest.approx(0.1)
+
+
+def test_eval_memory_update_touches_the_memory_only_with_frames_below_the_threshold() -> None:
+    """[eval]/[detect] memory_update: the updater passes a mask of frames whose calibrated score is
+    below the threshold, and the memory changes only when some frame is selected."""
+    import numpy as np
+
+    from vadkit.detect.memory_update import NormalFrameUpdater
+    from vadkit.interfaces import MemoryOutput, ModelOutput
+    from vadkit.scoring import Scorer, Statistic
+
+    class Err(Scorer):
+        statistics = (Statistic("err", "low"),)
+
+        def stats(self, output, target):  # pragma: no cover - not used here
+            raise AssertionError
+
+        def regularity(self, stats):  # pragma: no cover
+            raise AssertionError
+
+        def protocol(self) -> str:
+            return "err"
+
+    class Model:
+        def __init__(self) -> None:
+            self.masks: list[list[bool]] = []
+
+        def update_memory(self, output, mask):
+            self.masks.append(mask.tolist())
+            return int(mask.sum())
+
+    scorer = Err()
+    state = scorer.fit({"err": np.array([1.0, 2.0, 3.0])})  # mean 2, std 0.816
+    model = Model()
+    updater = NormalFrameUpdater(model, scorer, state, threshold=1.0)
+    output = ModelOutput(prediction=torch.zeros(3, 1, 2, 2), memory=MemoryOutput(torch.zeros(3, 1, 1, 1), torch.zeros(3)))
+    used = updater(output, {"err": np.array([1.5, 2.9, 5.0])})  # z = -0.61, 1.10, 3.67
+    assert model.masks == [[True, False, False]] and used == 1
+    assert updater(output, {"err": np.array([9.0, 9.0, 9.0])}) == 0 and model.masks[-1] == [False, False, False]
+    assert updater.summary()["frames_used"] == 1 and updater.summary()["frames_seen"] == 6

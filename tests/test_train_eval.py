@@ -166,3 +166,25 @@ def test_resume_after_sigkill_mid_epoch(recipe_file: Path, synth: Path, registry
     wb = load_checkpoint(run / "checkpoints" / "last.pt")["model"]
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], msg=k)
+
+
+def test_eval_with_test_time_memory_update(recipe_file: Path, synth: Path, registry, tmp_path: Path) -> None:
+    """[eval] memory_update: the memory items move during eval, only through frames judged normal,
+    and metrics.json says how many were used; without calibration it is a clear error."""
+    from vadkit.detect import calibrate
+
+    recipe_file.write_text(TINY + "memory_update = true\n")  # appended to the [eval] table
+    run = train(load_recipe(recipe_file), synth, tmp_path / "run", registry).root
+    before = load_checkpoint(run / "checkpoints" / "last.pt")["model"]["memory.items"].clone()
+    with pytest.raises(CheckpointError, match="no calibration.json"):
+        evaluate(run, registry, data_root=synth)
+    calibrate(run, registry, data_root=synth)
+    from vadkit.trained_run import TrainedRun
+
+    trained = TrainedRun.open(run, registry)
+    metrics = evaluate(trained, registry, data_root=synth)
+    update = metrics["memory_update"]
+    assert 0 < update["frames_used"] <= update["frames_seen"] == metrics["frames_scored"]
+    after = trained.model.memory.items.detach().cpu()
+    assert not torch.equal(before, after)  # items learned from normal test frames
+    assert torch.allclose(after.norm(dim=1), torch.ones(after.shape[0]), atol=1e-5)  # still l2-normalised

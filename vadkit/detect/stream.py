@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -31,14 +31,18 @@ class FrameStats:
 @torch.no_grad()
 def forward_stats(
     model: Any, scorer: Scorer, frames: Tensor, target: Tensor, flows: Tensor | None, device: torch.device,
-    fast: bool, error_maps: bool = False, precision: str = "auto",
+    fast: bool, error_maps: bool = False, precision: str = "auto", on_output: Callable[..., Any] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """(the scorer's statistics, each (B,), and error maps (B, h, w) or None) for a batch of clips."""
+    """(the scorer's statistics, each (B,), and error maps (B, h, w) or None) for a batch of clips.
+
+    ``on_output(output, stats)`` runs after the forward pass (test-time memory update)."""
     frames, target = frames.to(device), target.to(device)
     flows = flows.to(device) if (flows is not None and model.uses_motion) else None
     with autocast(device, fast, precision):
         out = model(frames, flows)
     stats = {k: v.float().cpu().numpy().astype(np.float64) for k, v in scorer.stats(out, target).items()}
+    if on_output is not None:
+        on_output(out, stats)
     maps = None
     if error_maps:
         maps = ((out.prediction.float() - target.float()).abs().mean(dim=1) / 2).cpu().numpy().astype(np.float32)
@@ -53,9 +57,10 @@ class StreamingScorer:
     """
 
     def __init__(self, model: Any, scorer: Scorer, pre: Preprocessor, device: torch.device, *, fast: bool = False,
-                 batch: int = 1, keep_frames: bool = True, error_maps: bool = True, precision: str = "auto") -> None:
+                 batch: int = 1, keep_frames: bool = True, error_maps: bool = True, precision: str = "auto",
+                 on_output: Callable[..., Any] | None = None) -> None:
         self.model, self.scorer, self.pre, self.device = model, scorer, pre, device
-        self.fast, self.precision = fast, precision
+        self.fast, self.precision, self.on_output = fast, precision, on_output
         self.batch, self.keep_frames, self.error_maps = int(batch), keep_frames, error_maps
         self.T = pre.frames
         self.motion = bool(getattr(model, "uses_motion", False))
@@ -98,7 +103,7 @@ class StreamingScorer:
         images = to_unit_range(np.stack([p[3] for p in pending]))  # (B, T+1, C, h, w)
         flows = torch.from_numpy(np.stack([p[4] for p in pending])) if self.motion else None
         stats, maps = forward_stats(self.model, self.scorer, images[:, :-1], images[:, -1], flows, self.device,
-                                    self.fast, self.error_maps, self.precision)
+                                    self.fast, self.error_maps, self.precision, self.on_output)
         return [
             FrameStats(index=i, time=t, stats={k: float(v[b]) for k, v in stats.items()},
                        error=None if maps is None else maps[b], rgb=rgb)

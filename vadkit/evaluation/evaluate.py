@@ -74,6 +74,15 @@ def _top_frame_rows(run: TrainedRun, clips: Any, videos: list[VideoScores], k: i
     return rows
 
 
+def _memory_updater(run: TrainedRun) -> Any:
+    """MNAD's test-time memory update, thresholded by the run's calibration (normal frames only)."""
+    from ..detect.calibration import load_calibration
+    from ..detect.memory_update import NormalFrameUpdater
+
+    cal = load_calibration(run)
+    return NormalFrameUpdater(run.model, run.scorer, cal["state"], cal["threshold"])
+
+
 def _metrics(run: TrainedRun, videos: list[VideoScores], root: Path) -> dict[str, Any]:
     metrics: dict[str, Any] = frame_auc(videos)
     metrics["diagnostics"] = statistic_aucs(videos, run.scorer)
@@ -115,9 +124,12 @@ def evaluate(
     eval_cfg = read_section(run.recipe, "eval", EvalConfig)
     clips = build_clips(run.recipe, registry, root, "testing", uses_motion=run.model.uses_motion, console=console)
     with Progress(console=console) as progress:
+        updater = _memory_updater(run) if eval_cfg.memory_update else None
         videos = collect_stats(run.model, clips, run.scorer, run.device, fast=run.fast, precision=run.precision,
-                               batch_size=eval_cfg.batch_size, progress=progress)
+                               batch_size=eval_cfg.batch_size, progress=progress, on_batch=updater)
     metrics = _metrics(run, videos, root)
+    if updater is not None:
+        metrics["memory_update"] = updater.summary()
     atomic_write_text(run.folder.scores, scores_csv(videos, run.scorer))
     atomic_write_text(run.folder.metrics, json.dumps(metrics, indent=2) + "\n")
     metrics["pictures"] = [str(p) for p in _pictures(run, clips, videos, eval_cfg)]

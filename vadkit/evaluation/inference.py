@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from rich.progress import Progress
 from torch.utils.data import DataLoader
 
+from ..interfaces import ModelOutput
 from ..scoring import Scorer
 from ..runtime import autocast
 
@@ -41,8 +42,11 @@ def collect_stats(
     precision: str = "auto",
     batch_size: int = 8,
     progress: Progress | None = None,
+    on_batch: Callable[[ModelOutput, dict[str, np.ndarray]], Any] | None = None,
 ) -> list[VideoScores]:
-    """Per-frame scorer statistics for every clip, grouped by video in order."""
+    """Per-frame scorer statistics for every clip, grouped by video in order.
+
+    ``on_batch(output, stats)`` runs after each forward pass, in order (test-time memory update)."""
     loader = DataLoader(clips, batch_size=batch_size, shuffle=False, num_workers=0)
     task = progress.add_task("scoring", total=len(clips)) if progress else None
     videos: dict[str, VideoScores] = {}
@@ -53,6 +57,8 @@ def collect_stats(
         with autocast(device, fast, precision):
             output = model(frames, flows)
         stats = {k: v.float().cpu().numpy() for k, v in scorer.stats(output, target).items()}
+        if on_batch is not None:
+            on_batch(output, {k: v.astype(np.float64) for k, v in stats.items()})
         for i, name in enumerate(batch["video"]):
             vs = videos.setdefault(name, VideoScores(name))
             vs.frames.append(int(batch["frame"][i]))
