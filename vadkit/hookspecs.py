@@ -39,7 +39,10 @@ def register_components(register: RegisterFn) -> None:
     - ``kind``: one of ``vadkit.registry.KINDS`` (``encoder``, ``attention``, ``fusion``,
       ``memory``, ``decoder``, ``scorer``, ``dataset``, ``flow``).
     - ``name``: the name recipes use in ``type = "..."``; lowercase, unique within its kind.
-      Registering a name another plugin already registered is an error naming both plugins.
+      A name two plugins register is a conflict: every lookup of it fails, naming both
+      plugins and the way out (``VADKIT_BLOCK_PLUGINS``); ``vadkit plugins`` shows it.
+      A class must implement its kind's interface (``vadkit.contracts``), checked when it
+      is registered or first loaded.
     - ``obj``: the class or factory, or a ``"module:object"`` string imported only when the
       component is first built (keeps ``vadkit list`` fast and torch-free).
     - ``description``: one line shown by ``vadkit list``; defaults to the first docstring line.
