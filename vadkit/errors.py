@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class VadkitError(Exception):
     """Base class: every vadkit error is reported to CLI users without a traceback."""
@@ -35,3 +38,23 @@ class DataError(VadkitError):
 
 class CheckpointError(VadkitError):
     """A checkpoint is unreadable or does not match the recipe."""
+
+
+class ResourceError(VadkitError):
+    """A run would not fit in memory; the message gives the estimate and what is available."""
+
+
+class OutputError(VadkitError):
+    """An output path cannot be used (e.g. it exists as a file where a folder is needed)."""
+
+
+def output_folder(path: str | os.PathLike[str], option: str) -> Path:
+    """``path`` as a folder that may be written: an error naming ``option`` when it, or one of
+    its parents, already exists as something other than a folder."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            what = "it" if p == path else f"its parent {p}"
+            raise OutputError(f"{option} {path}: {what} already exists as a file; an output folder is needed here "
+                              "(choose another path or remove the file)")
+    return path

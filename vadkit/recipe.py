@@ -73,10 +73,14 @@ def resolve_recipe_path(ref: str | Path, base: Path | None = None) -> Path:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RecipeError(
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); a recipe is a TOML "
+            "text file saved as UTF-8", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise RecipeError(f"not valid TOML: {exc}", file=str(path)) from exc
+        raise RecipeError(f"not valid TOML: {exc}", file=str(path)) from None
     except OSError as exc:
-        raise RecipeError(f"cannot read: {exc}", file=str(path)) from exc
+        raise RecipeError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
 
 
 def _merge(base: dict, over: dict, origins: dict[str, str], source: str | dict[str, str], prefix: str = "") -> dict:

@@ -1,4 +1,5 @@
-"""Typed views of the non-component recipe sections: [train], [loss], [eval].
+"""Typed views of the non-component recipe sections: [train], [loss], [eval]; and
+``validate_recipe``, which checks every section of a recipe (what ``vadkit build`` runs).
 
 Each section is a dataclass; unknown keys are errors that name the recipe file and key.
 """
@@ -10,6 +11,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .errors import RecipeError
 from .recipe import Recipe
 
 T = TypeVar("T")
@@ -33,6 +35,7 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     max_steps_per_epoch: int = 0  # 0 = the whole training set each epoch
     grad_clip: float = 0.0  # 0 = no clipping
+    sync_batchnorm: bool = False  # distributed runs on CUDA: BatchNorm statistics over all ranks
 
 
 @dataclass
@@ -40,7 +43,7 @@ class LossConfig:
     """[loss]: weights of the named loss terms (eq. 6: 0.8 L_int + 3e-4 L_sep + 1e-3 L_com)."""
 
     weights: dict[str, float] = field(
-        default_factory=lambda: {"intensity": 0.8, "separate": 3e-4, "compact": 1e-3}
+        default_factory=lambda: {"intensity": 0.8, "separate": 3e-4, "compact": 1e-3, "gather": 0.1, "triplet": 0.1}
     )
 
 
@@ -51,6 +54,7 @@ class EvalConfig:
     batch_size: int = 8
     top_frames: int = 6  # most anomalous frames drawn as input/prediction/error panels
     curves: bool = True  # one regularity curve per test video
+    memory_update: bool = False  # MNAD's test-time memory update on frames judged normal (needs calibration)
 
 
 def read_section(recipe: Recipe, key: str, cls: type[T]) -> T:
@@ -72,9 +76,81 @@ def read_section(recipe: Recipe, key: str, cls: type[T]) -> T:
             if isinstance(default, int) and not isinstance(v, int):
                 raise recipe.error(f"{key}.{k}", f"must be an integer, got {v!r}")
             v = type(default)(v)
+        if isinstance(default, str) and not isinstance(v, str):
+            raise recipe.error(f"{key}.{k}", f"must be a string, got {v!r}")
+        if isinstance(default, list) and not isinstance(v, list):
+            raise recipe.error(f"{key}.{k}", f"must be a list, got {v!r}")
         if isinstance(default, dict):
             if not isinstance(v, dict) or not all(isinstance(x, (int, float)) for x in v.values()):
                 raise recipe.error(f"{key}.{k}", f"must be a table of numbers, got {v!r}")
             v = {name: float(x) for name, x in v.items()}
         values[k] = v
     return cls(**values)
+
+
+# Every top-level recipe section and what it configures (``extends`` is consumed while loading).
+SECTIONS: dict[str, str] = {
+    "model": "the model's components",
+    "score": "the scorer",
+    "train": "training (TrainConfig)",
+    "loss": "loss weights (LossConfig)",
+    "eval": "evaluation (EvalConfig)",
+    "detect": "detection (DetectConfig)",
+    "data": "the dataset layout",
+    "flow": "the optical-flow estimator",
+}
+
+
+def check_sections(recipe: Recipe) -> None:
+    """Unknown top-level keys are errors with a "did you mean"."""
+    for k in recipe.data:
+        if k not in SECTIONS:
+            close = difflib.get_close_matches(k, list(SECTIONS), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            origin = next((o for o in recipe.origins if o.startswith(f"{k}.")), k)
+            raise RecipeError(f"unknown recipe section.{hint} Sections: {', '.join(SECTIONS)}",
+                              file=recipe.where(origin), key=k)
+
+
+def check_data(recipe: Recipe, registry: Any) -> None:
+    """``[data]``: ``type`` is ``auto`` or a registered dataset layout, and its options are the
+    layout's (checked without opening a dataset: the root is only known at run time)."""
+    from .builder import check_options
+    from .data.factory import AUTO
+
+    table = {"type": AUTO, **recipe.section("data")}
+    if table["type"] == AUTO:  # the options must suit at least one layout that auto may pick
+        errors = []
+        for name in registry.names("dataset"):
+            try:
+                check_options(registry, "dataset", {**table, "type": name}, recipe, "data", ("root",))
+                return
+            except RecipeError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        return
+    names = registry.names("dataset")
+    if table["type"] not in names:
+        close = difflib.get_close_matches(str(table["type"]), [AUTO, *names], n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise recipe.error("data.type", f"no dataset layout named '{table['type']}'.{hint} "
+                           f"Available: {AUTO} (detect it), {', '.join(names)}")
+    check_options(registry, "dataset", table, recipe, "data", ("root",))
+
+
+def validate_recipe(recipe: Recipe, registry: Any) -> None:
+    """Check every section of a recipe the way ``[model]`` is checked: unknown sections, keys,
+    component names and out-of-range values are errors naming the file and key."""
+    from .data.factory import flow_settings, make_flow
+    from .detect.config import read_detect
+    from .training.trainer import validate_train
+
+    check_sections(recipe)
+    validate_train(read_section(recipe, "train", TrainConfig), recipe)
+    read_section(recipe, "loss", LossConfig)
+    read_section(recipe, "eval", EvalConfig)
+    read_detect(recipe)
+    check_data(recipe, registry)
+    make_flow(registry, recipe)
+    flow_settings(recipe)

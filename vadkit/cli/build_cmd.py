@@ -29,8 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..builder import build_model, build_scorer, model_section
+    from ..errors import VadkitError
+    from ..memory_estimate import check_memory
     from ..plugins import default_registry
     from ..recipe import load_recipe
+    from ..sections import validate_recipe
     from ..summary import render_tree, summarize
 
     recipe = load_recipe(args.recipe, args.overrides)
@@ -38,15 +41,20 @@ def run(args: argparse.Namespace) -> int:
         text = json.dumps(recipe.data, indent=2) if args.json else recipe.to_toml()
         sys.stdout.write(text.rstrip("\n") + "\n")
         return 0
+    if args.batch < 1:
+        raise VadkitError(f"--batch must be >= 1, got {args.batch}")
     registry = default_registry()
-    model = build_model(recipe, registry)
+    validate_recipe(recipe, registry)  # every section, not only [model]
     scorer = build_scorer(recipe, registry)
     resolution = tuple(model_section(recipe)["resolution"])
+    estimate = check_memory(recipe, registry, "build", "cpu", batch=args.batch)  # the dry run runs on the CPU
+    model = build_model(recipe, registry)
     summary = summarize(model, resolution, registry, batch=args.batch)
     info = {
         "recipe": str(recipe.path),
         **summary.as_dict(),
         "scorer": getattr(scorer, "registry_name", type(scorer).__name__),
+        "memory_estimate_bytes": estimate.total if estimate else None,
     }
     if args.json:
         sys.stdout.write(json.dumps(info, indent=2) + "\n")
@@ -54,4 +62,6 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     console.print(render_tree(summary, title=f"{recipe.path.name}"))
     console.print(f"scorer: [green]{info['scorer']}[/]  |  trainable params {summary.trainable_params:,}")
+    if estimate is not None:
+        console.print(f"memory: {estimate.describe()}", highlight=False)
     return 0

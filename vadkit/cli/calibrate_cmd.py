@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import default_registry
     from ..detect import calibrate
+    from ._errors import require_run_folder
+
+    require_run_folder(args.run)
 
     overrides = {"threshold_quantile": args.threshold_quantile, "smoothing": args.smoothing,
                  "calibration_max_frames": args.max_frames}

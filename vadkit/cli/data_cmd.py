@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -30,13 +31,13 @@ def run_inspect(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe, args.set) if args.recipe else None
     ds = open_dataset(args.root, default_registry(), recipe)
     summary = ds.summary()
+    problems = check_splits(ds) if args.check else []
     if args.check:
-        for split in ("training", "testing"):
-            ds.check(split)
-        summary["checked"] = True
+        summary["checked"], summary["problems"] = not problems, problems
+    code = 1 if problems else 0  # a check that finds a problem fails
     if args.json:
         print(json.dumps(summary, indent=1))
-        return 0
+        return code
     console = Console()
     console.print(f"[bold]{summary['root']}[/]: layout [cyan]{summary['layout']}[/], "
                   f"labels [cyan]{summary['labels'] or 'none found'}[/]"
@@ -50,6 +51,24 @@ def run_inspect(args: argparse.Namespace) -> int:
         if rows and all(r["abnormal"] is not None for r in rows):
             table.add_row("[bold]total", str(sum(r["frames"] for r in rows)), str(sum(r["abnormal"] for r in rows)))
         console.print(table)
-    if args.check:
+    if problems:
+        err = Console(stderr=True)
+        for p in problems:
+            err.print(f"[bold red]error:[/] {escape(p)}", highlight=False)
+        err.print(f"check failed: {len(problems)} split{'s' if len(problems) != 1 else ''} with a problem")
+    elif args.check:
         console.print("[green]every frame decoded[/]")
-    return 0
+    return code
+
+
+def check_splits(ds: object) -> list[str]:
+    """Decode every frame of each split; the first problem of each split (none: all good)."""
+    from vadkit.errors import DataError
+
+    problems = []
+    for split in ("training", "testing"):
+        try:
+            ds.check(split)  # type: ignore[attr-defined]
+        except DataError as exc:
+            problems.append(f"{split}: {exc}")
+    return problems

@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
     from ..recipe import load_recipe
     from ..training.trainer import train
 
+    from ..errors import output_folder
+
+    output_folder(args.out, "--out")
     console = Console()
     start = time.perf_counter()
     registry = default_registry()

@@ -21,6 +21,9 @@ def run(args: argparse.Namespace) -> int:
     from .. import default_registry
     from ..evaluation.evaluate import auc_text, evaluate
 
+    from ._errors import require_run_folder
+
+    require_run_folder(args.run)
     console = Console(stderr=args.json)
     metrics = evaluate(args.run, default_registry(), data_root=args.data, console=console)
     if args.json:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_text, clean_stale_temps
 from .checkpoint import CHECKPOINT_NAME
 
 
@@ -59,6 +59,11 @@ class RunFolder:
 
     def write_info(self, info: dict[str, Any]) -> None:
         atomic_write_text(self.info, json.dumps(info, indent=2, default=str) + "\n")
+
+    def clean_temps(self) -> int:
+        """Remove temporary files that killed writers left in the run folder (see
+        vadkit.atomic.clean_stale_temps); how many were removed."""
+        return sum(clean_stale_temps(d) for d in (self.root, self.checkpoint.parent, self.plots))
 
     def append_log(self, record: dict[str, Any]) -> None:
         with self.log.open("a", encoding="utf-8") as fh:
