@@ -69,10 +69,11 @@ def tiny_recipe(cache: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-epoch run at 32x32 on three normal videos, calibrated (about 10 s on one core)."""
+    """A 2-epoch run at 32x32 on six normal videos, two of them held out of training for the
+    calibration (the [detect] holdout_videos default), calibrated (about 15 s on one core)."""
     root = tmp_path_factory.mktemp("detect-run")
     rng = np.random.default_rng(0)
-    for v in range(3):
+    for v in range(6):
         d = root / "data" / "training" / "frames" / f"{v:02d}"
         d.mkdir(parents=True)
         for k, f in enumerate(scene(rng, 48)):
@@ -86,7 +87,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_calibration_stores_normal_statistics_and_threshold(tiny_run: Path) -> None:
     cal = json.loads((tiny_run / "calibration.json").read_text())
-    assert cal["frames"] == 3 * (48 - T) and cal["videos"] == 3
+    assert cal["holdout"]["applied"] and cal["holdout"]["held_out_videos"] == ["01", "04"]  # 2 of 6, spread
+    assert cal["frames"] == 2 * (48 - T) and [u["video"] for u in cal["frames_used"]] == ["01", "04"]
     assert cal["statistics"]["psnr"]["mean"] > 20  # a trained model predicts normal frames well
     assert cal["threshold_quantile"] == 0.99
     assert cal["score"]["quantiles"]["0.5"] < cal["threshold"] <= cal["score"]["max"] + 1e-9

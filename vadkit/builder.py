@@ -35,6 +35,34 @@ def instantiate(registry: Registry, kind: str, table: Any, recipe: Recipe, key: 
     User keys are checked against the component's signature; ``derived`` arguments are passed
     only where the signature names them, and a user may not set them.
     """
+    spec, factory, params, var_kw = check_options(registry, kind, table, recipe, key, derived)
+    name, user = table["type"], {k: v for k, v in table.items() if k != "type"}
+    kwargs = dict(user)
+    kwargs.update({k: v for k, v in derived.items() if k in params or var_kw})
+    missing = [
+        n for n, p in params.items()
+        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in kwargs
+    ]
+    if missing:
+        raise recipe.error(key, f"{kind} '{name}' needs {', '.join(missing)}")
+    try:
+        obj = factory(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise recipe.error(key, f"{kind} '{name}' rejected its options: {exc}") from None
+    try:
+        spec.check_built(obj)  # a factory is checked on what it returned
+    except RegistryError as exc:
+        raise recipe.error(f"{key}.type", str(exc)) from None
+    try:
+        obj.registry_name = name
+    except AttributeError:
+        pass
+    return obj
+
+
+def check_options(registry: Registry, kind: str, table: Any, recipe: Recipe, key: str, derived: Any = ()) -> Any:
+    """Check that recipe table ``key`` names a registered ``kind`` and only options its factory takes
+    (``derived`` names are the builder's): (spec, factory, signature parameters, takes **kwargs)."""
     if not isinstance(table, dict):
         raise recipe.error(key, f"must be a table with a 'type', got {table!r}")
     if "type" not in table:
@@ -60,27 +88,7 @@ def instantiate(registry: Registry, kind: str, table: Any, recipe: Recipe, key: 
                 f"{key}.{k}",
                 f"unknown option for {kind} '{name}'.{hint} Options: {', '.join(user_names) or '(none)'}",
             )
-    kwargs = dict(user)
-    kwargs.update({k: v for k, v in derived.items() if k in params or var_kw})
-    missing = [
-        n for n, p in params.items()
-        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in kwargs
-    ]
-    if missing:
-        raise recipe.error(key, f"{kind} '{name}' needs {', '.join(missing)}")
-    try:
-        obj = factory(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise recipe.error(key, f"{kind} '{name}' rejected its options: {exc}") from None
-    try:
-        spec.check_built(obj)  # a factory is checked on what it returned
-    except RegistryError as exc:
-        raise recipe.error(f"{key}.type", str(exc)) from None
-    try:
-        obj.registry_name = name
-    except AttributeError:
-        pass
-    return obj
+    return spec, factory, params, var_kw
 
 
 def model_section(recipe: Recipe) -> dict[str, Any]:

@@ -44,6 +44,7 @@ class TrainedRun:
         folder = RunFolder(Path(run_dir))
         if not folder.recipe.is_file():
             raise CheckpointError(f"{folder.root} is not a run folder (no recipe.toml); train one with `vadkit train`")
+        folder.clean_temps()  # what a killed earlier process left behind
         recipe = load_recipe(folder.recipe)
         train = read_section(recipe, "train", TrainConfig)
         if train.threads:

@@ -11,10 +11,12 @@ from rich.console import Console
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="detect anomalies in a video, folder, camera or stream", description=__doc__)
-    p.add_argument("source", metavar="SOURCE",
-                   help="video file, folder of frames, folder of videos, camera index (0) or stream URL (rtsp://...)")
+    p.add_argument("sources", metavar="SOURCE", nargs="+",
+                   help="video file, folder of frames, folder of videos, camera index (0) or stream URL (rtsp://...); "
+                        "several are scored together in one process, batched across streams")
     p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: <run>/detect/<source name>)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: <run>/detect/<source name>; several sources: <out>/<name> each)")
     p.add_argument("--no-video", action="store_true", help="skip the overlay video")
     p.add_argument("--threshold-quantile", type=float, default=None, help="quantile of the normal score (default 0.99)")
     p.add_argument("--threshold", type=float, default=None, help="absolute score threshold instead of a quantile")
@@ -26,6 +28,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stall-timeout", type=float, default=None, help="seconds without a frame before a stream stalls")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: the run's [train] device)")
     p.add_argument("--max-frames", type=int, default=None, help="stop each source after N frames")
+    p.add_argument("--backend", default=None, choices=("torch", "onnxruntime", "openvino", "auto"),
+                   help="inference runtime (default torch; auto = the fastest installed one, timed once on this "
+                        "machine); non-torch backends export the model into <run>/export/onnx on first use")
+    p.add_argument("--drop-frames", action="store_true", default=None,
+                   help="live sources: drop frames that arrive while scoring lags, to stay near real time")
     p.set_defaults(func=run)
 
 
@@ -39,21 +46,30 @@ def source_name(source: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from .. import default_registry
     from ..detect import detect
+    from ..detect.multi import detect_many
+    from ._errors import too_short_message
 
     console = Console()
     overrides = {
         "threshold_quantile": args.threshold_quantile, "threshold": args.threshold, "smoothing": args.smoothing,
         "merge_gap": args.merge_gap, "min_event": args.min_event, "batch": args.batch, "fps": args.fps,
-        "stall_timeout": args.stall_timeout,
+        "stall_timeout": args.stall_timeout, "backend": args.backend, "drop_frames": args.drop_frames,
     }
-    out = args.out or args.run / "detect" / source_name(args.source)
-    results = detect(args.source, args.run, out, default_registry(), overrides=overrides, video=not args.no_video,
-                     device=args.device, console=console, max_frames=args.max_frames)
+    single = args.run / "detect" / source_name(args.sources[0])
+    if len(args.sources) > 1 or args.drop_frames:
+        out = args.out or (single if len(args.sources) == 1 else args.run / "detect")
+        results = detect_many(args.sources, args.run, out, default_registry(), overrides=overrides,
+                              video=not args.no_video, device=args.device, console=console, max_frames=args.max_frames)
+    else:
+        results = detect(args.sources[0], args.run, args.out or single, default_registry(), overrides=overrides,
+                         video=not args.no_video, device=args.device, console=console, max_frames=args.max_frames)
     code = 0
     for r in results:
+        dropped = getattr(r, "frames_dropped", 0)
         spans = ", ".join(f"{e.start_frame}-{e.end_frame}" for e in r.events[:8]) + (" ..." if len(r.events) > 8 else "")
         console.print(
             f"[bold]{r.name}[/]: {r.frames_read} frames read, {r.frames_scored} scored, {r.fps:.1f} frames/s, "
+            f"{f'{dropped} dropped, ' if dropped else ''}"
             f"{len(r.events)} event{'s' if len(r.events) != 1 else ''}{': ' + spans if r.events else ''}",
             highlight=False,
         )
@@ -66,5 +82,8 @@ def run(args: argparse.Namespace) -> int:
             return 130
         elif r.message:
             console.print(f"[yellow]note:[/] {r.message}", highlight=False)
+        if (short := too_short_message(r, args.run)) is not None:  # nothing scored is a failure, not a success
+            console.print(f"[bold red]error:[/] {short}", highlight=False)
+            code = 2
         console.print(f"  -> {', '.join(Path(f).name for f in r.files.values())} in {r.out}", highlight=False)
     return code

@@ -13,16 +13,20 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..atomic import clean_stale_temps
 from ..errors import DataError
+from ..memory_estimate import check_memory
 from ..registry import Registry
 from ..trained_run import TrainedRun
-from .calibration import calibrate, load_calibration, resolve_threshold
+from .backends import detector_model
+from .calibration import calibrate, load_calibration, resolve_threshold, stream_settings
 from .config import DetectConfig, read_detect
 from .events import Event, EventMerger
+from .memory_update import NormalFrameUpdater, raw_threshold
 from .outputs import ScoreLog, add_offline_minmax, score_curve, write_events
 from .overlay import OverlayWriter
 from .preprocess import Preprocessor
-from .smoothing import Smoother
+from .online import ScoreStream
 from .sources import FrameSource, open_sources
 from .stream import FrameStats, StreamingScorer
 
@@ -56,7 +60,9 @@ class SourceSession:
         cfg = detector.cfg
         self.detector, self.source, self.out = detector, source, Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.smoother, self.merger = Smoother(cfg.smoothing), EventMerger(cfg.merge_gap, cfg.min_event)
+        clean_stale_temps(self.out)  # what a killed earlier detection left behind
+        self.stream = ScoreStream(detector.stream, detector.threshold)  # running norm, smoothing, threshold
+        self.merger = EventMerger(cfg.merge_gap, cfg.min_event)
         self.log = ScoreLog(self.out / "scores.csv", detector.run.scorer.stat_names)
         self.overlay = OverlayWriter(self.out / "overlay.avi", source.fps, detector.threshold, detector.error_scale,
                                      cfg.overlay_width, cfg.strip_frames) if video else None
@@ -64,14 +70,14 @@ class SourceSession:
         self.info = detector.info(source)
 
     def handle(self, ready: list[FrameStats]) -> None:
-        """Score, smooth, flag and log frames whose statistics are ready."""
+        """Score, normalise, smooth, flag and log frames whose statistics are ready (``ScoreStream``:
+        the same path calibration and ``vadkit eval`` run)."""
         if not ready:
             return
         scorer, state = self.detector.run.scorer, self.detector.state
         raw = scorer.anomaly({k: np.array([s.stats[k] for s in ready]) for k in scorer.stat_names}, state)
         for s, r in zip(ready, raw):
-            score = self.smoother(float(r))
-            flagged = score >= self.detector.threshold
+            score, flagged = self.stream(float(r))
             self.log.write(s.index, s.time, s.stats, score, flagged, float(r))
             closed = self.merger.update(s.index, s.time, score, flagged)
             if closed is not None:
@@ -122,6 +128,7 @@ class Detector:
         self.console = console or Console()
         self.run = run if isinstance(run, TrainedRun) else TrainedRun.open(run, registry, device=device)
         self.cfg: DetectConfig = read_detect(self.run.recipe, **(overrides or {}))
+        check_memory(self.run.recipe, registry, "detection", self.run.device, batch=self.cfg.batch)
         if self.run.calibration() is None and calibrate_if_missing:
             self.console.print(f"[yellow]{self.run.root} has no calibration yet: calibrating on its training videos[/]")
             calibrate(self.run, registry, console=self.console)
@@ -133,6 +140,7 @@ class Detector:
             )
         self.state = self.calibration["state"]
         self.threshold, self.threshold_rule = resolve_threshold(self.run, self.calibration, self.cfg)
+        self.stream = stream_settings(self.calibration, self.cfg)  # running normalisation + smoothing of each source
         self.pre = Preprocessor.from_recipe(self.run.recipe, registry, self.run.model.uses_motion)
         self.error_scale = float(self.calibration.get("overlay_error_scale", 0.1))
 
@@ -162,8 +170,10 @@ class Detector:
 
     def streaming_scorer(self, video: bool) -> StreamingScorer:
         run = self.run
-        return StreamingScorer(run.model, run.scorer, self.pre, run.device, fast=run.fast, precision=run.precision,
-                               batch=self.cfg.batch, keep_frames=video, error_maps=video)
+        updater = NormalFrameUpdater(run.model, run.scorer, self.state, raw_threshold(self.calibration)) if self.cfg.memory_update else None
+        return StreamingScorer(detector_model(self), run.scorer, self.pre, run.device, fast=run.fast,
+                               precision=run.precision,
+                               batch=self.cfg.batch, keep_frames=video, error_maps=video, on_output=updater)
 
     def process(self, source: FrameSource, out: Path, *, video: bool = True, progress: Progress | None = None,
                 max_frames: int | None = None) -> DetectResult:

@@ -3,8 +3,14 @@
 without labels.
 
 The scorer's statistics are computed on normal clips, the scorer fits its state on them
-(``Scorer.fit``), and the threshold is a quantile of the smoothed calibrated score
-(``Scorer.anomaly``) over the same frames.
+(``Scorer.fit``), and the threshold is a quantile of the detection score over the same frames,
+computed by the very streaming path detection uses (``online.ScoreStream``: optional running
+normalisation, causal smoothing; only frames whose smoothing window is full count).
+
+The normal clips are, by default on the run's own training split, the ones the recipe held
+out of training (``[detect] holdout_videos`` / ``holdout_tail``, see ``vadkit.data.holdout``):
+a model scores the frames it fitted better than new footage, so an in-sample calibration sees
+too narrow a normal spread. Any other data root or split (``--data``/``--split``) is used whole.
 """
 
 from __future__ import annotations
@@ -24,13 +30,13 @@ from torch.utils.data import DataLoader, Subset
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..errors import CheckpointError, DataError
 from ..registry import Registry
-from ..scoring import Scorer
 from ..trained_run import TrainedRun
 from .config import DetectConfig, read_detect
-from .smoothing import smooth
+from .online import StreamSettings, flaggable, stream_scores
+from .running_norm import robust_reference
 from .stream import forward_stats
 
-VERSION = 2
+VERSION = 3
 QUANTILES = (0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.995, 0.999)
 STATS_NAME = "calibration_stats.npz"
 STAT_PREFIX = "stat_"
@@ -63,12 +69,31 @@ def threshold_of(smoothed: np.ndarray, quantile: float) -> float:
     return float(np.quantile(np.asarray(smoothed, np.float64), quantile))
 
 
-def video_scores(scorer: Scorer, state: dict[str, Any], stats: dict[str, np.ndarray], offsets: np.ndarray,
-                 smoothing: int) -> np.ndarray:
-    """Smoothed calibrated scores of every calibration frame, smoothing within each video."""
-    raw = scorer.anomaly(stats, state)
-    parts = [smooth(raw[a:b], smoothing) for a, b in zip(offsets[:-1], offsets[1:])]
+def video_scores(raw: np.ndarray, offsets: np.ndarray, settings: StreamSettings, threshold: float) -> np.ndarray:
+    """Detection scores of the calibration frames that may be flagged (smoothing window full,
+    warm-up over), each video streamed on its own exactly as detection streams a source. When
+    every calibration video is shorter than the running warm-up, the frames whose smoothing
+    window is full stand in (short calibration videos still give a threshold)."""
+    streamed = [(stream_scores(raw[a:b], settings, threshold)[0], b - a) for a, b in zip(offsets[:-1], offsets[1:])]
+    parts = [s[flaggable(n, settings)] for s, n in streamed]
+    if not any(p.size for p in parts):
+        parts = [s[np.arange(n) >= settings.smoothing - 1] for s, n in streamed]
     return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def stream_threshold(raw: np.ndarray, offsets: np.ndarray, settings: StreamSettings,
+                     quantile: float) -> tuple[float, np.ndarray]:
+    """(threshold, full-window scores): the ``quantile`` of the streamed normal score.
+
+    With the running normalisation the scores depend on the threshold (flagged frames do not
+    update it), so the quantile is iterated to a fixed point (two rounds settle it)."""
+    threshold = float("inf")
+    for _ in range(3 if settings.running_norm else 1):
+        scores = video_scores(raw, offsets, settings, threshold)
+        if scores.size == 0:
+            raise DataError(f"no calibration video is longer than the smoothing window ({settings.smoothing} frames)")
+        threshold = threshold_of(scores, quantile)
+    return threshold, scores
 
 
 def _score_clips(run: TrainedRun, data: Any, console: Console) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -93,6 +118,31 @@ def _score_clips(run: TrainedRun, data: Any, console: Console) -> tuple[dict[str
     return merged, np.concatenate(video) if video else np.zeros(0, int), np.concatenate(frame) if frame else np.zeros(0, int)
 
 
+def _calibration_clips(run: TrainedRun, registry: Registry, root: Path, split: str, cfg: DetectConfig,
+                       console: Console) -> tuple[Any, dict[str, Any]]:
+    """The normal clips to calibrate on, and how they were chosen (the run's hold-out when it
+    calibrates on its own training split, else the whole split)."""
+    from ..data.factory import build_clips
+    from ..data.holdout import Holdout, calibration_part
+
+    clips = build_clips(run.recipe, registry, root, split, uses_motion=run.model.uses_motion, console=console)
+    trained_on = Path(run.folder.read_info().get("data_root", "") or "/nonexistent")
+    own = split == "training" and trained_on.exists() and root.resolve() == trained_on.resolve()
+    holdout = Holdout(cfg.holdout_videos, cfg.holdout_tail)
+    applies = own and holdout.active_for(len(clips.videos))
+    info = {**holdout.describe(), "applied": bool(applies)}
+    if applies:
+        held = holdout.held_videos(len(clips.videos))
+        info["held_out_videos"] = [clips.videos[i].name for i in sorted(held)]
+        calibration_part(clips, holdout)
+        if len(clips) == 0:
+            raise DataError(f"{root}: [detect] holdout_videos = {holdout.videos}, holdout_tail = {holdout.tail:g} "
+                            f"leave no {split} clip for calibration; hold out more")
+    elif own:
+        info["note"] = "in-sample: calibrated on the frames the model trained on (no hold-out configured)"
+    return clips, info
+
+
 def _frames_used(clips: Any, video_index: np.ndarray, frames: np.ndarray) -> list[dict[str, Any]]:
     used = []
     for vi in np.unique(video_index):
@@ -113,17 +163,15 @@ def calibrate(
 ) -> dict[str, Any]:
     """Score the normal clips of ``split`` with the run's model and scorer; write the calibration.
 
-    The threshold is the ``threshold_quantile`` of the smoothed score over these frames
+    The threshold is the ``threshold_quantile`` of the detection score over these frames
     (``[detect]`` settings of the run's recipe, or ``overrides``).
     """
-    from ..data.factory import build_clips
-
     console = console or Console()
     start = time.perf_counter()
     run = run if isinstance(run, TrainedRun) else TrainedRun.open(run, registry)
     cfg = read_detect(run.recipe, **(overrides or {}))
     root = run.data_root(data_root, purpose="calibration data (normal videos)")
-    clips = build_clips(run.recipe, registry, root, split, uses_motion=run.model.uses_motion, console=console)
+    clips, holdout = _calibration_clips(run, registry, root, split, cfg, console)
     data = _subset(clips, cfg.calibration_max_frames)
     stats, video_index, frames = _score_clips(run, data, console)
     error = stats.pop("_error")
@@ -132,7 +180,9 @@ def calibrate(
     offsets = np.r_[0, np.flatnonzero(np.diff(video_index)) + 1, video_index.size]
     state = run.scorer.fit(stats)
     raw = run.scorer.anomaly(stats, state)
-    smoothed = video_scores(run.scorer, state, stats, offsets, cfg.smoothing)
+    reference = robust_reference(raw)
+    settings = StreamSettings.of(cfg, reference)
+    threshold, smoothed = stream_threshold(raw, offsets, settings, cfg.threshold_quantile)
     result = {
         "version": VERSION,
         "run": str(run.root),
@@ -142,21 +192,25 @@ def calibrate(
         "videos": int(len(offsets) - 1),
         "frames": int(video_index.size),
         "frames_used": _frames_used(clips, video_index, frames),
+        "holdout": holdout,
         "scorer": type(run.scorer).__name__,
         "statistics": {k: describe(v) for k, v in stats.items()},
         "state": state,
         "score_raw": describe(raw),
+        "reference": reference,
         "score": describe(smoothed),
         "smoothing": cfg.smoothing,
+        "stream": settings.describe(),
         "threshold_quantile": cfg.threshold_quantile,
-        "threshold": threshold_of(smoothed, cfg.threshold_quantile),
+        "threshold": threshold,
         "overlay_error_scale": float(3.0 * max(error.mean(), 1e-6)),
         "detect": asdict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
     }
     _write(run, result, stats, video_index, offsets)
+    where = "held-out" if holdout["applied"] else ("in-sample" if "note" in holdout else split)
     console.print(
-        f"calibrated on {result['frames']} normal frames of {result['videos']} videos: threshold "
+        f"calibrated on {result['frames']} {where} normal frames of {result['videos']} videos: threshold "
         f"{result['threshold']:.3f} (quantile {cfg.threshold_quantile:g} of the score, smoothing {cfg.smoothing}) "
         f"-> {run.folder.calibration}"
     )
@@ -190,20 +244,29 @@ def load_calibration(run: TrainedRun) -> dict[str, Any]:
     return cal
 
 
+def stream_settings(cal: dict[str, Any], cfg: DetectConfig) -> StreamSettings:
+    """The streaming settings of ``cfg`` with the calibration's reference statistics."""
+    return StreamSettings.of(cfg, cal.get("reference"))
+
+
 def resolve_threshold(run: TrainedRun, cal: dict[str, Any], cfg: DetectConfig) -> tuple[float, str]:
     """The threshold detection uses and how it was chosen."""
     if cfg.threshold:
         return float(cfg.threshold), "absolute (--threshold / [detect] threshold)"
-    if cfg.threshold_quantile == cal["threshold_quantile"] and cfg.smoothing == cal["smoothing"]:
-        return float(cal["threshold"]), f"quantile {cfg.threshold_quantile:g} of the normal score (calibration)"
+    settings = stream_settings(cal, cfg)
+    norm = "running normalisation, " if cfg.running_norm else ""
+    if cfg.threshold_quantile == cal["threshold_quantile"] and settings.describe() == cal.get("stream"):
+        return float(cal["threshold"]), f"quantile {cfg.threshold_quantile:g} of the normal score ({norm}calibration)"
     path = run.root / STATS_NAME
     if not path.is_file():
         raise CheckpointError(f"{path} missing: cannot re-derive the threshold; run `vadkit calibrate` again")
     with np.load(path, allow_pickle=False) as z:
         stats = {k.removeprefix(STAT_PREFIX): z[k] for k in z.files if k.startswith(STAT_PREFIX)}
         offsets = z["offsets"]
-    value = threshold_of(video_scores(run.scorer, cal["state"], stats, offsets, cfg.smoothing), cfg.threshold_quantile)
-    return value, f"quantile {cfg.threshold_quantile:g} of the normal score, smoothing {cfg.smoothing} (recomputed)"
+    raw = run.scorer.anomaly(stats, cal["state"])
+    value, _ = stream_threshold(raw, offsets, settings, cfg.threshold_quantile)
+    return value, (f"quantile {cfg.threshold_quantile:g} of the normal score, {norm}smoothing {cfg.smoothing} "
+                   "(recomputed)")
 
 
-__all__ = ["calibrate", "load_calibration", "resolve_threshold", "describe"]
+__all__ = ["calibrate", "load_calibration", "resolve_threshold", "stream_settings", "describe"]

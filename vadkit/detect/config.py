@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..data.holdout import DEFAULT_TAIL, DEFAULT_VIDEOS
 from ..recipe import Recipe
 from ..sections import read_section
 
@@ -23,9 +24,17 @@ class DetectConfig:
     batch: int = 1  # clips per forward pass (1 = lowest latency)
     fps: float = 25.0  # time base of frame folders, and of videos that do not state one
     stall_timeout: float = 10.0  # seconds without a frame before a camera/stream counts as stalled
-    calibration_max_frames: int = 0  # 0 = every training clip; else a contiguous part of each video
+    calibration_max_frames: int = 0  # 0 = every held-out clip; else a contiguous part of each video
+    holdout_videos: int = DEFAULT_VIDEOS  # whole training videos kept out of training, for calibration
+    holdout_tail: float = DEFAULT_TAIL  # last fraction of every other training video kept for calibration
+    running_norm: bool = True  # re-centre/re-scale the score on the stream's own robust running statistics
+    running_window: int = 500  # frames of unflagged scores the running median/MAD look back over
+    running_warmup: int = 25  # first frames of a stream: they set its level and are never flagged
     overlay_width: int = 640  # the overlay video is at most this wide (0 = source size)
     strip_frames: int = 200  # frames of score history drawn in the overlay's score strip
+    memory_update: bool = False  # MNAD's test-time memory update with frames below the threshold
+    backend: str = "torch"  # torch | onnxruntime | openvino | auto (docs/detect.md, Export and backends)
+    drop_frames: bool = False  # live sources: skip frames that arrive while scoring lags, to keep up
 
 
 def validate(cfg: DetectConfig, recipe: Recipe | None = None) -> DetectConfig:
@@ -39,6 +48,10 @@ def validate(cfg: DetectConfig, recipe: Recipe | None = None) -> DetectConfig:
         ("fps", cfg.fps > 0, "must be > 0"),
         ("stall_timeout", cfg.stall_timeout > 0, "must be > 0"),
         ("calibration_max_frames", cfg.calibration_max_frames >= 0, "must be >= 0"),
+        ("holdout_videos", cfg.holdout_videos >= 0, "must be >= 0"),
+        ("holdout_tail", 0.0 <= cfg.holdout_tail < 1.0, "must be a fraction in [0, 1)"),
+        ("running_window", cfg.running_window >= 1, "must be >= 1"),
+        ("running_warmup", cfg.running_warmup >= 1, "must be >= 1"),
         ("overlay_width", cfg.overlay_width >= 0, "must be >= 0"),
         ("strip_frames", cfg.strip_frames >= 2, "must be >= 2"),
     ]

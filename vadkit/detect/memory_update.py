@@ -36,4 +36,12 @@ class NormalFrameUpdater:
                 "threshold": self.threshold, "frames_seen": self.frames_seen, "frames_used": self.frames_used}
 
 
-__all__ = ["NormalFrameUpdater"]
+def raw_threshold(calibration: dict[str, Any]) -> float:
+    """The update's threshold in units of the raw calibrated score (``Scorer.anomaly``, before
+    any running normalisation or smoothing): its ``threshold_quantile`` on the normal frames."""
+    q = f"{calibration['threshold_quantile']:g}"
+    quantiles = calibration.get("score_raw", {}).get("quantiles", {})
+    return float(quantiles[q]) if q in quantiles else float(calibration["threshold"])
+
+
+__all__ = ["NormalFrameUpdater", "raw_threshold"]

@@ -2,7 +2,9 @@
 
 The scorer turns a frame's statistics into a calibrated anomaly score (``Scorer.anomaly``: 0 is
 a typical normal frame, units of normal variation); detection reports its causal moving
-average over ``smoothing`` frames, computed the same way live and on calibration videos.
+average over ``smoothing`` frames, computed the same way live and on calibration videos. The
+first ``smoothing - 1`` averages of a stream cover fewer frames; they are reported but never
+flagged (see ``online.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ class Smoother:
     def __call__(self, value: float) -> float:
         self._values.append(float(value))
         return float(sum(self._values) / len(self._values))
+
+    @property
+    def full(self) -> bool:
+        """True once the window holds ``window`` scores (detection flags only then)."""
+        return len(self._values) >= self.window
 
     def reset(self) -> None:
         self._values.clear()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -290,3 +291,78 @@ def open_sources(spec: str | int | Path, *, fps: float = 25.0, stall_timeout: fl
     if folders:
         return _guarded(lambda d: FrameFolderSource(d, fps=fps), folders)
     raise DataError(f"{path}: holds no image frames, no video files and no folders of frames")
+
+
+class BufferedReader:
+    """Reads a source in a background thread into a queue of at most ``size`` frames.
+
+    Without ``drop`` the thread waits while the queue is full, so no frame is lost (files).
+    With ``drop`` (live sources slower to score than they produce) the oldest waiting frame
+    is discarded instead and counted in ``dropped``, so scoring stays close to real time and
+    memory stays bounded. Items: ("frame", (index, time_s, rgb)), then ("end", None) or
+    ("error", exception). ``cond`` may be shared by several readers, so one consumer can wait
+    for whichever has a frame first.
+    """
+
+    def __init__(self, source: FrameSource, *, size: int = 4, drop: bool = False,
+                 cond: threading.Condition | None = None) -> None:
+        self.source, self.size, self.drop = source, max(1, int(size)), drop
+        self.cond = cond or threading.Condition()
+        self.dropped = 0
+        self._items: deque[tuple[str, Any]] = deque()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"vadkit-read-{source.name}", daemon=True)
+
+    def start(self) -> BufferedReader:
+        self._thread.start()
+        return self
+
+    def _put(self, item: tuple[str, Any], final: bool = False) -> bool:
+        with self.cond:
+            while not final and not self.drop and len(self._items) >= self.size and not self._stop.is_set():
+                self.cond.wait(0.1)
+            if self._stop.is_set() and not final:
+                return False
+            if not final and self.drop and len(self._items) >= self.size:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(item)
+            self.cond.notify_all()
+        return True
+
+    def _loop(self) -> None:
+        frames = iter(self.source)
+        try:
+            for frame in frames:
+                if not self._put(("frame", frame)):
+                    break
+            else:
+                self._put(("end", None), final=True)
+        except Exception as exc:  # a broken source ends this stream only; the consumer reports it
+            self._put(("error", exc), final=True)
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+            self.source.close()
+
+    @property
+    def waiting(self) -> int:
+        """Items waiting to be taken (read under ``cond``)."""
+        return len(self._items)
+
+    def poll(self) -> tuple[str, Any] | None:
+        """The oldest waiting item, or None when none is waiting (never blocks)."""
+        with self.cond:
+            item = self._items.popleft() if self._items else None
+            if item is not None:
+                self.cond.notify_all()
+            return item
+
+    def close(self, wait: float = 2.0) -> None:
+        """Stop reading (the source is closed by the reading thread)."""
+        self._stop.set()
+        with self.cond:
+            self.cond.notify_all()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=wait)

@@ -18,6 +18,7 @@ from ..registry import Registry
 from ..scoring import Scorer
 from ..sections import EvalConfig, read_section
 from ..trained_run import TrainedRun
+from .detection import detection_section, detection_text
 from .inference import VideoScores, collect_stats
 from .metrics import frame_auc, stat_auc
 from .plots import error_panels, regularity_curve
@@ -77,10 +78,10 @@ def _top_frame_rows(run: TrainedRun, clips: Any, videos: list[VideoScores], k: i
 def _memory_updater(run: TrainedRun) -> Any:
     """MNAD's test-time memory update, thresholded by the run's calibration (normal frames only)."""
     from ..detect.calibration import load_calibration
-    from ..detect.memory_update import NormalFrameUpdater
+    from ..detect.memory_update import NormalFrameUpdater, raw_threshold
 
     cal = load_calibration(run)
-    return NormalFrameUpdater(run.model, run.scorer, cal["state"], cal["threshold"])
+    return NormalFrameUpdater(run.model, run.scorer, cal["state"], raw_threshold(cal))
 
 
 def _metrics(run: TrainedRun, videos: list[VideoScores], root: Path) -> dict[str, Any]:
@@ -100,6 +101,7 @@ def _metrics(run: TrainedRun, videos: list[VideoScores], root: Path) -> dict[str
             "videos": len(videos),
         }
     )
+    metrics["detection"] = detection_section(run, videos)  # vadkit detect's streaming path at its threshold
     return metrics
 
 
@@ -144,7 +146,8 @@ def auc_text(metrics: dict[str, Any]) -> str:
     cats = metrics.get("auc_per_category")
     if cats:
         text += "; per category: " + ", ".join(f"{k} {pct(v)}" for k, v in cats.items())
-    return text
+    detection = detection_text(metrics)
+    return text + ("\n" + detection if detection else "")
 
 
 __all__ = ["evaluate", "scores_csv", "auc_text", "score_columns"]

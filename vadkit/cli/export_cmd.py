@@ -1,0 +1,39 @@
+"""``vadkit export``: a trained run as an ONNX graph (dynamic batch, memory items as constants)
+plus manifest.json with everything detection needs; detect's onnxruntime and openvino
+backends, or any ONNX runtime, load the folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a trained run's model (ONNX + manifest)", description=__doc__)
+    p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
+    p.add_argument("--format", default="onnx", help="export format (onnx)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: <run>/export/<format>)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import default_registry
+    from ..export import export_run, read_manifest
+    from ..export.api import check_format
+
+    console = Console()
+    check_format(args.format)  # before the model loads
+    out = export_run(args.run, default_registry(), args.format, args.out, console=console)
+    manifest = read_manifest(out)
+    check = manifest.get("check", {})
+    diffs = check.get("max_abs_diff")
+    if diffs:
+        console.print("onnxruntime vs PyTorch, largest difference: "
+                      + ", ".join(f"{k} {v:.2g}" for k, v in diffs.items()), highlight=False)
+    elif check:
+        console.print(f"[yellow]note:[/] {check.get('onnxruntime')}", highlight=False)
+    cal = "with calibration" if manifest.get("calibration") else "no calibration yet (run `vadkit calibrate`)"
+    console.print(f"-> {manifest['model_file']}, manifest.json in {out} ({cal})", highlight=False)
+    return 0

@@ -1,0 +1,100 @@
+"""Normal training data held out of training, so detection calibrates on frames the model has
+not fitted (``[detect] holdout_videos`` / ``holdout_tail``).
+
+A model scores the clips it trained on better than any new footage, so a calibration on them
+sees too narrow a normal spread. The hold-out is decided from the recipe alone, so training
+(which skips it) and calibration (which uses only it) agree without sharing state:
+
+- ``holdout_videos = N``: N whole training videos, evenly spaced in the split's order, but
+  never more than a third of them (a split of 1 or 2 videos holds none out: calibration is then
+  in-sample and calibration.json says so);
+- ``holdout_tail = f``: the last fraction f of every other training video. Training keeps
+  targets before the cut; calibration takes targets from ``cut + T`` on, so not even the T
+  input frames of a calibration clip were seen in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..recipe import Recipe
+
+DEFAULT_VIDEOS = 2
+DEFAULT_TAIL = 0.0
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Which normal training frames are kept for calibration."""
+
+    videos: int = DEFAULT_VIDEOS
+    tail: float = DEFAULT_TAIL
+
+    @property
+    def active(self) -> bool:
+        return self.videos > 0 or self.tail > 0
+
+    def active_for(self, count: int) -> bool:
+        """Whether anything is held out of a split of ``count`` videos."""
+        return bool(self.held_videos(count)) or self.tail > 0
+
+    def held_videos(self, count: int) -> set[int]:
+        """Indices of the whole videos held out of ``count``: ``videos`` of them, at most a
+        third, evenly spaced."""
+        n = min(self.videos, count // 3)
+        return {int((i + 0.5) * count / n) for i in range(n)} if n > 0 else set()
+
+    def cut(self, num_frames: int) -> int:
+        """First frame of a video's held-out tail (``num_frames`` when there is none)."""
+        return num_frames - int(round(self.tail * num_frames))
+
+    def split(self, clips: Any) -> tuple[list[int], list[int]]:
+        """(training, calibration) positions in ``clips.index`` (a ClipDataset)."""
+        held = self.held_videos(len(clips.videos))
+        gap = int(getattr(clips, "frames", 0))
+        train, calib = [], []
+        for i, (vi, t) in enumerate(clips.index):
+            if vi in held:
+                calib.append(i)
+                continue
+            cut = self.cut(clips.videos[vi].num_frames)
+            if t < cut:
+                train.append(i)
+            elif t >= cut + gap:
+                calib.append(i)
+        return train, calib
+
+    def describe(self) -> dict[str, Any]:
+        return {"videos": self.videos, "tail": self.tail}
+
+
+def read_holdout(recipe: Recipe) -> Holdout:
+    """``[detect] holdout_videos`` / ``holdout_tail`` of ``recipe``, checked."""
+    videos = recipe.get("detect.holdout_videos", DEFAULT_VIDEOS)
+    tail = recipe.get("detect.holdout_tail", DEFAULT_TAIL)
+    if isinstance(videos, bool) or not isinstance(videos, int) or videos < 0:
+        raise recipe.error("detect.holdout_videos", f"must be an integer >= 0, got {videos!r}")
+    if isinstance(tail, bool) or not isinstance(tail, (int, float)) or not 0.0 <= tail < 1.0:
+        raise recipe.error("detect.holdout_tail", f"must be a fraction in [0, 1), got {tail!r}")
+    return Holdout(int(videos), float(tail))
+
+
+def keep(clips: Any, positions: list[int]) -> Any:
+    """Restrict a ClipDataset to the clips at ``positions`` (in place; returns it)."""
+    clips.index = [clips.index[i] for i in positions]
+    return clips
+
+
+def training_part(clips: Any, recipe: Recipe) -> Any:
+    """The training clips of a run: everything but the recipe's hold-out."""
+    holdout = read_holdout(recipe)
+    return keep(clips, holdout.split(clips)[0]) if holdout.active_for(len(clips.videos)) else clips
+
+
+def calibration_part(clips: Any, holdout: Holdout) -> Any:
+    """Only the held-out clips (all clips when nothing is held out)."""
+    return keep(clips, holdout.split(clips)[1]) if holdout.active_for(len(clips.videos)) else clips
+
+
+__all__ = ["Holdout", "read_holdout", "training_part", "calibration_part", "keep"]

@@ -1,0 +1,188 @@
+"""Inference backends for detect: objects that quack like the model for StreamingScorer
+(``backend(frames, flows) -> ModelOutput`` and ``.uses_motion``), so the scorer plugin and
+all detection code stay the same whichever runtime computes the forward pass.
+
+``torch`` is the run's model itself; ``onnxruntime`` and ``openvino`` run the exported graph
+(``vadkit export``; made on first use into ``<run>/export/onnx``) on the CPU; ``auto`` times
+the installed ones against torch once per checkpoint, batch size and machine and keeps the
+fastest (vadkit/detect/autoselect.py; docs/detect.md, "Export and backends", has measurements).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from torch import Tensor
+
+from ..errors import VadkitError
+from ..export.manifest import read_manifest
+from ..export.outputs import rebuild
+from ..interfaces import ModelOutput
+
+BACKENDS = ("torch", "onnxruntime", "openvino", "auto")
+
+
+class BackendError(VadkitError):
+    """A backend that cannot be used (unknown, not installed, or a bad export)."""
+
+
+class GraphBackend:
+    """Shared part of the graph runtimes: feeds numpy, rebuilds a ModelOutput."""
+
+    name = "graph"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.manifest = read_manifest(self.folder)
+        self.uses_motion = bool(self.manifest["model"]["uses_motion"])
+        self.outputs = list(self.manifest["outputs"])
+        self.path = self.folder / self.manifest["model_file"]
+
+    def feeds(self, frames: Tensor, flows: Tensor | None) -> dict[str, np.ndarray]:
+        feeds = {"frames": np.ascontiguousarray(frames.detach().float().cpu().numpy())}
+        if self.uses_motion:
+            if flows is None:
+                raise BackendError(f"{self.path}: this model has a motion stream: pass flows (B, T, 2, H, W)")
+            feeds["flows"] = np.ascontiguousarray(flows.detach().float().cpu().numpy())
+        return feeds
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def __call__(self, frames: Tensor, flows: Tensor | None = None) -> ModelOutput:
+        return rebuild(dict(zip(self.outputs, self.run(self.feeds(frames, flows)))))
+
+    def describe(self) -> str:
+        return f"{self.name} on {self.path}"
+
+
+class OnnxRuntimeBackend(GraphBackend):
+    name = "onnxruntime"
+
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
+        super().__init__(folder)
+        ort = _require("onnxruntime", "onnx")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(threads or torch.get_num_threads())
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # no busy-waiting between runs: flow, decoding and other streams need the cores then
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.session.run(self.outputs, feeds)
+
+
+class OpenVinoBackend(GraphBackend):
+    """OpenVINO on the CPU, float32 (its default on bf16-capable CPUs would be bfloat16)."""
+
+    name = "openvino"
+
+    def __init__(self, folder: Path, threads: int | None = None, precision: str = "f32") -> None:
+        super().__init__(folder)
+        ov = _require("openvino", "openvino")
+        config = {"INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
+                  "INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY",
+                  "ENABLE_CPU_PINNING": False}  # share the cores with flow, decoding and torch threads
+        self.compiled = ov.Core().compile_model(str(self.path), "CPU", config)
+        self.request = self.compiled.create_infer_request()
+        self.ports = [self.compiled.output(n) for n in self.outputs]
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        result = self.request.infer(feeds)
+        return [np.array(result[p]) for p in self.ports]
+
+
+def _require(module: str, extra: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise BackendError(f"backend needs {module}, which is not installed: pip install \"vadkit[{extra}]\"") from None
+
+
+def installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def check_name(name: str) -> str:
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend {name!r}; backends: {', '.join(BACKENDS)} (detect.backend / --backend)")
+    return name
+
+
+GRAPH_BACKENDS: dict[str, Callable[..., GraphBackend]] = {"onnxruntime": OnnxRuntimeBackend,
+                                                          "openvino": OpenVinoBackend}
+MODULES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "openvino")}
+
+
+def graph_backend(name: str, run: Any, registry: Any, folder: Path | None, console: Console | None) -> GraphBackend:
+    """onnxruntime / openvino on ``folder`` (default: the run's cached export, made when stale).
+    OpenVINO computes in bfloat16 only when the run asks for fast mode and the CPU has native
+    bf16, as PyTorch's fast mode does; otherwise float32."""
+    from ..runtime import cpu_has_native_bf16
+
+    if run.device.type != "cpu":
+        raise BackendError(f"backend {name} runs on the CPU; the run uses {run.device} (pass --device cpu)")
+    _require(*MODULES[name])
+    if folder is None:
+        from ..export import cached_export
+
+        folder = cached_export(run, registry, console)
+    if name == "openvino":
+        bf16 = run.fast and run.precision in ("auto", "bfloat16") and cpu_has_native_bf16()
+        return OpenVinoBackend(folder, precision="bf16" if bf16 else "f32")
+    return GRAPH_BACKENDS[name](folder)
+
+
+def load_backend(name: str, run: Any, registry: Any, *, folder: Path | None = None, batch: int = 1,
+                 console: Console | None = None) -> Any:
+    """The model object for backend ``name`` of ``run`` (a TrainedRun). ``auto`` times the
+    usable backends at ``batch`` once on this machine and keeps the fastest (autoselect)."""
+    check_name(name)
+    if name == "torch" or (name == "auto" and run.device.type != "cpu"):
+        return run.model
+    if name != "auto":
+        backend = graph_backend(name, run, registry, folder, console)
+        if console is not None:
+            console.print(f"backend: {backend.describe()}", highlight=False)
+        return backend
+    from .autoselect import fastest
+
+    usable = [n for n, (module, _) in MODULES.items() if installed(module) and (folder or installed("onnx"))]
+    if not usable:
+        return run.model  # nothing to compare with: torch it is
+    candidates: dict[str, Any] = {"torch": run.model}
+    for graph_name in usable:
+        candidates[graph_name] = graph_backend(graph_name, run, registry, folder, console)
+    return candidates[fastest(run, candidates, batch, console)]
+
+
+def detector_model(detector: Any) -> Any:
+    """The model ``detector`` scores with, loaded once: its ``cfg.backend`` (torch by default)."""
+    model = getattr(detector, "_backend_model", None)
+    if model is None:
+        name = check_name(getattr(detector.cfg, "backend", "torch"))
+        if getattr(detector.cfg, "memory_update", False) and name != "torch":
+            if name != "auto":
+                raise BackendError(f"detect.memory_update changes the memory items while scoring, which only the "
+                                   f"torch backend can do (an exported graph holds them as constants); backend is "
+                                   f"{name!r}")
+            name = "torch"
+        model = load_backend(name, detector.run, detector.run.registry, batch=detector.cfg.batch,
+                             console=detector.console)
+        detector._backend_model = model
+    return model
+
+
+__all__ = ["BACKENDS", "BackendError", "GraphBackend", "OnnxRuntimeBackend", "OpenVinoBackend", "check_name",
+           "load_backend", "detector_model"]

@@ -1,0 +1,138 @@
+"""``export_run``: a trained run as a deployable folder (graph + manifest.json), and
+``cached_export``: the export kept inside the run folder for detect's non-torch backends,
+made again when the checkpoint changed."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from ..builder import model_section
+from ..errors import CheckpointError, VadkitError
+from ..registry import Registry
+from ..trained_run import TrainedRun
+from .graph import example_inputs, to_onnx
+from .manifest import MANIFEST, build_manifest, file_digest, read_manifest, write_manifest
+from .outputs import output_names, pick, rebuild
+
+FORMATS = ("onnx",)
+MODEL_FILE = "model.onnx"
+CACHE = "export"  # <run>/export/<format>: the cache detect's backends use
+
+
+class ExportError(VadkitError):
+    """An export that cannot be made (bad format, output folder, or model)."""
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; formats: {', '.join(FORMATS)}")
+    return fmt
+
+
+def require_onnx() -> None:
+    """PyTorch's exporter writes the graph with the onnx package."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise ExportError('exporting needs the onnx package, which is not installed: '
+                          'pip install "vadkit[onnx]"') from None
+
+
+def open_for_export(run: Path | str | TrainedRun, registry: Registry) -> TrainedRun:
+    """The run, with a clear error when it has no checkpoint yet."""
+    if isinstance(run, TrainedRun):
+        return run
+    checkpoint = Path(run) / "checkpoints"
+    if (Path(run) / "recipe.toml").is_file() and not any(checkpoint.glob("*.pt")):
+        raise CheckpointError(f"{run}: no checkpoint in {checkpoint}; train the run first (`vadkit train`)")
+    return TrainedRun.open(run, registry, device="cpu")
+
+
+def prepare_out(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out}: exists and is a file; --out must be a folder (it gets {MODEL_FILE} and {MANIFEST})")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def export_run(run: Path | str | TrainedRun, registry: Registry, fmt: str = "onnx", out: Path | None = None,
+               *, console: Console | None = None) -> Path:
+    """Export ``run``'s model in ``fmt`` into ``out`` (default ``<run>/export/<fmt>``); the folder."""
+    check_format(fmt)
+    require_onnx()
+    trained = open_for_export(run, registry)
+    out = prepare_out(Path(out) if out is not None else trained.root / CACHE / fmt)
+    model = copy.deepcopy(trained.model).to("cpu", memory_format=torch.contiguous_format).float().eval()
+    m = model_section(trained.recipe)
+    motion = bool(getattr(model, "uses_motion", False))
+    names = output_names(trained.scorer)
+    inputs = example_inputs(int(m["frames"]), int(m["image_channels"]), m["resolution"], motion)
+    check_outputs_suffice(model, trained.scorer, inputs, names)
+    tmp = out / (MODEL_FILE + ".tmp")
+    graph = to_onnx(model, inputs, names, tmp)
+    tmp.replace(out / MODEL_FILE)
+    manifest = build_manifest(trained, graph, names, fmt, MODEL_FILE, motion)
+    manifest["check"] = check_graph(out / MODEL_FILE, model, inputs, names)
+    write_manifest(out, manifest)
+    if console is not None:
+        console.print(f"exported {trained.root} (epoch {trained.epoch}) to {out / MODEL_FILE} + {MANIFEST}")
+    return out
+
+
+@torch.no_grad()
+def check_outputs_suffice(model: Any, scorer: Any, inputs: tuple[torch.Tensor, ...], names: tuple[str, ...]) -> None:
+    """The scorer's statistics from the exported outputs alone equal those from the full output;
+    otherwise the scorer reads something the graph does not return."""
+    full = model(*inputs) if len(inputs) == 2 else model(inputs[0], None)
+    target = inputs[0][:, -1]
+    want = scorer.stats(full, target)
+    try:
+        got = scorer.stats(rebuild(dict(zip(names, pick(full, names)))), target)
+    except Exception as exc:  # the scorer touched an output the graph does not have
+        raise ExportError(f"{type(scorer).__name__} needs model outputs beyond {', '.join(names)} ({exc}); "
+                          "declare them in its export_outputs") from None
+    for k, v in want.items():
+        if not torch.allclose(v.float(), got[k].float(), rtol=1e-6, atol=1e-6):
+            raise ExportError(f"{type(scorer).__name__} statistic '{k}' differs when computed from the exported "
+                              f"outputs ({', '.join(names)}) only; declare what it reads in export_outputs")
+
+
+def check_graph(path: Path, model: Any, inputs: tuple[torch.Tensor, ...], names: tuple[str, ...]) -> dict[str, Any]:
+    """Largest difference of onnxruntime's outputs from PyTorch's (skipped without onnxruntime)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return {"onnxruntime": "not installed: graph not checked"}
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {n: x.numpy() for n, x in zip(("frames", "flows"), inputs)}
+    got = session.run(list(names), feeds)
+    with torch.no_grad():
+        want = pick(model(*inputs) if len(inputs) == 2 else model(inputs[0], None), names)
+    diffs = {n: float(np.abs(g - w.numpy()).max()) for n, g, w in zip(names, got, want)}
+    return {"onnxruntime": ort.__version__, "max_abs_diff": diffs}
+
+
+def cached_export(run: TrainedRun, registry: Registry, console: Console | None = None) -> Path:
+    """``<run>/export/onnx``, exported now when missing or made from another checkpoint."""
+    out = run.root / CACHE / "onnx"
+    try:
+        manifest = read_manifest(out)
+        if manifest["checkpoint"]["sha256"] == file_digest(run.folder.checkpoint):
+            return out
+    except (CheckpointError, KeyError, TypeError):
+        pass
+    if console is not None:
+        console.print(f"exporting the model to {out} (first use of this checkpoint with a non-torch backend)")
+    if out.is_dir():
+        shutil.rmtree(out)
+    return export_run(run, registry, "onnx", out)
+
+
+__all__ = ["FORMATS", "ExportError", "export_run", "cached_export", "check_format"]
