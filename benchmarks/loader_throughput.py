@@ -3,6 +3,8 @@
 Measures, at each resolution: DIS flow ms/frame (one core), ClipDataset clips/s through a
 DataLoader (without flow, with flow computed on the fly, with the float16 cache), and the
 training step of the recipe's model (forward + backward + Adam, batch ``--batch``) in clips/s.
+``--layouts frames video_files`` also re-encodes the training videos as MJPG .avi files (the
+Avenue layout) and compares frames read per clip from the files with the decoded-frame cache.
 
     OMP_NUM_THREADS=1 python benchmarks/loader_throughput.py --data ../shared/data/ped2 \
         --resolution 64 128 --workers 0 2 --threads 2
@@ -11,9 +13,11 @@ training step of the recipe's model (forward + backward + Adam, batch ``--batch`
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -23,13 +27,15 @@ import vadkit
 from vadkit.builder import build_model
 from vadkit.recipe import load_recipe
 from vadkit.data import ClipDataset, FlowCache, make_flow, open_dataset
+from vadkit.data.frame_cache import FrameCache
 
 
 def clips_per_s(ds: ClipDataset, workers: int, batch: int, n_batches: int) -> float:
     loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers,
+                                         multiprocessing_context="spawn" if workers else None,
                                          persistent_workers=False, generator=torch.Generator().manual_seed(0))
     it = iter(loader)
-    next(it)  # worker start-up is not throughput
+    next(it)  # worker start-up (spawn: fork deadlocks FFmpeg decoding after the parent used it) is not throughput
     start, seen = time.perf_counter(), 0
     for _ in range(n_batches):
         b = next(it)
@@ -70,6 +76,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--batches", type=int, default=40)
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--layouts", nargs="+", default=["frames"], choices=("frames", "video_files"))
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -80,6 +87,10 @@ def main() -> None:
     est = make_flow(registry)
     print(f"data {ds.root} ({ds.layout}), {len(videos)} training videos; flow {est.cache_key()}; "
           f"torch threads {args.threads}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    if "video_files" in args.layouts:
+        compare_layouts(videos, args)
+        if "frames" not in args.layouts:
+            return
     v = videos[0]
     frames = [v.read(i) for i in range(31)]
     start = time.perf_counter()
@@ -107,6 +118,43 @@ def main() -> None:
                 for w in args.workers:
                     rate = clips_per_s(clips, w, args.batch, args.batches // (2 if "fly" in name else 1))
                     print(f"  loader {name:16s} workers={w}: {rate:7.1f} clips/s ({rate / step:5.1f}x the step)")
+
+
+def video_files_copy(videos: list, out: Path) -> list:
+    """The videos re-encoded as MJPG .avi files in the Avenue layout; its training videos."""
+    d = out / "training_videos"
+    d.mkdir(parents=True)
+    for v in videos:
+        first = v.read(0)
+        vw = cv2.VideoWriter(str(d / f"{v.name}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, first.shape[1::-1])
+        for k in range(v.num_frames):
+            vw.write(cv2.cvtColor(v.read(k), cv2.COLOR_RGB2BGR))
+        vw.release()
+    return open_dataset(out, vadkit.default_registry()).videos("training")
+
+
+def compare_layouts(videos: list, args: argparse.Namespace) -> None:
+    """clips/s (frames only, no flow) from frame folders, video files, and the frame cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        # encode in a spawned process: OpenCV's encoder threads in this one would deadlock forked loader workers
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            avi = pool.submit(video_files_copy, videos, Path(tmp) / "avenue").result()
+        print(f"\nre-encoded {len(avi)} videos as MJPG .avi in {time.perf_counter() - start:.1f} s")
+        store = FrameCache(Path(tmp) / "frames")
+        for res in args.resolution:
+            kw = dict(frames=4, resolution=(res, res))
+            start = time.perf_counter()
+            cached = ClipDataset(avi, frame_store=store, **kw)
+            cached.prepare_frames(workers=max(args.workers))
+            print(f"{res}x{res}: frame cache fill {time.perf_counter() - start:.1f} s "
+                  f"({sum(v.num_frames for v in avi)} frames, {max(args.workers)} processes)")
+            variants = {"frame folders": ClipDataset(videos, **kw), "video files": ClipDataset(avi, **kw),
+                        "video files+cache": cached}
+            for name, clips in variants.items():
+                for w in args.workers:
+                    rate = clips_per_s(clips, w, args.batch, args.batches)
+                    print(f"  loader {name:18s} workers={w}: {rate:7.1f} clips/s")
 
 
 if __name__ == "__main__":

@@ -168,6 +168,12 @@ class MemoryBank(Memory):
         # a new tensor, not an in-place write: this step's read still needs the old items
         self.items = torch.where(touched, F.normalize(items + update, dim=1), items).to(self.items.dtype)
 
+    @torch.no_grad()
+    def sync_(self, reduce_mean) -> None:
+        """Distributed training (called by the core after every step): every rank takes the
+        mean of all ranks' items, re-normalised, so the ranks hold identical items."""
+        self.items = F.normalize(reduce_mean(self.items.float()), dim=1).to(self.items.dtype)
+
 
 class NoMemory(Memory):
     """No memory: the bottleneck goes straight to the decoder; distance is 0."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
-from ..errors import VadkitError
+from ._errors import interrupted_message, user_error
 
 # Subcommand modules, in the order ``vadkit --help`` lists them. Each defines
 # ``add_parser(subparsers)`` which registers its parser and sets ``func(args) -> int``.
@@ -23,9 +25,12 @@ COMMANDS: tuple[str, ...] = (
     "ablate",
     "data",
     "flow",
+    "cache",
     "synth",
     "detect",
     "calibrate",
+    "export",
+    "report",
 )
 
 
@@ -34,6 +39,7 @@ def make_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"vadkit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks (also VADKIT_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}_cmd").add_parser(sub)
@@ -41,6 +47,11 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A user's mistake ends in a one-line message and exit 2, Ctrl-C in exit
+    130 with a hint; ``--debug`` (anywhere on the line) or VADKIT_DEBUG=1 shows tracebacks."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("VADKIT_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     parser = make_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -48,12 +59,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except VadkitError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-        return 2
     except KeyboardInterrupt:
-        Console(stderr=True).print("[yellow]interrupted[/]")
+        if debug:
+            raise
+        Console(stderr=True).print(interrupted_message(args), highlight=False)
         return 130
+    except Exception as exc:
+        message = None if debug else user_error(exc)
+        if message is None:
+            raise
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

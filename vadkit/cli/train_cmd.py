@@ -1,4 +1,7 @@
-"""``vadkit train``: train a recipe on a dataset into a run folder."""
+"""``vadkit train``: train a recipe on a dataset into a run folder.
+
+Several GPUs or machines: ``torchrun --nproc-per-node N -m vadkit train ...`` (docs/training.md);
+rank 0 alone calibrates and evaluates, after every rank has finished training."""
 
 from __future__ import annotations
 
@@ -17,19 +20,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<recipe name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--eval", action="store_true", help="evaluate on the test split when training ends")
+    p.add_argument("--check", action="store_true",
+                   help="decode every training frame before training (default: full up to 20,000 frames, "
+                        "else 3 sampled frames per video; passed videos are remembered)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import default_registry
-    from ..evaluation.evaluate import auc_text, evaluate
+    from ..training import distributed
     from ..training.trainer import train
 
     console = Console()
     recipe = load_recipe_args(args)
     out = args.out or Path("runs") / recipe.path.stem
     registry = default_registry()
-    run_folder = train(recipe, args.data, out, registry, resume=args.resume, console=console)
+    try:
+        run_folder = train(recipe, args.data, out, registry, resume=args.resume, console=console,
+                           check="full" if args.check else "auto")
+        distributed.barrier()  # every rank has finished; rank 0 goes on alone
+        main = distributed.current().is_main
+    finally:
+        distributed.cleanup()  # every rank leaves the process group; the others exit cleanly
+    if main:
+        _after_training(args, run_folder, registry, console)
+    return 0
+
+
+def _after_training(args: argparse.Namespace, run_folder, registry, console: Console) -> None:
+    """Rank 0 (or the only process): calibration for `vadkit detect`, then the optional eval."""
+    from ..evaluation.evaluate import auc_text, evaluate
     from ..detect import calibrate
     from ..trained_run import TrainedRun
 
@@ -39,4 +59,3 @@ def run(args: argparse.Namespace) -> int:
     if args.eval:
         metrics = evaluate(trained, registry, data_root=args.data, console=console)
         console.print(auc_text(metrics))
-    return 0

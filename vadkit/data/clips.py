@@ -9,6 +9,10 @@ Sample ``i`` (targets are frames T..n-1 of each video, videos in order):
   +-``flow_clip`` when given); the flow into frame 0 of a video is zero;
 - ``video``, ``video_index``, ``frame`` (= t), ``label`` (0/1, -1 unknown), ``category`` ("").
 
+Frames of video-file sources come from the decoded-frame cache when one is given
+(``frame_store``, :mod:`vadkit.data.frame_cache`): the same uint8 frames, without a seek and
+decode per clip.
+
 Grayscale: ``image_channels=1`` converts RGB to luma; with 3 channels grayscale sources are
 replicated (decoding always yields RGB).
 """
@@ -26,6 +30,7 @@ from torch.utils.data import Dataset
 from vadkit.errors import DataError
 
 from .flow_cache import FlowCache
+from .frame_cache import FrameCache, is_video_file
 from .transforms import normalise_flow, resize_flow, resize_frame
 from .video import Video
 
@@ -48,6 +53,8 @@ class ClipDataset(Dataset):
         flow_clip: float | None = None,
         dataset_root: str | Path | None = None,
         frame_cache: int = 16,
+        frame_store: FrameCache | None = None,
+        store_all: bool = False,
     ) -> None:
         if frames < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
@@ -65,6 +72,9 @@ class ClipDataset(Dataset):
         self.flow_clip = flow_clip
         self.dataset_root = dataset_root
         self.frame_cache = int(frame_cache)
+        self.frame_store = frame_store
+        self.stored = {vi for vi, v in enumerate(self.videos)
+                       if frame_store is not None and (store_all or is_video_file(v))}
         for v in self.videos:
             if v.num_frames <= self.frames:
                 raise DataError(
@@ -76,10 +86,11 @@ class ClipDataset(Dataset):
         ]
         self._lru: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._flows: dict[int, np.ndarray] = {}
+        self._decoded: dict[int, np.ndarray] = {}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_lru"], state["_flows"] = OrderedDict(), {}  # memmaps and caches stay per process
+        state["_lru"], state["_flows"], state["_decoded"] = OrderedDict(), {}, {}  # memmaps stay per process
         return state
 
     def __len__(self) -> int:
@@ -88,6 +99,8 @@ class ClipDataset(Dataset):
     # -- frames ------------------------------------------------------------------------------
     def _frame(self, vi: int, k: int, raw: dict[int, np.ndarray]) -> np.ndarray:
         """Resized (C, H, W) uint8 frame; ``raw`` keeps originals read for this sample (flow)."""
+        if vi in self.stored:
+            return np.array(self.video_frames(vi)[k])
         key = (vi, k)
         hit = self._lru.get(key)
         if hit is not None:
@@ -102,6 +115,20 @@ class ClipDataset(Dataset):
             if len(self._lru) > self.frame_cache:
                 self._lru.popitem(last=False)
         return out
+
+    def video_frames(self, vi: int) -> np.ndarray:
+        """The cached (n, C, H, W) uint8 frames of video ``vi`` (memory-mapped, opened once)."""
+        arr = self._decoded.get(vi)
+        if arr is None:
+            assert self.frame_store is not None
+            arr = self._decoded[vi] = self.frame_store.ensure(self.videos[vi], self.resolution, self.image_channels)
+        return arr
+
+    def prepare_frames(self, workers: int = 1, console: Any = None, shard: tuple[int, int] = (0, 1)) -> None:
+        """Fill the frame cache for the stored videos before training (parallel across videos)."""
+        if self.frame_store is not None and self.stored:
+            videos = [self.videos[vi] for vi in sorted(self.stored)]
+            self.frame_store.precompute(videos, self.resolution, self.image_channels, workers, console, shard)
 
     # -- flow --------------------------------------------------------------------------------
     def video_flows(self, vi: int) -> np.ndarray:
@@ -128,10 +155,12 @@ class ClipDataset(Dataset):
                 flows[j] = resize_flow(self.flow(raw[k - 1], raw[k]), self.resolution)
         return normalise_flow(flows, self.flow_scale, self.flow_clip)
 
-    def prepare_flow(self, workers: int = 1, console: Any = None) -> None:
-        """Fill the flow cache for every video before training (parallel across videos)."""
+    def prepare_flow(self, workers: int = 1, console: Any = None, shard: tuple[int, int] = (0, 1)) -> None:
+        """Fill the flow cache for every video before training (parallel across videos; under
+        DDP ``shard=(rank, world)`` fills this rank's share)."""
         if self.flow is not None and self.cache is not None:
-            self.cache.precompute(self.videos, self.flow, self.resolution, workers, console, self.dataset_root)
+            self.cache.precompute(self.videos, self.flow, self.resolution, workers, console, self.dataset_root,
+                                  shard=shard)
 
     # -- samples -----------------------------------------------------------------------------
     def __getitem__(self, i: int) -> dict[str, Any]:

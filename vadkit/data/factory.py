@@ -12,10 +12,15 @@ Recipe keys::
     scale = 10.0           # pixels (at the model resolution) that map to 1.0 for the motion stream
     clip = 0.0             # clip normalised flow to +-clip; 0 = no clipping
     cache = ""             # cache folder; default $VADKIT_CACHE or ~/.cache/vadkit/flow
+
+The flow cache folder also holds ``frames/`` (decoded frames of video-file sources, see
+frame_cache.py) and ``checks/`` (videos that passed the frame check, see frame_check.py).
 """
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,8 @@ from ..recipe import Recipe, recipe_from_dict
 from ..registry import Registry
 from .clips import DEFAULT_FLOW_SCALE, ClipDataset
 from .flow_cache import FlowCache
+from .frame_cache import FrameCache, entry_bytes, is_video_file
+from .frame_check import check_videos, resolve_mode
 
 AUTO = "auto"
 DEFAULT_FLOW = {"type": "dis", "preset": "fast"}
@@ -119,21 +126,33 @@ def build_clips(
     uses_motion: bool,
     console: Console | None = None,
     workers: int = 2,
-    check: bool = True,
+    check: bool | str = True,
     videos: list[Any] | None = None,
+    shard: tuple[int, int] = (0, 1),
+    barrier: Callable[[], None] | None = None,
+    frame_cache: bool | None = None,
 ) -> ClipDataset:
-    """Clips of ``split`` at the recipe's resolution; with a motion stream, the split's flow
-    is computed into the on-disk cache first (in parallel across videos) and reused after.
+    """Clips of ``split`` at the recipe's resolution. Before returning: the frame check
+    (``check``: True/"full", "sample", "auto", False/"none"; frame_check.py), the decoded-frame
+    cache of video-file sources (``frame_cache``: None = video files only, True = every video,
+    False = off) and, with a motion stream, the flow cache are filled, in parallel across
+    videos; under DDP ``shard=(rank, world)`` gives each rank its share and ``barrier`` waits
+    for the others. The disk space the caches take is printed first.
 
     ``videos`` restricts the clips to a subset of the split's videos (e.g. held-out ones)."""
     m = model_section(recipe)
     dataset = open_dataset(Path(data_root), registry, recipe)
     if videos is None:
         videos = dataset.videos(split)
-    if check:  # decode every frame now: a broken file stops us before any training starts
-        _check(dataset, split, sum(v.num_frames for v in videos), console)
-    flow = make_flow(registry, recipe) if uses_motion else None
     settings = flow_settings(recipe)
+    cache_dir = settings["cache"].directory
+    mode = resolve_mode(check, sum(v.num_frames for v in videos))
+    done = check_videos(videos, mode, cache_dir / "checks", workers, console, shard)
+    if console is not None and mode == "sample" and done["checked"]:
+        console.print(f"frame check: sampled 3 frames of each of {done['checked']} videos "
+                      f"(pass --check for a full decode)")
+    flow = make_flow(registry, recipe) if uses_motion else None
+    use_store = frame_cache is not False and (bool(frame_cache) or any(is_video_file(v) for v in videos))
     clips = ClipDataset(
         videos,
         frames=int(m["frames"]),
@@ -144,18 +163,51 @@ def build_clips(
         flow_scale=settings["scale"],
         flow_clip=settings["clip"],
         dataset_root=Path(data_root),
+        frame_store=FrameCache(cache_dir / "frames") if use_store else None,
+        store_all=bool(frame_cache),
     )
-    clips.prepare_flow(workers=workers, console=console)
+    report_cache_space(clips, console)
+    clips.prepare_frames(workers=workers, console=console, shard=shard)
+    clips.prepare_flow(workers=workers, console=console, shard=shard)
+    if barrier is not None:
+        barrier()  # every rank's share of the caches is written before anyone trains
     return clips
 
 
-def _check(dataset: Any, split: str, frames: int, console: Console | None) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+def cache_space(clips: ClipDataset) -> dict[str, tuple[int, int]]:
+    """Bytes each cache of ``clips`` takes on disk: {kind: (total, still to write)}."""
+    out: dict[str, tuple[int, int]] = {}
+    res, ch = clips.resolution, clips.image_channels
+    if clips.frame_store is not None and clips.stored:
+        stored = [clips.videos[i] for i in sorted(clips.stored)]
+        todo = set(map(id, clips.frame_store.missing(stored, res, ch)))
+        sizes = [(entry_bytes(v, res, ch), id(v) in todo) for v in stored]
+        out["frames"] = (sum(b for b, _ in sizes), sum(b for b, t in sizes if t))
+    if clips.flow is not None and clips.cache is not None:
+        sizes = [(v.num_frames * 2 * res[0] * res[1] * 2 + 128,
+                  not clips.cache.path(clips.dataset_root, v, clips.flow, res).is_file()) for v in clips.videos]
+        out["flow"] = (sum(b for b, _ in sizes), sum(b for b, t in sizes if t))
+    return out
 
-    with Progress(TextColumn(f"[bold]checking[/] {split} frames"), BarColumn(), MofNCompleteColumn(),
-                  console=console, transient=True) as bar:
-        task = bar.add_task(split, total=frames)
-        dataset.check(split, progress=lambda n: bar.advance(task, n))
+
+def report_cache_space(clips: ClipDataset, console: Console | None) -> None:
+    """Print the caches' sizes before filling them; an error when the disk cannot hold them."""
+    space = cache_space(clips)
+    todo = sum(t for _, t in space.values())
+    if not todo:
+        return
+    directory = clips.cache.directory if clips.cache is not None else clips.frame_store.directory  # type: ignore[union-attr]
+    probe = next((p for p in (directory, *directory.parents) if p.exists()), Path("/"))
+    free = shutil.disk_usage(probe).free
+    gib = 1024**3
+    parts = ", ".join(f"{k} {tot / gib:.2f} GiB ({t / gib:.2f} GiB to write)" for k, (tot, t) in space.items())
+    if console is not None:
+        console.print(f"caches in {directory}: {parts}; {free / gib:.1f} GiB free")
+    if todo > free:
+        raise DataError(f"{directory}: the caches need {todo / gib:.2f} GiB more but only {free / gib:.2f} GiB "
+                        f"is free; set [flow] cache (or $VADKIT_CACHE) to a larger disk, or clear old entries "
+                        f"with `vadkit cache clear`")
 
 
-__all__ = ["open_dataset", "detect_layout", "make_flow", "flow_settings", "model_resolution", "build_clips", "AUTO"]
+__all__ = ["open_dataset", "detect_layout", "make_flow", "flow_settings", "model_resolution", "build_clips",
+           "cache_space", "report_cache_space", "AUTO"]

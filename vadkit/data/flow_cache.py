@@ -4,7 +4,9 @@ Layout of an entry: shape (num_frames, 2, H, W) at the recipe resolution, ``flow
 from frame k-1 to frame k in pixels of the resized grid (x, y), ``flows[0]`` = zeros. The key
 hashes the dataset path, split, video, frame count, the estimator's ``cache_key()`` and the
 resolution. Entries are written to a temporary name and renamed into place (``os.replace``), so a
-killed run never leaves a file that a later run reads as valid.
+killed run never leaves a file that a later run reads as valid; the temporary files of a
+killed writer are deleted by the next :meth:`FlowCache.precompute` (writer dead, or older than
+an hour). Under DDP each rank fills its share of the videos (``shard``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import multiprocessing
 import json
 import os
 import re
-import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -22,6 +23,7 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
+from vadkit.atomic import clean_stale_temps, temp_name
 from vadkit.errors import DataError
 
 from .transforms import resize_flow
@@ -95,7 +97,7 @@ class FlowCache:
                 progress(video.num_frames)
             return cached
         self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+        tmp, meta_tmp = temp_name(path), temp_name(path.with_suffix(".json"))
         try:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
             out[0] = 0
@@ -113,12 +115,11 @@ class FlowCache:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             meta = self.key(dataset_root, video, estimator, (h, w))
-            meta_tmp = tmp.with_suffix(".json.tmp")
             meta_tmp.write_text(json.dumps(meta, indent=1))
             os.replace(meta_tmp, path.with_suffix(".json"))
             os.replace(tmp, path)
         finally:
-            for leftover in (tmp, tmp.with_suffix(".json.tmp")):
+            for leftover in (tmp, meta_tmp):
                 if leftover.exists():
                     leftover.unlink()
         arr = self.load(path, shape)
@@ -134,8 +135,12 @@ class FlowCache:
         workers: int = 1,
         console: Any = None,
         dataset_root: str | Path | None = None,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
-        """Fill the cache for ``videos``, in parallel across videos (processes), with a progress bar."""
+        """Fill the cache for ``videos``, in parallel across videos (processes), with a progress
+        bar; ``shard=(rank, world)`` fills only every world-th video from the rank-th."""
+        clean_stale_temps(self.directory)
+        videos = list(videos)[shard[0]::shard[1]]
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                    TimeRemainingColumn)
 

@@ -13,18 +13,21 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from .. import __version__
 from ..builder import build_model, model_section
 from ..data.factory import build_clips
+from ..data.holdout import training_part
 from ..errors import CheckpointError, RecipeError
 from ..recipe import Recipe
 from ..registry import Registry
-from ..runtime import PRECISIONS, autocast, describe, pick_device, prepare_model
+from ..runtime import PRECISIONS, autocast, describe, prepare_model
 from ..sections import LossConfig, TrainConfig, read_section
 from ..atomic import atomic_write_text
+from . import distributed
 from .diagnostics import MemoryDiagnostics
+from .distributed import DistContext
 from .checkpoint import architecture, atomic_save, check_compatible, load_checkpoint, rng_state, set_rng_state
 from .loss import check_finite, compute_loss
 from .run_folder import RunFolder, environment
@@ -84,6 +87,8 @@ class TrainState:
     steps: int = 0
     scheduler: Any = None
     diagnostics: MemoryDiagnostics = field(default_factory=MemoryDiagnostics)
+    dist: DistContext = field(default_factory=DistContext)  # rank / world size (1 = single process)
+    net: Any = None  # what the forward pass calls: the model, or DDP around it
 
 
 def train(
@@ -94,35 +99,56 @@ def train(
     *,
     resume: bool = False,
     console: Console | None = None,
+    check: bool | str = "auto",
 ) -> RunFolder:
     """Train the recipe's model on the training split of ``data_root`` into run folder ``out``.
 
     A checkpoint (model, memory items, optimiser, epoch, RNG state) is written atomically
     after every epoch; ``resume=True`` continues from it, losing at most the epoch in progress.
+    Launched by torchrun, every rank trains a shard of each epoch under DDP and rank 0 alone
+    writes the run folder (docs/training.md). ``check``: the frame check before training
+    (``build_clips``: "auto", "full", "sample" or "none").
     """
     console = console or Console()
     state = _prepare(recipe, registry, RunFolder(Path(out)), resume, console)
-    _record_run(state, recipe, data_root)
-    clips = build_clips(recipe, registry, Path(data_root), "training", uses_motion=state.model.uses_motion, console=console)
+    if not state.dist.is_main:  # rank 0 alone prints, logs and writes the run folder
+        console = Console(quiet=True)
+    else:
+        _record_run(state, recipe, data_root)
+    clips = build_clips(recipe, registry, Path(data_root), "training", uses_motion=state.model.uses_motion,
+                        console=console, check=check, shard=(state.dist.rank, state.dist.world_size),
+                        barrier=distributed.barrier)
+    clips = training_part(clips, recipe)  # [detect] holdout: normal frames kept for calibration
+    _plan_steps(state, len(clips), recipe, data_root, console)
     cfg = state.cfg
-    if len(clips) < cfg.batch_size:
-        raise RecipeError(f"the training split of {data_root} yields {len(clips)} clips, fewer than one batch",
-                          file=str(recipe.path), key="train.batch_size")
-    state.steps = min(len(clips) // cfg.batch_size, cfg.max_steps_per_epoch or len(clips))
-    state.scheduler = _scheduler(state, state.steps * cfg.epochs)
-    console.print(
-        f"training {len(clips)} clips, {state.steps} steps x {cfg.epochs} epochs, batch {cfg.batch_size}, "
-        f"{describe(state.device, cfg.fast, cfg.precision)}, {torch.get_num_threads()} threads"
-    )
     with _progress(console) as progress:
         task = progress.add_task("train", total=state.steps * cfg.epochs, completed=state.start_epoch * state.steps,
                                  epoch=state.start_epoch + 1, losses="", fps=0.0)
         for epoch in range(state.start_epoch, cfg.epochs):
             _run_epoch(state, clips, epoch, progress, task, console)
-    info = state.run.read_info()
-    info["epochs_completed"] = cfg.epochs
-    state.run.write_info(info)
+    if state.dist.is_main:
+        info = state.run.read_info()
+        info["epochs_completed"] = cfg.epochs
+        state.run.write_info(info)
+    distributed.barrier()
     return state.run
+
+
+def _plan_steps(state: TrainState, n_clips: int, recipe: Recipe, data_root: Path, console: Console) -> None:
+    """Steps per epoch (the same on every rank: each rank sees 1/world of the clips) and the
+    learning-rate schedule."""
+    cfg, world = state.cfg, state.dist.world_size
+    if n_clips < cfg.batch_size * world:
+        raise RecipeError(f"the training split of {data_root} yields {n_clips} clips, fewer than one batch "
+                          f"on each of {world} rank(s)", file=str(recipe.path), key="train.batch_size")
+    per_rank = n_clips // world
+    state.steps = min(per_rank // cfg.batch_size, cfg.max_steps_per_epoch or per_rank)
+    state.scheduler = _scheduler(state, state.steps * cfg.epochs)
+    ranks = f" per rank, {world} ranks ({state.dist.backend}), global batch {cfg.batch_size * world}" if world > 1 else ""
+    console.print(
+        f"training {n_clips} clips, {state.steps} steps x {cfg.epochs} epochs, batch {cfg.batch_size}{ranks}, "
+        f"{describe(state.device, cfg.fast, cfg.precision)}, {torch.get_num_threads()} threads"
+    )
 
 
 def _prepare(recipe: Recipe, registry: Registry, run: RunFolder, resume: bool, console: Console) -> TrainState:
@@ -131,26 +157,43 @@ def _prepare(recipe: Recipe, registry: Registry, run: RunFolder, resume: bool, c
     validate_train(cfg, recipe)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    if run.checkpoint.exists() and not resume:
-        raise CheckpointError(
-            f"{run.root} already holds a trained checkpoint; pass --resume to continue it or choose another --out"
-        )
+    ctx, device = distributed.setup(cfg.device)
+    if ctx.enabled and (why := distributed.check_sync_batchnorm(cfg.sync_batchnorm, device)):
+        raise recipe.error("train.sync_batchnorm", why)
+
+    def fresh() -> None:
+        if run.checkpoint.exists() and not resume:
+            raise CheckpointError(
+                f"{run.root} already holds a trained checkpoint; pass --resume to continue it or choose another --out"
+            )
+
+    distributed.on_main(fresh)  # rank 0's run folder decides; every rank raises the same error
     seed_everything(cfg.seed)
-    device = pick_device(cfg.device)
+    from ..memory_estimate import check_memory  # refuse a step that cannot fit, before allocating it
+
+    check_memory(recipe, registry, "training", device, batch=cfg.batch_size)
     model = prepare_model(build_model(recipe, registry), device, cfg.fast)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     state = TrainState(cfg, run, device, model, optimizer, read_section(recipe, "loss", LossConfig).weights,
-                       model_section(recipe))
+                       model_section(recipe), dist=ctx)
     if resume:
         _resume(state, console)
+    # after the resume: wrapping broadcasts rank 0's weights and buffers to every rank
+    state.net = distributed.wrap(model, ctx, device, cfg.sync_batchnorm)
+    if state.net is not model:
+        state.model = state.net.module  # SyncBatchNorm conversion may have replaced modules
     return state
 
 
 def _resume(state: TrainState, console: Console) -> None:
     run = state.run
-    if not run.checkpoint.exists():
-        raise CheckpointError(f"--resume: no checkpoint in {run.root}; start a new run without --resume")
-    ckpt = load_checkpoint(run.checkpoint)
+
+    def load() -> dict[str, Any]:
+        if not run.checkpoint.exists():
+            raise CheckpointError(f"--resume: no checkpoint in {run.root}; start a new run without --resume")
+        return load_checkpoint(run.checkpoint)
+
+    ckpt = distributed.on_main(load)  # rank 0 reads it: other nodes need no shared run folder
     check_compatible(ckpt, state.model, state.model_table, run.checkpoint)
     state.model.load_state_dict(ckpt["model"])
     state.optimizer.load_state_dict(ckpt["optimizer"])
@@ -158,13 +201,15 @@ def _resume(state: TrainState, console: Console) -> None:
     state.start_epoch, state.global_step = int(ckpt["epoch"]) + 1, int(ckpt["global_step"])
     console.print(f"resuming {run.root} after epoch {state.start_epoch} (step {state.global_step})")
     # steps logged after the checkpoint belong to the lost epoch; mark where the rerun starts
-    run.append_log({"resumed_after_epoch": state.start_epoch, "global_step": state.global_step})
+    if state.dist.is_main:
+        run.append_log({"resumed_after_epoch": state.start_epoch, "global_step": state.global_step})
 
 
 def _record_run(state: TrainState, recipe: Recipe, data_root: Path) -> None:
     """recipe.toml and run.json (versions, data, settings, environment) of the run folder."""
     run = state.run
     run.root.mkdir(parents=True, exist_ok=True)
+    run.clean_temps()  # what a killed earlier run left behind
     atomic_write_text(run.recipe, recipe.to_toml())
     info = run.read_info()
     info.update({"vadkit_version": __version__, "recipe_source": str(recipe.path),
@@ -186,11 +231,10 @@ def _scheduler(state: TrainState, total_steps: int) -> Any:
 
 def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, task: Any, console: Console) -> None:
     """One pass over ``steps`` shuffled batches, then the checkpoint and the epoch's log record."""
-    cfg, model = state.cfg, state.model
+    cfg, model, main = state.cfg, state.model, state.dist.is_main
     model.train()
     state.diagnostics.reset()
-    generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-    loader = DataLoader(clips, batch_size=cfg.batch_size, sampler=RandomSampler(clips, generator=generator),
+    loader = DataLoader(clips, batch_size=cfg.batch_size, sampler=_sampler(state, clips, epoch),
                         num_workers=cfg.workers, drop_last=True, persistent_workers=False)
     epoch_start, seen, sums, step = time.perf_counter(), 0, {}, 0
     for step, batch in enumerate(loader):
@@ -198,19 +242,23 @@ def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, ta
             break
         tick = time.perf_counter()
         values = _step(state, batch, epoch, step)
-        seen += batch["frames"].shape[0]
+        seen += batch["frames"].shape[0] * state.dist.world_size  # frames/s of the whole job
         for k, v in values.items():
             sums[k] = sums.get(k, 0.0) + v
         fps = seen / (time.perf_counter() - epoch_start)
-        state.run.append_log({"epoch": epoch + 1, "step": step + 1, "global_step": state.global_step, **values,
-                              "lr": state.optimizer.param_groups[0]["lr"], "frames_per_s": round(fps, 3),
-                              "step_s": round(time.perf_counter() - tick, 4)})
+        if main:
+            state.run.append_log({"epoch": epoch + 1, "step": step + 1, "global_step": state.global_step, **values,
+                                  "lr": state.optimizer.param_groups[0]["lr"], "frames_per_s": round(fps, 3),
+                                  "step_s": round(time.perf_counter() - tick, 4)})
         progress.update(task, advance=1, epoch=f"{epoch + 1}/{cfg.epochs}", fps=fps,
                         losses=" ".join(f"{k} {v:.4g}" for k, v in values.items()))
+    distributed.assert_in_sync(model, f"epoch {epoch + 1}")
     _checkpoint(state, epoch)
     seconds = time.perf_counter() - epoch_start
-    means = {f"mean_{k}": v / max(1, step + 1) for k, v in sums.items()}
+    means = {f"mean_{k}": v / max(1, step + 1) for k, v in _mean_over_ranks(state, sums).items()}
     memory = state.diagnostics.summary()
+    if not main:
+        return
     state.run.append_log({"epoch": epoch + 1, "epoch_end": True, "seconds": round(seconds, 2), **means, **memory})
     shown = {**{k.removeprefix("mean_"): v for k, v in means.items()}, **memory}
     console.print(f"epoch {epoch + 1}/{cfg.epochs}: " + ", ".join(f"{k} {v:.5g}" for k, v in shown.items())
@@ -224,7 +272,7 @@ def _step(state: TrainState, batch: dict[str, Any], epoch: int, step: int) -> di
     target = batch["target"].to(device, non_blocking=True)
     flows = batch["flows"].to(device, non_blocking=True) if model.uses_motion else None
     with autocast(device, cfg.fast, cfg.precision):
-        output = model(frames, flows)
+        output = (state.net or model)(frames, flows)  # DDP averages the gradients over the ranks
     total, terms = compute_loss(output, target, state.weights)
     check_finite(total, terms, epoch, step, state.global_step)
     state.optimizer.zero_grad(set_to_none=True)
@@ -232,6 +280,7 @@ def _step(state: TrainState, batch: dict[str, Any], epoch: int, step: int) -> di
     if cfg.grad_clip:
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     state.optimizer.step()
+    distributed.sync_state(model)  # memory items and BatchNorm statistics: the same on every rank
     if state.scheduler is not None:
         state.scheduler.step()
     state.global_step += 1
@@ -241,7 +290,32 @@ def _step(state: TrainState, batch: dict[str, Any], epoch: int, step: int) -> di
     return values
 
 
+def _sampler(state: TrainState, clips: Any, epoch: int) -> Any:
+    """This epoch's shuffle: seeded by (seed, epoch), so a resumed run replays the same order;
+    under DDP each rank takes its own 1/world of it."""
+    cfg = state.cfg
+    if state.dist.enabled:
+        sampler = DistributedSampler(clips, num_replicas=state.dist.world_size, rank=state.dist.rank,
+                                     shuffle=True, seed=cfg.seed, drop_last=True)
+        sampler.set_epoch(epoch)
+        return sampler
+    return RandomSampler(clips, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+
+
+def _mean_over_ranks(state: TrainState, sums: dict[str, float]) -> dict[str, float]:
+    """Per-rank sums of the loss terms averaged over the ranks (every rank runs the same steps)."""
+    if not state.dist.enabled or not sums:
+        return sums
+    keys = sorted(sums)
+    values = torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=state.device)  # NCCL: on the GPU
+    return dict(zip(keys, distributed.all_reduce_mean(values).tolist()))
+
+
 def _checkpoint(state: TrainState, epoch: int) -> None:
+    """Rank 0 writes the checkpoint; the others wait for it (a resume must find it)."""
+    if not state.dist.is_main:
+        distributed.barrier()
+        return
     ckpt = {
         "model": state.model.state_dict(),
         "optimizer": state.optimizer.state_dict(),
@@ -253,6 +327,7 @@ def _checkpoint(state: TrainState, epoch: int) -> None:
         "vadkit_version": __version__,
     }
     atomic_save(ckpt, state.run.checkpoint)
+    distributed.barrier()
 
 
 def load_trained(run: RunFolder, registry: Registry, recipe: Recipe, device: torch.device) -> tuple[Any, dict[str, Any]]:

@@ -1,0 +1,171 @@
+"""On-disk decoded-frame cache: one uint8 ``.npy`` per video at the model resolution,
+memory-mapped when read, so clips from video files cost a page read instead of a seek+decode.
+
+Layout of an entry: shape (num_frames, C, H, W), ``frames[k]`` = ``resize_frame(video.read(k))``
+(exactly what :class:`~vadkit.data.clips.ClipDataset` computes without the cache). The key hashes
+the dataset path, split, video, frame count, resolution, channels and the source file's size and
+mtime (a replaced video is never served stale). Filled by one sequential decode per video (no
+seeks), in parallel across videos (processes) and ranks (``shard``); that decode also checks
+every frame. Written to a temporary name and renamed into place, like the flow cache; stale
+temporary files of killed writers are removed by the next fill.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from vadkit.atomic import clean_stale_temps, temp_name
+from vadkit.errors import DataError
+
+from .transforms import resize_frame
+from .video import Video, VideoFile, where
+
+CACHE_VERSION = 1
+SUBDIR = "frames"
+
+
+def is_video_file(video: Video) -> bool:
+    """True for videos decoded from a container (.avi, .mp4...): the ones the cache speeds up."""
+    return isinstance(video.source, VideoFile)
+
+
+def source_signature(video: Video) -> list:
+    """(size, mtime_ns) of the video's source file: a changed file changes the key."""
+    try:
+        st = os.stat(video.file_of(0))
+    except OSError:
+        return [None, None]
+    return [st.st_size, st.st_mtime_ns]
+
+
+def entry_bytes(video: Video, resolution: Sequence[int], channels: int) -> int:
+    return video.num_frames * channels * int(resolution[0]) * int(resolution[1]) + 128
+
+
+class FrameCache:
+    """uint8, memory-mapped, atomically written frames per (dataset, video, resolution, channels)."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory).expanduser()
+
+    def key(self, video: Video, resolution: Sequence[int], channels: int) -> dict:
+        root = video.dataset_root
+        return {
+            "version": CACHE_VERSION,
+            "dataset": str(Path(root).resolve()) if root else None,
+            "split": video.split,
+            "video": video.name,
+            "frames": video.num_frames,
+            "resolution": [int(resolution[0]), int(resolution[1])],
+            "channels": int(channels),
+            "source": source_signature(video),
+        }
+
+    def path(self, video: Video, resolution: Sequence[int], channels: int) -> Path:
+        key = self.key(video, resolution, channels)
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{video.split}-{video.name}")
+        return self.directory / f"{safe}-{digest}.npy"
+
+    def load(self, path: Path, shape: tuple[int, ...]) -> np.memmap | None:
+        """A valid entry, or None (missing, damaged or of another shape)."""
+        if not path.is_file():
+            return None
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError):
+            return None
+        return arr if arr.shape == shape and arr.dtype == np.uint8 else None
+
+    def ensure(self, video: Video, resolution: Sequence[int], channels: int,
+               progress: Callable[[int], None] | None = None) -> np.memmap:
+        """The (num_frames, C, H, W) uint8 frames of ``video``, decoded and stored on first use."""
+        h, w = int(resolution[0]), int(resolution[1])
+        shape = (video.num_frames, channels, h, w)
+        path = self.path(video, (h, w), channels)
+        cached = self.load(path, shape)
+        if cached is None:
+            self._write(video, path, shape, progress)
+            cached = self.load(path, shape)
+            if cached is None:
+                raise DataError(f"{path}: frame cache entry for video '{video.name}' unreadable right after writing")
+        elif progress:
+            progress(video.num_frames)
+        return cached
+
+    def _write(self, video: Video, path: Path, shape: tuple[int, ...], progress: Callable[[int], None] | None) -> None:
+        """One sequential decode of every frame into a temporary memmap, then rename."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp, meta_tmp = temp_name(path), temp_name(path.with_suffix(".json"))
+        try:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+            first = None
+            for k in range(video.num_frames):
+                rgb = video.read(k)
+                first = first or rgb.shape
+                if rgb.shape != first:
+                    raise DataError(f"{where(video.file_of(k), video, k)}: frame size {rgb.shape[:2]} differs "
+                                    f"from frame 0's {first[:2]}")
+                out[k] = resize_frame(rgb, shape[2:], shape[1])
+                if progress:
+                    progress(1)
+            out.flush()
+            del out
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            meta_tmp.write_text(json.dumps(self.key(video, shape[2:], shape[1]), indent=1))
+            os.replace(meta_tmp, path.with_suffix(".json"))
+            os.replace(tmp, path)
+        finally:
+            for leftover in (tmp, meta_tmp):
+                leftover.unlink(missing_ok=True)
+
+    def missing(self, videos: list[Video], resolution: Sequence[int], channels: int) -> list[Video]:
+        """The videos without a valid entry."""
+        res = (int(resolution[0]), int(resolution[1]))
+        return [v for v in videos
+                if self.load(self.path(v, res, channels), (v.num_frames, channels, *res)) is None]
+
+    def precompute(self, videos: list[Video], resolution: Sequence[int], channels: int, workers: int = 1,
+                   console: Any = None, shard: tuple[int, int] = (0, 1)) -> None:
+        """Fill the cache for this rank's share of ``videos`` (parallel across videos)."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        clean_stale_temps(self.directory)
+        todo = self.missing(list(videos)[shard[0]::shard[1]], resolution, channels)
+        if not todo:
+            return
+        with Progress(TextColumn("[bold]decoding frames[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task(f"{len(todo)} videos", total=sum(v.num_frames for v in todo))
+            if workers <= 1 or len(todo) <= 1:
+                for v in todo:
+                    self.ensure(v, resolution, channels, progress=lambda n: bar.advance(task, n))
+                return
+            ctx = multiprocessing.get_context("spawn")  # no fork of a process running OpenCV/torch threads
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
+                jobs = {pool.submit(_ensure_job, str(self.directory), v, tuple(resolution), channels): v for v in todo}
+                for job in as_completed(jobs):
+                    job.result()
+                    bar.advance(task, jobs[job].num_frames)
+
+
+def _worker_init() -> None:
+    import cv2
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    cv2.setNumThreads(1)
+
+
+def _ensure_job(directory: str, video: Video, resolution: tuple, channels: int) -> int:
+    FrameCache(directory).ensure(video, resolution, channels)
+    return video.num_frames
