@@ -188,3 +188,18 @@ def test_eval_with_test_time_memory_update(recipe_file: Path, synth: Path, regis
     after = trained.model.memory.items.detach().cpu()
     assert not torch.equal(before, after)  # items learned from normal test frames
     assert torch.allclose(after.norm(dim=1), torch.ones(after.shape[0]), atol=1e-5)  # still l2-normalised
+
+
+def test_tensorboard_logger_gets_the_same_scalars(recipe_file: Path, synth: Path, registry, tmp_path: Path) -> None:
+    """[train] loggers = ["jsonl", "tensorboard"]: log.jsonl is still written, and the event file
+    holds the per-step loss of every step."""
+    pytest.importorskip("tensorboard", reason="tensorboard not installed (pip install 'vadkit[tensorboard]')")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    recipe = load_recipe(recipe_file, ['train.loggers=["jsonl", "tensorboard"]'])
+    run = train(recipe, synth, tmp_path / "run", registry).root
+    assert len(_losses(run)) == 6
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    totals = [e.value for e in events.Scalars("train/total")]
+    np.testing.assert_allclose(totals, _losses(run), rtol=1e-5)

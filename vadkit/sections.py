@@ -35,6 +35,7 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     max_steps_per_epoch: int = 0  # 0 = the whole training set each epoch
     grad_clip: float = 0.0  # 0 = no clipping
+    loggers: list[str] = field(default_factory=lambda: ["jsonl"])  # + "tensorboard": pip install 'vadkit[tensorboard]'
     sync_batchnorm: bool = False  # distributed runs on CUDA: BatchNorm statistics over all ranks
 
 

@@ -27,6 +27,7 @@ from ..sections import LossConfig, TrainConfig, read_section
 from ..atomic import atomic_write_text
 from . import distributed
 from .diagnostics import MemoryDiagnostics
+from .loggers import build_loggers
 from .distributed import DistContext
 from .checkpoint import architecture, atomic_save, check_compatible, load_checkpoint, rng_state, set_rng_state
 from .loss import check_finite, compute_loss
@@ -89,6 +90,7 @@ class TrainState:
     diagnostics: MemoryDiagnostics = field(default_factory=MemoryDiagnostics)
     dist: DistContext = field(default_factory=DistContext)  # rank / world size (1 = single process)
     net: Any = None  # what the forward pass calls: the model, or DDP around it
+    loggers: Any = None  # log.jsonl (+ TensorBoard): rank 0 only
 
 
 def train(
@@ -115,17 +117,22 @@ def train(
         console = Console(quiet=True)
     else:
         _record_run(state, recipe, data_root)
+        state.loggers = build_loggers(state.cfg.loggers, state.run, str(recipe.path))
     clips = build_clips(recipe, registry, Path(data_root), "training", uses_motion=state.model.uses_motion,
                         console=console, check=check, shard=(state.dist.rank, state.dist.world_size),
                         barrier=distributed.barrier)
     clips = training_part(clips, recipe)  # [detect] holdout: normal frames kept for calibration
     _plan_steps(state, len(clips), recipe, data_root, console)
     cfg = state.cfg
-    with _progress(console) as progress:
-        task = progress.add_task("train", total=state.steps * cfg.epochs, completed=state.start_epoch * state.steps,
-                                 epoch=state.start_epoch + 1, losses="", fps=0.0)
-        for epoch in range(state.start_epoch, cfg.epochs):
-            _run_epoch(state, clips, epoch, progress, task, console)
+    try:
+        with _progress(console) as progress:
+            task = progress.add_task("train", total=state.steps * cfg.epochs, completed=state.start_epoch * state.steps,
+                                     epoch=state.start_epoch + 1, losses="", fps=0.0)
+            for epoch in range(state.start_epoch, cfg.epochs):
+                _run_epoch(state, clips, epoch, progress, task, console)
+    finally:
+        if state.loggers is not None:
+            state.loggers.close()
     if state.dist.is_main:
         info = state.run.read_info()
         info["epochs_completed"] = cfg.epochs
@@ -247,7 +254,7 @@ def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, ta
             sums[k] = sums.get(k, 0.0) + v
         fps = seen / (time.perf_counter() - epoch_start)
         if main:
-            state.run.append_log({"epoch": epoch + 1, "step": step + 1, "global_step": state.global_step, **values,
+            state.loggers.log({"epoch": epoch + 1, "step": step + 1, "global_step": state.global_step, **values,
                                   "lr": state.optimizer.param_groups[0]["lr"], "frames_per_s": round(fps, 3),
                                   "step_s": round(time.perf_counter() - tick, 4)})
         progress.update(task, advance=1, epoch=f"{epoch + 1}/{cfg.epochs}", fps=fps,
@@ -259,7 +266,7 @@ def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, ta
     memory = state.diagnostics.summary()
     if not main:
         return
-    state.run.append_log({"epoch": epoch + 1, "epoch_end": True, "seconds": round(seconds, 2), **means, **memory})
+    state.loggers.log({"epoch": epoch + 1, "epoch_end": True, "seconds": round(seconds, 2), **means, **memory})
     shown = {**{k.removeprefix("mean_"): v for k, v in means.items()}, **memory}
     console.print(f"epoch {epoch + 1}/{cfg.epochs}: " + ", ".join(f"{k} {v:.5g}" for k, v in shown.items())
                   + f" ({seconds:.1f} s, checkpoint saved)")
