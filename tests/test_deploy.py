@@ -27,7 +27,8 @@ from vadkit.export import export_run, read_manifest
 from vadkit.recipe import recipe_from_dict
 from vadkit.training.trainer import train
 
-ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install -e '.[onnx]'")
+def needs_onnxruntime() -> None:
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install -e '.[onnx]'")
 
 
 def quiet() -> Console:
@@ -62,6 +63,7 @@ def stream_stats(model, detector: Detector, frames: list[np.ndarray], batch: int
 
 
 def test_export_matches_pytorch_under_onnxruntime(run: Path, tmp_path: Path) -> None:
+    needs_onnxruntime()
     out = export_run(run, default_registry(), "onnx", tmp_path / "exported", console=quiet())
     manifest = read_manifest(out)
     assert manifest["model"] == {"resolution": [32, 32], "frames": T, "image_channels": 3, "uses_motion": True}
@@ -90,6 +92,7 @@ def test_export_matches_pytorch_under_onnxruntime(run: Path, tmp_path: Path) -> 
 
 
 def test_detect_backend_auto_exports_into_the_run_and_matches_torch(run: Path, tmp_path: Path) -> None:
+    needs_onnxruntime()
     video = write_avi(tmp_path / "walk.avi", scene(np.random.default_rng(4), 30))
     shutil.rmtree(run / "export", ignore_errors=True)
     args = [str(video), "--run", str(run), "--no-video"]
