@@ -16,6 +16,20 @@ EXAMPLE_PLUGIN_DIR = REPO / "examples" / "plugins" / "vadkit-gated-fusion"
 SMALL_WIDTHS = "[8, 16, 32, 64]"
 SMALL_RESOLUTION = (32, 32)
 
+# The model part of the tiny recipes the end-to-end tests train (32x32, widths 4-16, 4 items);
+# each test appends its own [train] / [eval] / [flow] tables.
+TINY_MODEL = """
+extends = "mstinet"
+[model]
+resolution = [32, 32]
+[model.appearance]
+widths = [4, 8, 8, 16]
+[model.motion]
+widths = [4, 8, 8, 16]
+[model.memory]
+slots = 4
+"""
+
 
 def example_plugin() -> types.ModuleType:
     """The example plugin's hook module, importable whether or not it is pip-installed."""

@@ -13,18 +13,9 @@ from vadkit.cli import main
 from vadkit.cli.ablate_cmd import parse_seeds
 from vadkit.cli.ablate_seeds import add_comparisons, csv_text, summarise, table_rows
 from vadkit.errors import RecipeError
+from _helpers import TINY_MODEL
 
-TINY = """
-extends = "mstinet"
-[model]
-resolution = [32, 32]
-[model.appearance]
-widths = [4, 8, 8, 16]
-[model.motion]
-widths = [4, 8, 8, 16]
-[model.memory]
-slots = 4
-[train]
+TINY = TINY_MODEL + """[train]
 epochs = 1
 batch_size = 4
 max_steps_per_epoch = 2

@@ -14,18 +14,9 @@ import torch.multiprocessing as mp
 
 from vadkit.training import distributed
 from vadkit.training.distributed import DistributedError, read_env
+from _helpers import TINY_MODEL
 
-TINY = """
-extends = "mstinet"
-[model]
-resolution = [32, 32]
-[model.appearance]
-widths = [4, 8, 8, 16]
-[model.motion]
-widths = [4, 8, 8, 16]
-[model.memory]
-slots = 4
-[train]
+TINY = TINY_MODEL + """[train]
 epochs = {epochs}
 batch_size = 2
 max_steps_per_epoch = 2

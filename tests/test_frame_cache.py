@@ -69,21 +69,12 @@ def test_cached_clips_equal_decoded_clips(videos_root: Path, registry, tmp_path:
 
 
 def test_video_file_dataset_trains_with_frame_cache(videos_root: Path, registry, tmp_path: Path) -> None:
+    from _helpers import TINY_MODEL
     from vadkit.recipe import load_recipe
     from vadkit.training.trainer import train
 
     cache = tmp_path / "cache"
-    (tmp_path / "r.toml").write_text(f"""
-extends = "mstinet"
-[model]
-resolution = [32, 32]
-[model.appearance]
-widths = [4, 8, 8, 16]
-[model.motion]
-widths = [4, 8, 8, 16]
-[model.memory]
-slots = 4
-[train]
+    (tmp_path / "r.toml").write_text(TINY_MODEL + f"""[train]
 epochs = 1
 batch_size = 2
 max_steps_per_epoch = 2

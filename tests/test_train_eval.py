@@ -18,18 +18,9 @@ from vadkit.recipe import load_recipe
 from vadkit.training.checkpoint import load_checkpoint
 from vadkit.training.loss import NonFiniteLossError
 from vadkit.training.trainer import train
+from _helpers import TINY_MODEL
 
-TINY = """
-extends = "mstinet"
-[model]
-resolution = [32, 32]
-[model.appearance]
-widths = [4, 8, 8, 16]
-[model.motion]
-widths = [4, 8, 8, 16]
-[model.memory]
-slots = 4
-[train]
+TINY = TINY_MODEL + """[train]
 epochs = 2
 batch_size = 4
 max_steps_per_epoch = 3

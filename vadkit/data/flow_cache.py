@@ -11,11 +11,9 @@ an hour). Under DDP each rank fills its share of the videos (``shard``).
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import json
 import os
-import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -26,6 +24,7 @@ import numpy as np
 from vadkit.atomic import clean_stale_temps, temp_name
 from vadkit.errors import DataError
 
+from .cache_entry import entry_path, load_entry
 from .transforms import resize_flow
 from .video import Video
 
@@ -62,22 +61,11 @@ class FlowCache:
         }
 
     def path(self, dataset_root: str | Path | None, video: Video, estimator: Any, resolution: Sequence[int]) -> Path:
-        key = self.key(dataset_root, video, estimator, resolution)
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{video.split}-{video.name}")
-        return self.directory / f"{safe}-{digest}.npy"
+        return entry_path(self.directory, video, self.key(dataset_root, video, estimator, resolution))
 
     def load(self, path: Path, shape: tuple[int, ...]) -> np.memmap | None:
         """A valid cached entry, or None (missing, damaged or of another shape)."""
-        if not path.is_file():
-            return None
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError):
-            return None
-        if arr.shape != shape or arr.dtype != np.float16:
-            return None
-        return arr
+        return load_entry(path, shape, np.float16)
 
     def ensure(
         self,

@@ -12,11 +12,9 @@ temporary files of killed writers are removed by the next fill.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
-import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -26,6 +24,7 @@ import numpy as np
 from vadkit.atomic import clean_stale_temps, temp_name
 from vadkit.errors import DataError
 
+from .cache_entry import entry_path, load_entry
 from .transforms import resize_frame
 from .video import Video, VideoFile, where
 
@@ -71,20 +70,11 @@ class FrameCache:
         }
 
     def path(self, video: Video, resolution: Sequence[int], channels: int) -> Path:
-        key = self.key(video, resolution, channels)
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{video.split}-{video.name}")
-        return self.directory / f"{safe}-{digest}.npy"
+        return entry_path(self.directory, video, self.key(video, resolution, channels))
 
     def load(self, path: Path, shape: tuple[int, ...]) -> np.memmap | None:
         """A valid entry, or None (missing, damaged or of another shape)."""
-        if not path.is_file():
-            return None
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError):
-            return None
-        return arr if arr.shape == shape and arr.dtype == np.uint8 else None
+        return load_entry(path, shape, np.uint8)
 
     def ensure(self, video: Video, resolution: Sequence[int], channels: int,
                progress: Callable[[int], None] | None = None) -> np.memmap:
