@@ -32,7 +32,8 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{writer_tag()}-{os.urandom(4).hex()}.tmp")
 
 
-_TAG = re.compile(r"\.(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[^/]*\.tmp$")
+# the writer tag is the last ".host-pid-random" before ".tmp" (the target name may hold dashes)
+_TAG = re.compile(r"^\..*\.(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[^.]*\.tmp$")
 
 
 def _pid_alive(pid: int) -> bool:

@@ -31,12 +31,9 @@ DESCRIPTION = ("motion", "fusion", "memory")
 def metric_columns(metrics: dict[str, Any]) -> dict[str, float]:
     """The AUC columns of one run's metrics.json (in [0, 1]; missing ones left out)."""
     diag = metrics.get("diagnostics") or {}
-    cols = {
-        "auc_micro": metrics.get("auc_micro"),
-        "auc_macro": metrics.get("auc_macro"),
-        "auc_psnr_only": diag.get("auc_micro_psnr_only"),
-        "auc_distance_only": diag.get("auc_micro_distance_only"),
-    }
+    cols = {"auc_micro": metrics.get("auc_micro"), "auc_macro": metrics.get("auc_macro")}
+    # one column per scorer statistic alone (auc_micro_<statistic>_only -> auc_<statistic>_only)
+    cols.update({"auc_" + k.removeprefix("auc_micro_"): v for k, v in diag.items() if k.startswith("auc_micro_")})
     cols.update({f"auc_{k}": v for k, v in sorted((metrics.get("auc_per_category") or {}).items())})
     return {k: float(v) for k, v in cols.items() if v is not None}
 
