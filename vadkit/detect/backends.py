@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ..errors import VadkitError
 from ..export.manifest import read_manifest
-from ..export.outputs import rebuild
+from ..export.graph_outputs import rebuild
 from ..interfaces import ModelOutput
 
 BACKENDS = ("torch", "onnxruntime", "openvino", "auto")

@@ -208,13 +208,17 @@ def calibrate(
         "seconds": round(time.perf_counter() - start, 2),
     }
     _write(run, result, stats, video_index, offsets)
+    _report(console, run, result, holdout, split)
+    return result
+
+
+def _report(console: Console, run: TrainedRun, result: dict[str, Any], holdout: dict[str, Any], split: str) -> None:
     where = "held-out" if holdout["applied"] else ("in-sample" if "note" in holdout else split)
     console.print(
         f"calibrated on {result['frames']} {where} normal frames of {result['videos']} videos: threshold "
-        f"{result['threshold']:.3f} (quantile {cfg.threshold_quantile:g} of the score, smoothing {cfg.smoothing}) "
-        f"-> {run.folder.calibration}"
+        f"{result['threshold']:.3f} (quantile {result['threshold_quantile']:g} of the score, smoothing "
+        f"{result['smoothing']}) -> {run.folder.calibration}"
     )
-    return result
 
 
 def _write(run: TrainedRun, result: dict[str, Any], stats: dict[str, np.ndarray], video_index: np.ndarray,

@@ -19,7 +19,7 @@ from ..registry import Registry
 from ..trained_run import TrainedRun
 from .graph import example_inputs, to_onnx
 from .manifest import MANIFEST, build_manifest, file_digest, read_manifest, write_manifest
-from .outputs import output_names, pick, rebuild
+from .graph_outputs import output_names, pick, rebuild
 
 FORMATS = ("onnx",)
 MODEL_FILE = "model.onnx"

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .outputs import pick
+from .graph_outputs import pick
 
 # Opset pinned: the TorchScript exporter of torch 2.x supports it, and onnxruntime >= 1.17 and
 # OpenVINO >= 2023 run it. The dynamo exporter would also need onnxscript at export time.
