@@ -11,20 +11,17 @@ an hour). Under DDP each rank fills its share of the videos (``shard``).
 
 from __future__ import annotations
 
-import multiprocessing
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import cv2
 import numpy as np
 
 from vadkit.atomic import clean_stale_temps, temp_name
 from vadkit.errors import DataError
 
-from .cache_entry import entry_path, load_entry
+from .cache_entry import entry_path, fill_entries, load_entry
 from .transforms import resize_flow
 from .video import Video
 
@@ -144,23 +141,13 @@ class FlowCache:
                     bar.advance(task, v.num_frames)
                 else:
                     todo.append(v)
-            if workers <= 1 or len(todo) <= 1:
-                for v in todo:
-                    self.ensure(dataset_root, v, estimator, resolution, progress=lambda n: bar.advance(task, n))
-                return
-            # spawn, not fork: forking a process that already runs OpenCV / torch threads can deadlock
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
-                jobs = {pool.submit(_ensure_job, str(self.directory), dataset_root, v, estimator, tuple(resolution)): v
-                        for v in todo}
-                for job in as_completed(jobs):
-                    job.result()
-                    bar.advance(task, jobs[job].num_frames)
-
-
-def _worker_init() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    cv2.setNumThreads(1)
+            fill_entries(
+                todo, workers,
+                serial=lambda v, advance: self.ensure(dataset_root, v, estimator, resolution, progress=advance),
+                job=_ensure_job,
+                job_args=lambda v: (str(self.directory), dataset_root, v, estimator, tuple(resolution)),
+                advance=lambda n: bar.advance(task, n),
+            )
 
 
 def _ensure_job(directory: str, dataset_root: Any, video: Video, estimator: Any, resolution: tuple) -> int:

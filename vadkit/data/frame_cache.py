@@ -13,9 +13,7 @@ temporary files of killed writers are removed by the next fill.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -24,7 +22,7 @@ import numpy as np
 from vadkit.atomic import clean_stale_temps, temp_name
 from vadkit.errors import DataError
 
-from .cache_entry import entry_path, load_entry
+from .cache_entry import entry_path, fill_entries, load_entry
 from .transforms import resize_frame
 from .video import Video, VideoFile, where
 
@@ -137,23 +135,13 @@ class FrameCache:
         with Progress(TextColumn("[bold]decoding frames[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task(f"{len(todo)} videos", total=sum(v.num_frames for v in todo))
-            if workers <= 1 or len(todo) <= 1:
-                for v in todo:
-                    self.ensure(v, resolution, channels, progress=lambda n: bar.advance(task, n))
-                return
-            ctx = multiprocessing.get_context("spawn")  # no fork of a process running OpenCV/torch threads
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
-                jobs = {pool.submit(_ensure_job, str(self.directory), v, tuple(resolution), channels): v for v in todo}
-                for job in as_completed(jobs):
-                    job.result()
-                    bar.advance(task, jobs[job].num_frames)
-
-
-def _worker_init() -> None:
-    import cv2
-
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    cv2.setNumThreads(1)
+            fill_entries(
+                todo, workers,
+                serial=lambda v, advance: self.ensure(v, resolution, channels, progress=advance),
+                job=_ensure_job,
+                job_args=lambda v: (str(self.directory), v, tuple(resolution), channels),
+                advance=lambda n: bar.advance(task, n),
+            )
 
 
 def _ensure_job(directory: str, video: Video, resolution: tuple, channels: int) -> int:

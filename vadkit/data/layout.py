@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DataError
+from .frame_check import check_video
 from .interfaces import SPLITS, DatasetLayout
 from .labels import find_label_file, load_labels, resolve_label_path
 from .video import (
@@ -23,8 +24,8 @@ from .video import (
     VideoFile,
     count_video_frames,
     natural_key,
-    where,
 )
+
 
 def _visible(p: Path) -> bool:
     return not p.name.startswith((".", "_"))
@@ -133,18 +134,9 @@ class VideoDataset(DatasetLayout):
     def check(self, split: str, progress: Callable[[int], None] | None = None) -> None:
         """Decode every frame of ``split``: unreadable, truncated or wrongly sized frames are errors."""
         for video in self.videos(split):
-            shape = None
-            for i in range(video.num_frames):
-                img = video.read(i)
-                if shape is None:
-                    shape = img.shape
-                elif img.shape != shape:
-                    raise DataError(
-                        f"{where(video.file_of(i), video, i)}: frame size {img.shape[:2]} differs from "
-                        f"frame 0's {shape[:2]}"
-                    )
-                if progress:
-                    progress(1)
+            check_video(video, "full")
+            if progress:
+                progress(video.num_frames)
 
     def summary(self) -> dict:
         """What ``vadkit data inspect --json`` prints."""

@@ -19,7 +19,6 @@ Output (the ``frames`` layout, read by the same loader as real data)::
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import VadkitError
+from ..training.loggers import flatten
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCORE_KEYS = ("video", "frame", "label", "score")
@@ -118,18 +119,6 @@ def _json_file(path: Path, rel: str, problems: list[str]) -> Any:
     return None
 
 
-def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts become ``outer/inner`` keys, the way diagnostics keys are written."""
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{name}/"))
-        else:
-            out[name] = value
-    return out
-
-
 def read_log(path: Path, problems: list[str]) -> list[dict[str, Any]]:
     """log.jsonl as flat records; lines that are not JSON objects are counted and skipped."""
     records, bad = [], []
@@ -146,7 +135,7 @@ def read_log(path: Path, problems: list[str]) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             record = None
         if isinstance(record, dict):
-            records.append(_flatten(record))
+            records.append(flatten(record))
         else:
             bad.append(number)
     if bad:

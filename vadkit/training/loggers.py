@@ -37,17 +37,25 @@ class JsonlLogger:
         pass
 
 
-def scalars(record: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """The finite numeric leaves of a record (nested dicts joined with '/'), index keys left out."""
-    out: dict[str, float] = {}
+def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts become ``outer/inner`` keys, the way diagnostics keys are written."""
+    out: dict[str, Any] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            out.update(scalars(value, f"{name}/"))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and name not in INDEX_KEYS:
-            if math.isfinite(value):
-                out[name] = float(value)
+            out.update(flatten(value, f"{name}/"))
+        else:
+            out[name] = value
     return out
+
+
+def scalars(record: dict[str, Any]) -> dict[str, float]:
+    """The finite numeric leaves of a record (nested dicts joined with '/'), index keys left out."""
+    return {
+        name: float(value) for name, value in flatten(record).items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and name not in INDEX_KEYS
+        and math.isfinite(value)
+    }
 
 
 class TensorBoardLogger:
