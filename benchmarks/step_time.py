@@ -23,17 +23,24 @@ from vadkit.sections import LossConfig, read_section
 from vadkit.training.loss import compute_loss
 
 
-def step_seconds(recipe_name: str, width: int, size: int, batch: int, precision: str, iters: int, warmup: int) -> float:
+def parse_size(text: str) -> tuple[int, int]:
+    """"128" -> (128, 128); "128x192" -> (128, 192) (height x width)."""
+    h, _, w = text.partition("x")
+    return int(h), int(w or h)
+
+
+def step_seconds(recipe_name: str, width: int, size: tuple[int, int], batch: int, precision: str, iters: int,
+                 warmup: int) -> float:
     widths = [width, 2 * width, 4 * width, 8 * width]
-    overrides = [f"model.resolution=[{size}, {size}]", f"model.appearance.widths={widths}", f"model.motion.widths={widths}"]
+    overrides = [f"model.resolution=[{size[0]}, {size[1]}]", f"model.appearance.widths={widths}", f"model.motion.widths={widths}"]
     recipe = load_recipe(recipe_name, overrides)
     device = torch.device("cpu")
     model = prepare_model(build_model(recipe, create_registry(autoload=False)), device, True).train()
     opt = torch.optim.Adam(model.parameters(), lr=2e-4)
     weights = read_section(recipe, "loss", LossConfig).weights
-    frames = torch.rand(batch, 4, 3, size, size) * 2 - 1
-    flows = torch.randn(batch, 4, 2, size, size) * 0.3
-    target = torch.rand(batch, 3, size, size) * 2 - 1
+    frames = torch.rand(batch, 4, 3, *size) * 2 - 1
+    flows = torch.randn(batch, 4, 2, *size) * 0.3
+    target = torch.rand(batch, 3, *size) * 2 - 1
     times = []
     for i in range(warmup + iters):
         t = time.perf_counter()
@@ -52,7 +59,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recipe", default="ped2-cpu")
     p.add_argument("--widths", default="16,32", help="first-level widths (levels double)")
-    p.add_argument("--sizes", default="128")
+    p.add_argument("--sizes", default="128", help="comma-separated, each 'S' (square) or 'HxW'")
     p.add_argument("--batches", default="4")
     p.add_argument("--precisions", default="float32,bfloat16")
     p.add_argument("--threads", type=int, default=2)
@@ -63,10 +70,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows = []
     for w in map(int, args.widths.split(",")):
-        for s in map(int, args.sizes.split(",")):
+        for s in args.sizes.split(","):
             for b in map(int, args.batches.split(",")):
                 for prec in args.precisions.split(","):
-                    sec = step_seconds(args.recipe, w, s, b, prec, args.iters, args.warmup)
+                    sec = step_seconds(args.recipe, w, parse_size(s), b, prec, args.iters, args.warmup)
                     rows.append({"width": w, "size": s, "batch": b, "precision": prec, "step_s": round(sec, 4),
                                  "frames_per_s": round(b / sec, 2)})
                     print(json.dumps(rows[-1]), flush=True)

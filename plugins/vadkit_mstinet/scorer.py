@@ -4,40 +4,87 @@ Each scorer implements :class:`vadkit.scoring.Scorer`: the statistics it declare
 columns of scores.csv, ``regularity`` is the benchmark protocol (per-video min-max, eq. 10),
 and detection standardises the same statistics on normal frames and weights them like eq. 10
 (``weights``: tau for PSNR, 1 - tau for the distance).
+
+``patch = p`` (PSNR and regularity scorers) scores the worst p x p window of the error map
+instead of the whole frame (``psnr_patch``), so a small abnormal object is not averaged away
+by a large, well-predicted background. The paper scores the whole frame (``patch = 0``, the
+default); with a patch size the whole-frame PSNR is still computed and reported beside it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from vadkit.interfaces import ModelOutput
 from vadkit.scoring import Scorer, Statistic, minmax
 
 PSNR = Statistic("psnr", "high", "PSNR (dB) of the predicted frame against the real one, on the [0, 1] scale (MNAD)")
+PSNR_PATCH = Statistic("psnr_patch", "high", "PSNR (dB) of the worst p x p window of the prediction error (stride p/2)")
 DISTANCE = Statistic("distance", "low", "mean squared distance of the bottleneck queries to their nearest memory item")
 
 
-def psnr(prediction: Tensor, target: Tensor) -> Tensor:
-    """Per-frame PSNR (dB) of images in [-1, 1], computed on the [0, 1] scale (MNAD)."""
-    mse = ((prediction.float() - target.float()) / 2).pow(2).flatten(1).mean(dim=1)
+def psnr(prediction: Tensor, target: Tensor, patch: int = 0) -> Tensor:
+    """Per-frame PSNR (dB) of images in [-1, 1], computed on the [0, 1] scale (MNAD).
+
+    ``patch = p > 0``: the PSNR of the p x p window (stride p / 2) with the largest mean squared
+    error, i.e. the worst-predicted region of the frame."""
+    error = ((prediction.float() - target.float()) / 2).pow(2)
+    if patch > 0:
+        stride = max(patch // 2, 1)
+        mse = F.avg_pool2d(error.mean(dim=1, keepdim=True), patch, stride).flatten(1).amax(dim=1)
+    else:
+        mse = error.flatten(1).mean(dim=1)
     return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
 
 
-class PSNRScorer(Scorer):
+def check_patch(patch: int) -> int:
+    if not isinstance(patch, int) or isinstance(patch, bool) or patch < 0:
+        raise ValueError(f"patch must be a whole number of pixels >= 0 (0 = the whole frame), got {patch!r}")
+    return patch
+
+
+class _PSNRTerm:
+    """The PSNR statistic a scorer's regularity uses: whole-frame, or the worst patch plus the
+    whole-frame value as a diagnostic."""
+
+    patch: int = 0
+
+    @property
+    def psnr_key(self) -> str:
+        return "psnr_patch" if self.patch else "psnr"
+
+    def psnr_stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]:
+        whole = {"psnr": psnr(output.prediction, target)}
+        return {"psnr_patch": psnr(output.prediction, target, self.patch), **whole} if self.patch else whole
+
+    def psnr_protocol(self) -> str:
+        return f"PSNR of the worst {self.patch}x{self.patch} window" if self.patch else "PSNR"
+
+
+class PSNRScorer(_PSNRTerm, Scorer):
     """Regularity = f(PSNR): a well-predicted frame is normal."""
 
     statistics = (PSNR,)
 
+    def __init__(self, patch: int = 0) -> None:
+        self.patch = check_patch(patch)
+        if self.patch:
+            self.statistics = (PSNR_PATCH, PSNR)
+
     def stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]:
-        return {"psnr": psnr(output.prediction, target)}
+        return self.psnr_stats(output, target)
 
     def regularity(self, stats: dict[str, np.ndarray]) -> np.ndarray:
-        return minmax(stats["psnr"])
+        return minmax(stats[self.psnr_key])
+
+    def weights(self) -> dict[str, float]:
+        return {self.psnr_key: 1.0}
 
     def protocol(self) -> str:
-        return "regularity = f(PSNR), f = min-max per test video; score = 1 - regularity"
+        return f"regularity = f({self.psnr_protocol()}), f = min-max per test video; score = 1 - regularity"
 
 
 class MemoryDistanceScorer(Scorer):
@@ -55,25 +102,29 @@ class MemoryDistanceScorer(Scorer):
         return "regularity = 1 - f(D), D = mean query-to-nearest-item distance, f = min-max per test video"
 
 
-class RegularityScorer(Scorer):
+class RegularityScorer(_PSNRTerm, Scorer):
     """R_t = 1 - tau (1 - f(PSNR)) - (1 - tau) f(D(q, p)), f = per-video min-max (eq. 10)."""
 
     statistics = (PSNR, DISTANCE)
 
-    def __init__(self, tau: float = 0.7) -> None:
+    def __init__(self, tau: float = 0.7, patch: int = 0) -> None:
         if not 0.0 <= tau <= 1.0:
             raise ValueError(f"tau must be in [0, 1], got {tau}")
         self.tau = float(tau)
+        self.patch = check_patch(patch)
+        if self.patch:
+            self.statistics = (PSNR_PATCH, PSNR, DISTANCE)
 
     def stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]:
-        return {"psnr": psnr(output.prediction, target), "distance": output.memory.distance.float()}
+        return {**self.psnr_stats(output, target), "distance": output.memory.distance.float()}
 
     def regularity(self, stats: dict[str, np.ndarray]) -> np.ndarray:
-        return 1.0 - self.tau * (1.0 - minmax(stats["psnr"])) - (1.0 - self.tau) * minmax(stats["distance"])
+        term = minmax(stats[self.psnr_key])
+        return 1.0 - self.tau * (1.0 - term) - (1.0 - self.tau) * minmax(stats["distance"])
 
     def weights(self) -> dict[str, float]:
-        return {"psnr": self.tau, "distance": 1.0 - self.tau}
+        return {self.psnr_key: self.tau, "distance": 1.0 - self.tau}
 
     def protocol(self) -> str:
-        return (f"MSTI-Net eq. 10: R_t = 1 - tau(1 - f(PSNR)) - (1 - tau) f(D), tau = {self.tau:g}, "
-                "f = min-max per test video; score = 1 - R_t")
+        return (f"MSTI-Net eq. 10: R_t = 1 - tau(1 - f(P)) - (1 - tau) f(D), P = {self.psnr_protocol()}, "
+                f"tau = {self.tau:g}, f = min-max per test video; score = 1 - R_t")

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "plugins",
     "train",
     "eval",
+    "validate",
     "demo",
     "ablate",
     "data",

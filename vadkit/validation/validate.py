@@ -1,0 +1,137 @@
+"""``vadkit validate``: AUC of a trained run on pseudo-anomalies in its held-out normal videos.
+
+This is the number to choose settings by (a scorer option, a recipe) without looking at the
+test split: the videos were held out of training by ``[detect] holdout_videos``, and the
+anomalies are drawn into them (:mod:`vadkit.validation.pseudo`), so the labels are known by
+construction. ``score_overrides`` re-score the same run with other ``[score]`` options (the
+scorer is not part of the trained weights), so scorer variants compare on one model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.progress import Progress
+
+from ..atomic import atomic_write_text
+from ..builder import build_scorer
+from ..data.clips import ClipDataset
+from ..data.factory import flow_settings, make_flow, open_dataset
+from ..data.holdout import read_holdout
+from ..errors import DataError, RecipeError
+from ..evaluation.evaluate import statistic_aucs
+from ..evaluation.inference import collect_stats
+from ..evaluation.metrics import frame_auc
+from ..recipe import load_recipe
+from ..registry import Registry
+from ..trained_run import TrainedRun
+from .pseudo import KINDS, pseudo_videos
+
+PROTOCOL = (
+    "Frame-level AUC on pseudo-anomalies drawn into the run's held-out normal training videos "
+    "([detect] holdout_videos): label 1 = the predicted frame lies in the drawn stretch. Same "
+    "scoring as vadkit eval (per-video protocol of the scorer, micro = frames pooled). No test "
+    "data is read."
+)
+
+
+def held_out_videos(run: TrainedRun, registry: Registry, root: Path) -> list[Any]:
+    """The whole training videos the run did not train on."""
+    holdout = read_holdout(run.recipe)
+    videos = open_dataset(root, registry, run.recipe).videos("training")
+    held = sorted(holdout.held_videos(len(videos)))
+    if not held:
+        raise DataError(
+            f"{run.folder.recipe}: [detect] holdout_videos = {holdout.videos} holds no whole training video out of "
+            f"{len(videos)}, so every training video was fitted and there is nothing unseen to validate on; "
+            "train with holdout_videos >= 1"
+        )
+    return [videos[i] for i in held]
+
+
+def rescored(run: TrainedRun, registry: Registry, overrides: Sequence[str]) -> Any:
+    """The run's scorer with ``score.*`` overrides (other keys would change the trained model)."""
+    bad = [o for o in overrides if not o.split("=", 1)[0].strip().startswith("score.")]
+    if bad:
+        raise RecipeError(f"{run.folder.recipe}: validate only re-scores; {', '.join(bad)} is not a [score] key "
+                          "(a model or training change needs its own run)")
+    if not overrides:
+        return run.scorer
+    return build_scorer(load_recipe(run.folder.recipe, list(overrides)), registry)
+
+
+def result_name(overrides: Sequence[str] = (), copies: int = 4, seed: int = 0, kinds: Sequence[str] = KINDS) -> str:
+    """File name of a result: "recipe" for the defaults, else every setting that differs, so a
+    result is never mistaken for one drawn with other settings."""
+    parts = [f"copies={copies}"] if copies != 4 else []
+    parts += [f"seed={seed}"] if seed != 0 else []
+    parts += [f"kinds={'+'.join(kinds)}"] if tuple(kinds) != KINDS else []
+    return re.sub(r"[^A-Za-z0-9_.,=+-]+", "_", ",".join([*parts, *overrides])) or "recipe"
+
+
+def validate(
+    run_dir: Path | TrainedRun,
+    registry: Registry,
+    *,
+    data_root: Path | None = None,
+    copies: int = 4,
+    seed: int = 0,
+    kinds: Sequence[str] = KINDS,
+    score_overrides: Sequence[str] = (),
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Score pseudo-anomalous copies of the held-out videos; write validation/<tag>.json."""
+    console = console or Console()
+    if copies < 1:
+        raise ValueError(f"copies must be >= 1, got {copies}")
+    run = run_dir if isinstance(run_dir, TrainedRun) else TrainedRun.open(run_dir, registry)
+    root = run.data_root(data_root, purpose="the training data")
+    scorer = rescored(run, registry, score_overrides)
+    frames = int(run.recipe.get("model.frames", 4))
+    held = held_out_videos(run, registry, root)
+    videos = pseudo_videos(held, copies, frames=frames, seed=seed, kinds=tuple(kinds))
+    settings = flow_settings(run.recipe)
+    res = run.recipe.get("model.resolution", [256, 256])
+    clips = ClipDataset(
+        videos, frames=frames, resolution=res, image_channels=int(run.recipe.get("model.image_channels", 3)),
+        flow=make_flow(registry, run.recipe) if run.model.uses_motion else None, cache=None,
+        flow_scale=settings["scale"], flow_clip=settings["clip"], frame_cache=2 * frames + 2,
+    )
+    with Progress(console=console) as progress:
+        scored = collect_stats(run.model, clips, scorer, run.device, fast=run.fast, precision=run.precision,
+                               batch_size=8, progress=progress)
+    result: dict[str, Any] = {
+        **frame_auc(scored),
+        "diagnostics": statistic_aucs(scored, scorer),
+        "protocol": PROTOCOL,
+        "scorer_protocol": scorer.protocol(),
+        "score_overrides": list(score_overrides),
+        "checkpoint_epoch": run.epoch,
+        "held_out_videos": [v.name for v in held],
+        "pseudo": {"seed": seed, "copies": copies, "kinds": list(kinds),
+                   "segments": {v.name: asdict(v.source.segment) for v in videos}},
+    }
+    path = run.folder.root / "validation" / f"{result_name(score_overrides, copies, seed, kinds)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(result, indent=2) + "\n")
+    result["path"] = str(path)
+    return result
+
+
+def validation_text(result: dict[str, Any]) -> str:
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}"
+
+    cats = ", ".join(f"{k} {pct(v)}" for k, v in (result.get("auc_per_category") or {}).items())
+    stats = ", ".join(f"{k[len('auc_micro_'):-len('_only')]} {pct(v)}" for k, v in result["diagnostics"].items())
+    return (f"pseudo-anomaly AUC: micro {pct(result['auc_micro'])}, macro {pct(result['auc_macro'])} "
+            f"({cats}; each statistic alone: {stats}) on {len(result['pseudo']['segments'])} copies of "
+            f"{', '.join(result['held_out_videos'])}")
+
+
+__all__ = ["validate", "validation_text", "held_out_videos", "result_name", "PROTOCOL"]
