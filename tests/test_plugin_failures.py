@@ -201,3 +201,37 @@ def test_load_order_does_not_depend_on_entry_point_order(dists: Path, monkeypatc
 def test_in_process_plugins_keep_the_order_given() -> None:
     plugins = [make_plugin(n, lambda register: None) for n in ("zz", "aa", "mm")]
     assert list(create_registry(plugins=plugins, autoload=False, builtins=False).plugins) == ["zz", "aa", "mm"]
+
+
+# -- a plugin implementing a hook vadkit does not define ----------------------------------------
+def test_a_plugin_with_an_unknown_hook_is_recorded_and_the_rest_still_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    typo = "import vadkit\n\n@vadkit.hookimpl\ndef register_component(register):\n    register('fusion', 'typo', 'x:y')\n"
+    _fake_distribution(tmp_path / "t", "vadkit-fake-typo", "0.1", "fake_typo", typo)
+    _fake_distribution(tmp_path / "a", "vadkit-fake-a", "0.2", "fake_a", _registering("only_a"))
+    for sub in "ta":
+        monkeypatch.syspath_prepend(str(tmp_path / sub))
+    monkeypatch.delenv(DISABLE_AUTOLOAD_ENV, raising=False)
+    registry = create_registry()
+    info = registry.plugins["fake_typo"]
+    assert "unknown hook 'register_component'" in info.error and "register_components" in info.error
+    assert registry.plugins["fake_a"].error is None
+    assert "only_a" in registry.names("fusion") and "typo" not in registry.names("fusion")
+
+
+def test_an_in_process_plugin_with_an_unknown_hook_still_raises() -> None:
+    import pluggy
+    import types
+
+    import vadkit
+
+    module = types.ModuleType("typo_plugin")
+
+    @vadkit.hookimpl
+    def register_component(register):  # noqa: ANN001 - the typo under test
+        pass
+
+    module.register_component = register_component
+    with pytest.raises(pluggy.PluginValidationError, match="unknown hook 'register_component'"):
+        create_registry([module], autoload=False)

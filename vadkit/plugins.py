@@ -119,6 +119,26 @@ def _call_hook(pm: pluggy.PluginManager, registry: Registry, plugin: Any, info: 
         info.error = f"{type(exc).__name__}: {exc}"
 
 
+def _unknown_hooks(pm: pluggy.PluginManager, loaded: Loaded) -> None:
+    """pluggy's ``check_pending``, per plugin: an entry-point plugin implementing a hook vadkit
+    does not define (a typo, or a hook of a newer vadkit) is recorded and unregistered, and the
+    others keep working; the caller's own in-process plugins still raise."""
+    infos = {id(plugin): info for plugin, info in loaded if plugin is not None}
+    for name in list(pm.hook.__dict__):
+        caller = getattr(pm.hook, name)
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            info = infos.get(id(impl.plugin))
+            if impl.optionalhook or info is None or info.error is not None:
+                continue
+            if info.name == BUILTIN_NAME or info.distribution == IN_PROCESS:
+                raise pluggy.PluginValidationError(impl.plugin, f"unknown hook {name!r} in plugin {info.name!r}")
+            known = ", ".join(n for n in pm.hook.__dict__ if not n.startswith("_") and getattr(pm.hook, n).has_spec())
+            info.error = f"implements unknown hook '{name}' (vadkit defines: {known}); not loaded"
+            pm.unregister(impl.plugin)
+
+
 def create_registry(
     plugins: Iterable[Any] = (),
     *,
@@ -146,7 +166,7 @@ def create_registry(
     if _autoload_enabled(autoload):
         loaded += _load_entry_points(pm)
     loaded += _register_in_process(pm, plugins)
-    pm.check_pending()
+    _unknown_hooks(pm, loaded)
     seen = {info.name for _, info in loaded}
     loaded += [(None, PluginInfo(n, "(no plugin of this name)", blocked=True)) for n in blocked if n not in seen]
 
