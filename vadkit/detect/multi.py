@@ -138,15 +138,13 @@ class MultiDetector:
         """One forward pass over the pending clips of every stream; results back to their sessions."""
         owners, pending = [], []
         for s in streams:
-            items = s.scorer._pending  # taken over by the pool (StreamingScorer keeps no other state for them)
+            items = s.scorer.take_pending()
             if items:
-                s.scorer._pending = []
                 pending.extend(items)
                 owners.append((s, len(items)))
         if not pending:
             return
-        self.pool._pending = pending
-        ready = self.pool.flush()
+        ready = self.pool.score(pending)
         k = 0
         for s, n in owners:
             s.session.handle(ready[k : k + n])

@@ -97,9 +97,19 @@ class StreamingScorer:
 
     def flush(self) -> list[FrameStats]:
         """Score the pending clips now (end of a video, or a full batch)."""
-        if not self._pending:
-            return []
+        return self.score(self.take_pending())
+
+    def take_pending(self) -> list[tuple]:
+        """Hand over the clips waiting for a forward pass (a pool batches several streams' clips
+        through one scorer's ``score``); this scorer keeps no other state for them."""
         pending, self._pending = self._pending, []
+        return pending
+
+    def score(self, pending: list[tuple]) -> list[FrameStats]:
+        """One forward pass over ``pending`` clips (from ``take_pending``, of any stream with the
+        same preprocessing), in order."""
+        if not pending:
+            return []
         images = to_unit_range(np.stack([p[3] for p in pending]))  # (B, T+1, C, h, w)
         flows = torch.from_numpy(np.stack([p[4] for p in pending])) if self.motion else None
         stats, maps = forward_stats(self.model, self.scorer, images[:, :-1], images[:, -1], flows, self.device,
