@@ -240,3 +240,21 @@ def test_a_path_that_is_no_run_exits_non_zero_without_traceback(make: str, tmp_p
 def test_out_that_is_a_folder_is_refused(trained: Path, tmp_path: Path, capsys) -> None:
     assert main(["report", str(trained), "--out", str(tmp_path), "--no-build"]) == 2
     assert "is a folder" in " ".join(capsys.readouterr().err.split())
+
+
+def test_validation_results_are_shown_and_a_corrupt_one_is_named(trained: Path, tmp_path: Path) -> None:
+    run = _copy_run(trained, tmp_path / "validated")
+    (run / "validation").mkdir()
+    (run / "validation" / "recipe.json").write_text(json.dumps(
+        {"auc_micro": 0.9123, "auc_macro": 0.877, "auc_per_category": {"speed": 0.95, "object": 0.8},
+         "held_out_videos": ["05", "13"]}))
+    (run / "validation" / "score.patch=16.json").write_text('{"auc_micro": ')
+    out = tmp_path / "v.html"
+    write_report([run], out, build=False)
+    text = html.unescape(out.read_text(encoding="utf-8"))
+    assert "Validation without test labels" in text
+    for needle in ("91.2", "87.7", "speed 95.0, object 80.0", "05, 13", "validation/score.patch=16.json is not valid JSON"):
+        assert needle in text, needle
+    bare = _copy_run(trained, tmp_path / "bare")
+    write_report([bare], tmp_path / "b.html", build=False)
+    assert "Validation without test labels" not in (tmp_path / "b.html").read_text(encoding="utf-8")

@@ -49,6 +49,7 @@ class RunData:
     stat_columns: list[str] = field(default_factory=list)
     plots: dict[str, bytes] = field(default_factory=dict)
     detections: list[Detection] = field(default_factory=list)
+    validations: dict[str, dict[str, Any]] = field(default_factory=dict)  # validation/<settings>.json
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -288,4 +289,18 @@ def collect_run(root: Path, name: str | None = None) -> RunData:
         if data is not None:
             run.plots[path.name] = data
     run.detections = read_detections(root, problems)
+    run.validations = read_validations(root, problems)
     return run
+
+
+def read_validations(root: Path, problems: list[str]) -> dict[str, dict[str, Any]]:
+    """``vadkit validate`` results, by file stem (the settings they were drawn with)."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted((root / "validation").glob("*.json")):
+        rel = f"validation/{path.name}"
+        data = _json_file(path, rel, problems)
+        if isinstance(data, dict):
+            out[path.stem] = data
+        elif data is not None:
+            problems.append(f"{rel} is not a JSON object; ignored")
+    return out

@@ -72,6 +72,9 @@ def run_card(index: int, run: RunData, info: ModelInfo, max_videos: int) -> Raw:
         tag("h3", "Score per video (shaded: ground-truth anomaly)"), s.score_curves(run, max_videos),
         tag("h3", "Most anomalous frames"), s.top_frames(run),
     ]
+    val = s.validation(run)
+    if val is not None:
+        blocks += [tag("h3", "Validation without test labels (validation/*.json)"), val]
     others = s.other_plots(run)
     if others:
         blocks += [tag("h3", "Other pictures in plots/"), others]

@@ -99,6 +99,21 @@ def auc(run: RunData) -> Raw:
     return join(parts)
 
 
+def validation(run: RunData) -> Raw | None:
+    """``vadkit validate`` results: AUC on pseudo-anomalies in held-out normal videos."""
+    if not run.validations:
+        return None
+    rows = []
+    for name, v in run.validations.items():
+        kinds = v.get("auc_per_category") if isinstance(v.get("auc_per_category"), dict) else {}
+        rows.append((name, pct(v.get("auc_micro")), pct(v.get("auc_macro")),
+                     ", ".join(f"{k} {pct(x)}" for k, x in kinds.items()), ", ".join(v.get("held_out_videos") or [])))
+    note = tag("p", "Pseudo-anomalies drawn into training videos held out of training; no test data "
+                    "(docs/validation.md). A number to choose settings by, not a test AUC.", cls="muted")
+    return join([table(["settings", "micro AUC %", "macro AUC %", "per kind", "held-out videos"], rows,
+                       numeric=(1, 2)), note])
+
+
 def per_video_table(run: RunData) -> Raw:
     m = run.metrics or {}
     per_video = m.get("auc_per_video") if isinstance(m.get("auc_per_video"), dict) else {}
