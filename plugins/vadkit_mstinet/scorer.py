@@ -31,7 +31,16 @@ def psnr(prediction: Tensor, target: Tensor, patch: int = 0) -> Tensor:
 
     ``patch = p > 0``: the PSNR of the p x p window (stride p / 2) with the largest mean squared
     error, i.e. the worst-predicted region of the frame."""
-    error = ((prediction.float() - target.float()) / 2).pow(2)
+    return psnr_of_error(squared_error(prediction, target), patch)
+
+
+def squared_error(prediction: Tensor, target: Tensor) -> Tensor:
+    """(B, C, H, W) squared error on the [0, 1] scale of images in [-1, 1]."""
+    return ((prediction.float() - target.float()) / 2).pow(2)
+
+
+def psnr_of_error(error: Tensor, patch: int = 0) -> Tensor:
+    """Per-frame PSNR (dB) from a squared-error map: whole frame, or its worst p x p window."""
     if patch > 0:
         stride = max(patch // 2, 1)
         mse = F.avg_pool2d(error.mean(dim=1, keepdim=True), patch, stride).flatten(1).amax(dim=1)
@@ -57,8 +66,9 @@ class _PSNRTerm:
         return "psnr_patch" if self.patch else "psnr"
 
     def psnr_stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]:
-        whole = {"psnr": psnr(output.prediction, target)}
-        return {"psnr_patch": psnr(output.prediction, target, self.patch), **whole} if self.patch else whole
+        error = squared_error(output.prediction, target)  # once, for both statistics
+        whole = {"psnr": psnr_of_error(error)}
+        return {"psnr_patch": psnr_of_error(error, self.patch), **whole} if self.patch else whole
 
     def psnr_protocol(self) -> str:
         return f"PSNR of the worst {self.patch}x{self.patch} window" if self.patch else "PSNR"

@@ -85,12 +85,13 @@ class ClipDataset(Dataset):
             (vi, t) for vi, v in enumerate(self.videos) for t in range(self.frames, v.num_frames)
         ]
         self._lru: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._flow_lru: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._flows: dict[int, np.ndarray] = {}
         self._decoded: dict[int, np.ndarray] = {}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_lru"], state["_flows"], state["_decoded"] = OrderedDict(), {}, {}  # memmaps stay per process
+        state["_lru"], state["_flow_lru"], state["_flows"], state["_decoded"] = OrderedDict(), OrderedDict(), {}, {}  # memmaps stay per process
         return state
 
     def __len__(self) -> int:
@@ -144,16 +145,29 @@ class ClipDataset(Dataset):
         if self.cache is not None:
             flows = np.asarray(self.video_flows(vi)[t - self.frames : t], dtype=np.float32)
         else:
-            video = self.videos[vi]
             flows = np.zeros((self.frames, 2, *self.resolution), np.float32)
             for j, k in enumerate(range(t - self.frames, t)):
-                if k == 0:
-                    continue
-                for f in (k - 1, k):
-                    if f not in raw:
-                        raw[f] = video.read(f)
-                flows[j] = resize_flow(self.flow(raw[k - 1], raw[k]), self.resolution)
+                if k > 0:
+                    flows[j] = self._flow_into(vi, k, raw)
         return normalise_flow(flows, self.flow_scale, self.flow_clip)
+
+    def _flow_into(self, vi: int, k: int, raw: dict[int, np.ndarray]) -> np.ndarray:
+        """Resized flow from frame k-1 to k, computed without a cache; kept in a small LRU
+        (``frame_cache`` entries) so clips read in order compute each flow once, not T times."""
+        key = (vi, k)
+        hit = self._flow_lru.get(key)
+        if hit is not None:
+            self._flow_lru.move_to_end(key)
+            return hit
+        for f in (k - 1, k):
+            if f not in raw:
+                raw[f] = self.videos[vi].read(f)
+        out = resize_flow(self.flow(raw[k - 1], raw[k]), self.resolution)
+        if self.frame_cache > 0:
+            self._flow_lru[key] = out
+            if len(self._flow_lru) > self.frame_cache:
+                self._flow_lru.popitem(last=False)
+        return out
 
     def prepare_flow(self, workers: int = 1, console: Any = None, shard: tuple[int, int] = (0, 1)) -> None:
         """Fill the flow cache for every video before training (parallel across videos; under

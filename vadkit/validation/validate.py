@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..atomic import atomic_write_text
-from ..builder import build_scorer
+from ..builder import build_scorer, model_section
 from ..data.clips import ClipDataset
 from ..data.factory import flow_settings, make_flow, open_dataset
 from ..data.holdout import read_holdout
@@ -92,13 +92,13 @@ def validate(
     run = run_dir if isinstance(run_dir, TrainedRun) else TrainedRun.open(run_dir, registry)
     root = run.data_root(data_root, purpose="the training data")
     scorer = rescored(run, registry, score_overrides)
-    frames = int(run.recipe.get("model.frames", 4))
+    m = model_section(run.recipe)
+    frames = int(m["frames"])
     held = held_out_videos(run, registry, root)
     videos = pseudo_videos(held, copies, frames=frames, seed=seed, kinds=tuple(kinds))
     settings = flow_settings(run.recipe)
-    res = run.recipe.get("model.resolution", [256, 256])
-    clips = ClipDataset(
-        videos, frames=frames, resolution=res, image_channels=int(run.recipe.get("model.image_channels", 3)),
+    clips = ClipDataset(  # no flow cache: it is keyed by video, and these frames change with the seed
+        videos, frames=frames, resolution=m["resolution"], image_channels=int(m["image_channels"]),
         flow=make_flow(registry, run.recipe) if run.model.uses_motion else None, cache=None,
         flow_scale=settings["scale"], flow_clip=settings["clip"], frame_cache=2 * frames + 2,
     )
