@@ -12,7 +12,8 @@ import pytest
 import vadkit
 from vadkit.cli import main
 from vadkit.data.video import Video
-from vadkit.errors import DataError, RecipeError
+from vadkit.detect.calibration import calibrate
+from vadkit.errors import CheckpointError, DataError, RecipeError
 from vadkit.recipe import load_recipe
 from vadkit.training.trainer import train
 from vadkit.validation import pseudo_videos
@@ -148,7 +149,7 @@ def test_validate_rescoring_changes_only_the_scorer(run: Path) -> None:
     assert set(result["diagnostics"]) == {"auc_micro_psnr_patch_only", "auc_micro_psnr_only", "auc_micro_distance_only"}
     assert "worst 8x8 window" in result["scorer_protocol"]
     assert (run / "validation" / "copies=1,score.patch=8.json").is_file()
-    with pytest.raises(RecipeError, match="not a \\[score\\] key"):
+    with pytest.raises(RecipeError, match="neither a \\[score\\] key"):
         validate(run, registry, copies=1, score_overrides=["model.memory.slots=3"])
 
 
@@ -170,3 +171,21 @@ def test_results_drawn_with_other_settings_get_their_own_file() -> None:
     assert result_name() == "recipe"
     assert result_name(["score.patch=16"]) == "score.patch=16"
     assert result_name(copies=8, seed=1, kinds=("object",)) == "copies=8,seed=1,kinds=object"
+
+
+def test_validate_rescores_with_the_eval_protocol_keys(run: Path) -> None:
+    registry = vadkit.create_registry(autoload=False)
+    plain = validate(run, registry, copies=1)
+    smooth = validate(run, registry, copies=1, score_overrides=["eval.temporal_sigma=3"])
+    assert smooth["temporal_sigma"] == 3.0 and plain["temporal_sigma"] == 0.0
+    assert (run / "validation" / "copies=1,eval.temporal_sigma=3.json").is_file()
+    assert smooth["pseudo"] == plain["pseudo"]  # same drawn anomalies, another protocol
+    with pytest.raises(CheckpointError, match="no calibration.json"):
+        validate(run, registry, copies=1, score_overrides=["eval.memory_update=true"])
+    calibrate(run, registry)
+    updated = validate(run, registry, copies=1, score_overrides=["eval.memory_update=true"])
+    assert updated["memory_update"]["frames_seen"] > 0
+    with pytest.raises(RecipeError, match="without score.\\* overrides"):
+        validate(run, registry, copies=1, score_overrides=["eval.memory_update=true", "score.patch=8"])
+    with pytest.raises(RecipeError, match="neither a \\[score\\] key"):
+        validate(run, registry, copies=1, score_overrides=["eval.batch_size=2"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -56,6 +57,7 @@ class EvalConfig:
     top_frames: int = 6  # most anomalous frames drawn as input/prediction/error panels
     curves: bool = True  # one regularity curve per test video
     memory_update: bool = False  # MNAD's test-time memory update on frames judged normal (needs calibration)
+    temporal_sigma: float = 0.0  # Gaussian smoothing (frames) of each statistic along the video; 0 = none (paper)
 
 
 def read_section(recipe: Recipe, key: str, cls: type[T]) -> T:
@@ -87,6 +89,16 @@ def read_section(recipe: Recipe, key: str, cls: type[T]) -> T:
             v = {name: float(x) for name, x in v.items()}
         values[k] = v
     return cls(**values)
+
+
+def read_eval(recipe: Recipe) -> EvalConfig:
+    """``[eval]`` with its ranges checked (file and key named)."""
+    cfg = read_section(recipe, "eval", EvalConfig)
+    if not math.isfinite(cfg.temporal_sigma) or cfg.temporal_sigma < 0:
+        raise recipe.error("eval.temporal_sigma", f"must be a number of frames >= 0 (0 = no smoothing), got {cfg.temporal_sigma!r}")
+    if cfg.batch_size < 1:
+        raise recipe.error("eval.batch_size", f"must be >= 1, got {cfg.batch_size}")
+    return cfg
 
 
 # Every top-level recipe section and what it configures (``extends`` is consumed while loading).
@@ -150,7 +162,7 @@ def validate_recipe(recipe: Recipe, registry: Any) -> None:
     check_sections(recipe)
     validate_train(read_section(recipe, "train", TrainConfig), recipe)
     read_section(recipe, "loss", LossConfig)
-    read_section(recipe, "eval", EvalConfig)
+    read_eval(recipe)
     read_detect(recipe)
     check_data(recipe, registry)
     make_flow(registry, recipe)

@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn anomalies (default 0)")
     p.add_argument("--kinds", default="speed,object", help="pseudo-anomaly kinds, comma-separated (speed, object)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="score.KEY=VALUE",
-                   help="re-score with another [score] option (repeatable)")
+                   help="re-score with another [score] option, or eval.temporal_sigma / eval.memory_update "
+                        "(repeatable)")
     p.add_argument("--json", action="store_true", help="print the result as JSON to stdout")
     p.set_defaults(func=run)
 

@@ -17,6 +17,7 @@ from ..atomic import clean_stale_temps
 from ..errors import DataError
 from ..memory_estimate import check_memory
 from ..registry import Registry
+from ..sections import read_eval
 from ..trained_run import TrainedRun
 from .backends import detector_model
 from .calibration import calibrate, load_calibration, resolve_threshold, stream_settings
@@ -100,7 +101,8 @@ class SourceSession:
         out, source = self.out, self.source
         files = {"scores": str(out / "scores.csv"), "events": str(out / "events.json")}
         if not source.live and status != "interrupted" and self.log.rows:
-            add_offline_minmax(out / "scores.csv", self.detector.run.scorer)
+            run = self.detector.run
+            add_offline_minmax(out / "scores.csv", run.scorer, read_eval(run.recipe).temporal_sigma)
         if self.overlay is not None and read:
             if self.overlay.failed:
                 message = (message + "; " if message else "") + self.overlay.failed

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_write_text
+from ..evaluation.temporal import smooth_stats
 from ..scoring import Scorer
 from .events import Event
 
@@ -58,12 +59,14 @@ def read_scores(path: Path) -> dict[str, np.ndarray]:
     return {name: np.asarray([float(r[i]) for r in body], np.float64) for i, name in enumerate(header)}
 
 
-def add_offline_minmax(path: Path, scorer: Scorer) -> None:
-    """Add the scorer's benchmark score, 1 - regularity on the whole video (needs it to end)."""
+def add_offline_minmax(path: Path, scorer: Scorer, temporal_sigma: float = 0.0) -> None:
+    """Add the scorer's benchmark score, 1 - regularity on the whole video (needs it to end),
+    with ``vadkit eval``'s protocol (``[eval] temporal_sigma``)."""
     cols = read_scores(path)
     if cols["frame"].size == 0:
         return
-    score = 1.0 - np.asarray(scorer.regularity({k: cols[k] for k in scorer.stat_names}), np.float64)
+    stats = smooth_stats({k: cols[k] for k in scorer.stat_names}, temporal_sigma)
+    score = 1.0 - np.asarray(scorer.regularity(stats), np.float64)
     with Path(path).open(encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     buf = io.StringIO()

@@ -16,7 +16,7 @@ from ..atomic import atomic_write_text
 from ..data.factory import build_clips
 from ..registry import Registry
 from ..scoring import Scorer
-from ..sections import EvalConfig, read_section
+from ..sections import EvalConfig, read_eval
 from ..trained_run import TrainedRun
 from .detection import detection_section, detection_text
 from .inference import VideoScores, collect_stats
@@ -27,7 +27,9 @@ PROTOCOL = (
     "Frame-level AUC of score = 1 - regularity, regularity from the scorer (see 'scorer_protocol'). "
     "The first T frames of each video have no T past frames, so they are not predicted and are left "
     "out of scores.csv and of every AUC (as in FFP and MNAD). auc_micro pools all scored frames (the "
-    "paper's protocol); auc_macro averages per-video AUCs over videos that hold both classes."
+    "paper's protocol); auc_macro averages per-video AUCs over videos that hold both classes. With "
+    "temporal_sigma > 0 each statistic is Gaussian-smoothed along its video before the scorer's "
+    "per-video protocol (scores.csv keeps the raw statistics)."
 )
 
 
@@ -75,7 +77,7 @@ def _top_frame_rows(run: TrainedRun, clips: Any, videos: list[VideoScores], k: i
     return rows
 
 
-def _memory_updater(run: TrainedRun) -> Any:
+def memory_updater(run: TrainedRun) -> Any:
     """MNAD's test-time memory update, thresholded by the run's calibration (normal frames only)."""
     from ..detect.calibration import load_calibration
     from ..detect.memory_update import NormalFrameUpdater, raw_threshold
@@ -123,13 +125,15 @@ def evaluate(
     console = console or Console()
     run = run_dir if isinstance(run_dir, TrainedRun) else TrainedRun.open(run_dir, registry)
     root = run.data_root(data_root, purpose="the test data")
-    eval_cfg = read_section(run.recipe, "eval", EvalConfig)
+    eval_cfg = read_eval(run.recipe)
     clips = build_clips(run.recipe, registry, root, "testing", uses_motion=run.model.uses_motion, console=console)
     with Progress(console=console) as progress:
-        updater = _memory_updater(run) if eval_cfg.memory_update else None
+        updater = memory_updater(run) if eval_cfg.memory_update else None
         videos = collect_stats(run.model, clips, run.scorer, run.device, fast=run.fast, precision=run.precision,
-                               batch_size=eval_cfg.batch_size, progress=progress, on_batch=updater)
+                               batch_size=eval_cfg.batch_size, progress=progress, on_batch=updater,
+                               temporal_sigma=eval_cfg.temporal_sigma)
     metrics = _metrics(run, videos, root)
+    metrics["temporal_sigma"] = eval_cfg.temporal_sigma
     if updater is not None:
         metrics["memory_update"] = updater.summary()
     atomic_write_text(run.folder.scores, scores_csv(videos, run.scorer))
@@ -150,4 +154,4 @@ def auc_text(metrics: dict[str, Any]) -> str:
     return text + ("\n" + detection if detection else "")
 
 
-__all__ = ["evaluate", "scores_csv", "auc_text", "score_columns"]
+__all__ = ["evaluate", "scores_csv", "auc_text", "score_columns", "memory_updater", "statistic_aucs"]

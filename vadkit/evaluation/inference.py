@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from ..interfaces import ModelOutput
 from ..scoring import Scorer
 from ..runtime import autocast
+from .temporal import smooth_stats
 
 
 @dataclass
@@ -26,9 +27,15 @@ class VideoScores:
     categories: list[str] = field(default_factory=list)
     stats: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     regularity: np.ndarray | None = None
+    smoothed: dict[str, np.ndarray] | None = None  # the statistics after [eval] temporal_sigma, when set
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The raw per-frame statistics (what scores.csv records)."""
         return {k: np.asarray(v, dtype=np.float64) for k, v in self.stats.items()}
+
+    def protocol_arrays(self) -> dict[str, np.ndarray]:
+        """The statistics the benchmark protocol scores: smoothed in time when asked, else raw."""
+        return self.smoothed if self.smoothed is not None else self.arrays()
 
 
 @torch.no_grad()
@@ -43,8 +50,10 @@ def collect_stats(
     batch_size: int = 8,
     progress: Progress | None = None,
     on_batch: Callable[[ModelOutput, dict[str, np.ndarray]], Any] | None = None,
+    temporal_sigma: float = 0.0,
 ) -> list[VideoScores]:
-    """Per-frame scorer statistics for every clip, grouped by video in order.
+    """Per-frame scorer statistics for every clip, grouped by video in order, and each video's
+    regularity (``temporal_sigma`` > 0: from statistics smoothed in time, see :mod:`.temporal`).
 
     ``on_batch(output, stats)`` runs after each forward pass, in order (test-time memory update)."""
     loader = DataLoader(clips, batch_size=batch_size, shuffle=False, num_workers=0)
@@ -68,7 +77,13 @@ def collect_stats(
                 vs.stats[k].append(float(v[i]))
         if progress is not None and task is not None:
             progress.update(task, advance=frames.shape[0])
-    out = list(videos.values())
-    for vs in out:
-        vs.regularity = np.asarray(scorer.regularity(vs.arrays()), dtype=np.float64)
-    return out
+    return score_videos(list(videos.values()), scorer, temporal_sigma)
+
+
+def score_videos(videos: list[VideoScores], scorer: Scorer, temporal_sigma: float = 0.0) -> list[VideoScores]:
+    """Set each whole video's regularity by the scorer's protocol, from its statistics smoothed
+    in time first when ``temporal_sigma`` > 0."""
+    for vs in videos:
+        vs.smoothed = smooth_stats(vs.arrays(), temporal_sigma) if temporal_sigma > 0 else None
+        vs.regularity = np.asarray(scorer.regularity(vs.protocol_arrays()), dtype=np.float64)
+    return videos

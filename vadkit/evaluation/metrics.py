@@ -60,12 +60,13 @@ def frame_auc(videos: list[VideoScores]) -> dict[str, Any]:
 
 
 def stat_auc(videos: list[VideoScores], stat: str, higher_is_normal: bool) -> float | None:
-    """Diagnostic micro AUC of one raw statistic, min-max normalised per video."""
+    """Diagnostic micro AUC of one statistic as the protocol sees it (smoothed in time when the
+    evaluation smooths), min-max normalised per video."""
     labelled = [v for v in videos if v.labels and min(v.labels) >= 0 and stat in v.stats]
     if not labelled:
         return None
     parts = []
     for v in labelled:
-        f = minmax(np.asarray(v.stats[stat], dtype=np.float64))
+        f = minmax(v.protocol_arrays()[stat])
         parts.append(1.0 - f if higher_is_normal else f)
     return _auc(np.concatenate([np.asarray(v.labels) for v in labelled]), np.concatenate(parts))

@@ -4,7 +4,9 @@ This is the number to choose settings by (a scorer option, a recipe) without loo
 test split: the videos were held out of training by ``[detect] holdout_videos``, and the
 anomalies are drawn into them (:mod:`vadkit.validation.pseudo`), so the labels are known by
 construction. ``score_overrides`` re-score the same run with other ``[score]`` options (the
-scorer is not part of the trained weights), so scorer variants compare on one model.
+scorer is not part of the trained weights), and so do the [eval] protocol keys
+:data:`PROTOCOL_KEYS` (temporal smoothing, test-time memory update), so such variants compare
+on one model.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from ..data.clips import ClipDataset
 from ..data.factory import flow_settings, make_flow, open_dataset
 from ..data.holdout import read_holdout
 from ..errors import DataError, RecipeError
-from ..evaluation.evaluate import statistic_aucs
+from ..evaluation.evaluate import memory_updater, statistic_aucs
 from ..evaluation.inference import collect_stats
 from ..evaluation.metrics import frame_auc
 from ..recipe import load_recipe
 from ..registry import Registry
+from ..sections import EvalConfig, read_eval
 from ..trained_run import TrainedRun
 from .pseudo import KINDS, pseudo_videos
 
@@ -54,15 +57,25 @@ def held_out_videos(run: TrainedRun, registry: Registry, root: Path) -> list[Any
     return [videos[i] for i in held]
 
 
-def rescored(run: TrainedRun, registry: Registry, overrides: Sequence[str]) -> Any:
-    """The run's scorer with ``score.*`` overrides (other keys would change the trained model)."""
-    bad = [o for o in overrides if not o.split("=", 1)[0].strip().startswith("score.")]
+# [eval] keys that change how a trained run is scored, not the run itself.
+PROTOCOL_KEYS = ("eval.temporal_sigma", "eval.memory_update")
+
+
+def rescored(run: TrainedRun, registry: Registry, overrides: Sequence[str]) -> tuple[Any, EvalConfig]:
+    """The run's scorer and scoring protocol with ``score.*`` / :data:`PROTOCOL_KEYS` overrides
+    (any other key would change the trained model)."""
+    keys = [o.split("=", 1)[0].strip() for o in overrides]
+    bad = [o for o, k in zip(overrides, keys) if not (k.startswith("score.") or k in PROTOCOL_KEYS)]
     if bad:
-        raise RecipeError(f"{run.folder.recipe}: validate only re-scores; {', '.join(bad)} is not a [score] key "
-                          "(a model or training change needs its own run)")
-    if not overrides:
-        return run.scorer
-    return build_scorer(load_recipe(run.folder.recipe, list(overrides)), registry)
+        raise RecipeError(f"{run.folder.recipe}: validate only re-scores; {', '.join(bad)} is neither a [score] key nor "
+                          f"one of {', '.join(PROTOCOL_KEYS)} (a model or training change needs its own run)")
+    recipe = load_recipe(run.folder.recipe, list(overrides)) if overrides else run.recipe
+    eval_cfg = read_eval(recipe)
+    rescore = any(k.startswith("score.") for k in keys)
+    if eval_cfg.memory_update and rescore:
+        raise RecipeError(f"{run.folder.recipe}: eval.memory_update thresholds with the run's calibration, which was "
+                          "fitted for the run's own scorer; validate it without score.* overrides")
+    return (build_scorer(recipe, registry) if rescore else run.scorer), eval_cfg
 
 
 def result_name(overrides: Sequence[str] = (), copies: int = 4, seed: int = 0, kinds: Sequence[str] = KINDS) -> str:
@@ -91,7 +104,7 @@ def validate(
         raise ValueError(f"copies must be >= 1, got {copies}")
     run = run_dir if isinstance(run_dir, TrainedRun) else TrainedRun.open(run_dir, registry)
     root = run.data_root(data_root, purpose="the training data")
-    scorer = rescored(run, registry, score_overrides)
+    scorer, protocol = rescored(run, registry, score_overrides)
     m = model_section(run.recipe)
     frames = int(m["frames"])
     held = held_out_videos(run, registry, root)
@@ -103,14 +116,18 @@ def validate(
         flow_scale=settings["scale"], flow_clip=settings["clip"], frame_cache=2 * frames + 2,
     )
     with Progress(console=console) as progress:
+        updater = memory_updater(run) if protocol.memory_update else None  # changes run.model's memory
         scored = collect_stats(run.model, clips, scorer, run.device, fast=run.fast, precision=run.precision,
-                               batch_size=8, progress=progress)
+                               batch_size=8, progress=progress, on_batch=updater,
+                               temporal_sigma=protocol.temporal_sigma)
     result: dict[str, Any] = {
         **frame_auc(scored),
         "diagnostics": statistic_aucs(scored, scorer),
         "protocol": PROTOCOL,
         "scorer_protocol": scorer.protocol(),
         "score_overrides": list(score_overrides),
+        "temporal_sigma": protocol.temporal_sigma,
+        "memory_update": updater.summary() if updater is not None else None,
         "checkpoint_epoch": run.epoch,
         "held_out_videos": [v.name for v in held],
         "pseudo": {"seed": seed, "copies": copies, "kinds": list(kinds),
