@@ -258,3 +258,14 @@ def test_validation_results_are_shown_and_a_corrupt_one_is_named(trained: Path, 
     bare = _copy_run(trained, tmp_path / "bare")
     write_report([bare], tmp_path / "b.html", build=False)
     assert "Validation without test labels" not in (tmp_path / "b.html").read_text(encoding="utf-8")
+
+
+def test_a_smoothed_evaluation_shows_the_unsmoothed_auc_beside(trained: Path, tmp_path: Path) -> None:
+    run = _copy_run(trained, tmp_path / "smoothed")
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics.update({"auc_micro": 0.9345, "temporal_sigma": 4.0, "unsmoothed": {"auc_micro": 0.8771}})
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    write_report([run], tmp_path / "s.html", build=False)
+    text = html.unescape((tmp_path / "s.html").read_text(encoding="utf-8"))
+    assert "smoothed in time, sigma 4 frames" in text and "93.5" in text
+    assert "87.7" in text and "unsmoothed (paper protocol)" in text

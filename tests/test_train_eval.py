@@ -194,3 +194,30 @@ def test_tensorboard_logger_gets_the_same_scalars(recipe_file: Path, synth: Path
     events.Reload()
     totals = [e.value for e in events.Scalars("train/total")]
     np.testing.assert_allclose(totals, _losses(run), rtol=1e-5)
+
+
+def test_eval_with_temporal_smoothing_reports_the_unsmoothed_protocol_beside(recipe_file: Path, synth: Path, registry,
+                                                                            tmp_path: Path) -> None:
+    """[eval] temporal_sigma: scores.csv keeps the raw statistics, its regularity is eq. 10 on the
+    smoothed ones, and metrics.json also holds the paper's unsmoothed AUC of the same run."""
+    from vadkit.evaluation.temporal import smooth_series
+    from vadkit.scoring import minmax
+
+    recipe_file.write_text(TINY + "temporal_sigma = 2.0\n")  # appended to the [eval] table
+    run = train(load_recipe(recipe_file), synth, tmp_path / "run", registry).root
+    metrics = evaluate(run, registry, data_root=synth)
+    assert metrics["temporal_sigma"] == 2.0
+    with (run / "scores.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    labels = np.array([int(r["label"]) for r in rows])
+    raw, smoothed = [], []
+    for v in sorted({r["video"] for r in rows}, key=[r["video"] for r in rows].index):
+        sel = [r for r in rows if r["video"] == v]
+        psnr, dist = (np.array([float(r[k]) for r in sel]) for k in ("psnr", "distance"))
+        reg = np.array([float(r["regularity"]) for r in sel])
+        expected = 1 - 0.7 * (1 - minmax(smooth_series(psnr, 2.0))) - 0.3 * minmax(smooth_series(dist, 2.0))
+        np.testing.assert_allclose(reg, expected, atol=1e-4)  # stats are written to 8 digits
+        raw.append(1 - (1 - 0.7 * (1 - minmax(psnr)) - 0.3 * minmax(dist)))
+        smoothed.append(1 - reg)
+    assert metrics["auc_micro"] == pytest.approx(roc_auc_score(labels, np.concatenate(smoothed)), abs=1e-5)
+    assert metrics["unsmoothed"]["auc_micro"] == pytest.approx(roc_auc_score(labels, np.concatenate(raw)), abs=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -19,7 +20,7 @@ from ..scoring import Scorer
 from ..sections import EvalConfig, read_eval
 from ..trained_run import TrainedRun
 from .detection import detection_section, detection_text
-from .inference import VideoScores, collect_stats
+from .inference import VideoScores, collect_stats, score_videos
 from .metrics import frame_auc, stat_auc
 from .plots import error_panels, regularity_curve
 
@@ -56,6 +57,13 @@ def statistic_aucs(videos: list[VideoScores], scorer: Scorer) -> dict[str, float
     """Diagnostic micro AUC of each statistic alone (min-max per video, its own direction)."""
     return {f"auc_micro_{s.name}_only": stat_auc(videos, s.name, higher_is_normal=s.normal == "high")
             for s in scorer.statistics}
+
+
+def unsmoothed_aucs(videos: list[VideoScores], scorer: Scorer) -> dict[str, Any]:
+    """Micro and macro AUC of the same statistics without temporal smoothing (the paper's protocol)."""
+    raw = score_videos([dataclasses.replace(v, smoothed=None, regularity=None) for v in videos], scorer)
+    aucs = frame_auc(raw)
+    return {"auc_micro": aucs["auc_micro"], "auc_macro": aucs["auc_macro"], "auc_per_video": aucs.get("auc_per_video")}
 
 
 @torch.no_grad()
@@ -134,6 +142,8 @@ def evaluate(
                                temporal_sigma=eval_cfg.temporal_sigma)
     metrics = _metrics(run, videos, root)
     metrics["temporal_sigma"] = eval_cfg.temporal_sigma
+    if eval_cfg.temporal_sigma > 0:  # the paper's unsmoothed protocol, always reported beside
+        metrics["unsmoothed"] = unsmoothed_aucs(videos, run.scorer)
     if updater is not None:
         metrics["memory_update"] = updater.summary()
     atomic_write_text(run.folder.scores, scores_csv(videos, run.scorer))
@@ -146,7 +156,14 @@ def auc_text(metrics: dict[str, Any]) -> str:
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{100 * x:.1f}"
 
-    text = f"frame-level AUC: micro {pct(metrics.get('auc_micro'))} (paper protocol), macro {pct(metrics.get('auc_macro'))}"
+    sigma = metrics.get("temporal_sigma") or 0
+    if sigma:
+        raw = metrics.get("unsmoothed") or {}
+        text = (f"frame-level AUC, statistics smoothed in time (sigma {sigma:g} frames): micro "
+                f"{pct(metrics.get('auc_micro'))}, macro {pct(metrics.get('auc_macro'))}; unsmoothed (paper "
+                f"protocol): micro {pct(raw.get('auc_micro'))}, macro {pct(raw.get('auc_macro'))}")
+    else:
+        text = f"frame-level AUC: micro {pct(metrics.get('auc_micro'))} (paper protocol), macro {pct(metrics.get('auc_macro'))}"
     cats = metrics.get("auc_per_category")
     if cats:
         text += "; per category: " + ", ".join(f"{k} {pct(v)}" for k, v in cats.items())

@@ -84,8 +84,13 @@ def auc(run: RunData) -> Raw:
     m = run.metrics
     if m is None:
         return tag("p", "No metrics.json: run `vadkit eval` on this run.", cls="muted")
+    sigma = m.get("temporal_sigma") or 0
+    micro = f"micro AUC % (smoothed in time, sigma {sigma:g} frames)" if sigma else "micro AUC % (paper protocol)"
     bigs = [tag("span", join([tag("b", pct(m.get(k))), label]), cls="big")
-            for k, label in (("auc_micro", "micro AUC % (paper protocol)"), ("auc_macro", "macro AUC % (mean over videos)"))]
+            for k, label in (("auc_micro", micro), ("auc_macro", "macro AUC % (mean over videos)"))]
+    if sigma and isinstance(m.get("unsmoothed"), dict):
+        bigs.append(tag("span", join([tag("b", pct(m["unsmoothed"].get("auc_micro"))), "micro AUC % unsmoothed (paper protocol)"]),
+                        cls="big"))
     parts = [join(bigs)]
     if m.get("note"):
         parts.append(tag("p", m["note"], cls="muted"))
