@@ -203,10 +203,12 @@ def test_eval_with_temporal_smoothing_reports_the_unsmoothed_protocol_beside(rec
     from vadkit.evaluation.temporal import smooth_series
     from vadkit.scoring import minmax
 
-    recipe_file.write_text(TINY + "temporal_sigma = 2.0\n")  # appended to the [eval] table
+    from vadkit.cli import main
+
     run = train(load_recipe(recipe_file), synth, tmp_path / "run", registry).root
-    metrics = evaluate(run, registry, data_root=synth)
-    assert metrics["temporal_sigma"] == 2.0
+    assert main(["eval", "--run", str(run), "--set", "model.frames=2"]) == 2  # only [eval] keys
+    metrics = evaluate(run, registry, data_root=synth, eval_overrides=["eval.temporal_sigma=2.0"])
+    assert metrics["temporal_sigma"] == 2.0 and metrics["eval_overrides"] == ["eval.temporal_sigma=2.0"]
     with (run / "scores.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     labels = np.array([int(r["label"]) for r in rows])

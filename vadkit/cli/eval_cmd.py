@@ -13,6 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a trained run: AUC, scores.csv, pictures", description=__doc__)
     p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
     p.add_argument("--data", type=Path, default=None, help="dataset root (default: the one the run trained on)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="eval.KEY=VALUE",
+                   help="override an [eval] option of the run's recipe, e.g. eval.temporal_sigma=4 (repeatable; "
+                        "recorded in metrics.json)")
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
     p.set_defaults(func=run)
 
@@ -25,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     require_run_folder(args.run)
     console = Console(stderr=args.json)
-    metrics = evaluate(args.run, default_registry(), data_root=args.data, console=console)
+    metrics = evaluate(args.run, default_registry(), data_root=args.data, console=console,
+                       eval_overrides=args.overrides)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

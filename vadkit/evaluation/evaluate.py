@@ -7,7 +7,7 @@ import dataclasses
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from rich.console import Console
@@ -15,6 +15,8 @@ from rich.progress import Progress
 
 from ..atomic import atomic_write_text
 from ..data.factory import build_clips
+from ..errors import RecipeError
+from ..recipe import load_recipe
 from ..registry import Registry
 from ..scoring import Scorer
 from ..sections import EvalConfig, read_eval
@@ -126,14 +128,25 @@ def _pictures(run: TrainedRun, clips: Any, videos: list[VideoScores], cfg: EvalC
     return pictures
 
 
+def eval_config(run: TrainedRun, overrides: Sequence[str] = ()) -> EvalConfig:
+    """The run's [eval] section with ``eval.KEY=VALUE`` overrides; other sections would change
+    the trained model or its calibrated scorer, so they are refused."""
+    bad = [o for o in overrides if not o.split("=", 1)[0].strip().startswith("eval.")]
+    if bad:
+        raise RecipeError(f"{run.folder.recipe}: eval --set takes [eval] keys only, not {', '.join(bad)} (a model, "
+                          "scorer or training change needs its own run, or `vadkit validate --set score.KEY=V`)")
+    return read_eval(load_recipe(run.folder.recipe, list(overrides)) if overrides else run.recipe)
+
+
 def evaluate(
-    run_dir: Path | TrainedRun, registry: Registry, *, data_root: Path | None = None, console: Console | None = None
+    run_dir: Path | TrainedRun, registry: Registry, *, data_root: Path | None = None, console: Console | None = None,
+    eval_overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Score the test split once with the last checkpoint; write metrics.json, scores.csv, plots."""
     console = console or Console()
     run = run_dir if isinstance(run_dir, TrainedRun) else TrainedRun.open(run_dir, registry)
     root = run.data_root(data_root, purpose="the test data")
-    eval_cfg = read_eval(run.recipe)
+    eval_cfg = eval_config(run, eval_overrides)
     clips = build_clips(run.recipe, registry, root, "testing", uses_motion=run.model.uses_motion, console=console)
     with Progress(console=console) as progress:
         updater = memory_updater(run) if eval_cfg.memory_update else None
@@ -142,6 +155,7 @@ def evaluate(
                                temporal_sigma=eval_cfg.temporal_sigma)
     metrics = _metrics(run, videos, root)
     metrics["temporal_sigma"] = eval_cfg.temporal_sigma
+    metrics["eval_overrides"] = list(eval_overrides)
     if eval_cfg.temporal_sigma > 0:  # the paper's unsmoothed protocol, always reported beside
         metrics["unsmoothed"] = unsmoothed_aucs(videos, run.scorer)
     if updater is not None:
