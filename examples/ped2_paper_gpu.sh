@@ -3,9 +3,9 @@
 # GPU with AMP, then evaluate it (frame-level micro/macro AUC, last checkpoint, computed once).
 #
 #   bash examples/ped2_paper_gpu.sh [DATA] [OUT]        # defaults: ../shared/data/ped2 runs/ped2-paper-gpu
-#   EPOCHS=60 bash examples/ped2_paper_gpu.sh            # the paper's schedule (no time limit)
+#   EPOCHS=60 bash examples/ped2_paper_gpu.sh            # MNAD's schedule (the paper states none; no time limit)
 #
-# Sized to finish in under 9 minutes on one H200: EPOCHS (default 12, fewer than the paper's 60)
+# Sized to finish in under 9 minutes on one H200: EPOCHS (default 12, fewer than MNAD's 60)
 # x 622 steps of batch 4 at bf16 AMP, flow precomputed into the cache first on all CPU cores.
 # The epoch count is an estimate from the model's 158 GFLOP/frame, not a measurement: no GPU was
 # available when this script was written (docs/results.md says whether it has been run).
