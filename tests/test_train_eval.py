@@ -223,3 +223,23 @@ def test_eval_with_temporal_smoothing_reports_the_unsmoothed_protocol_beside(rec
         smoothed.append(1 - reg)
     assert metrics["auc_micro"] == pytest.approx(roc_auc_score(labels, np.concatenate(smoothed)), abs=1e-5)
     assert metrics["unsmoothed"]["auc_micro"] == pytest.approx(roc_auc_score(labels, np.concatenate(raw)), abs=1e-5)
+
+
+def test_train_loads_its_after_training_steps_before_training(tmp_path: Path) -> None:
+    """Calibration and evaluation are imported before a long training starts, so a checkout edited
+    or upgraded meanwhile cannot break them (seen: an ImportError after 20 minutes of training)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, vadkit.training.trainer as t\n"
+        "from vadkit.cli import main\n"
+        "def fake_train(*a, **k):\n"
+        "    needed = ['vadkit.evaluation.evaluate', 'vadkit.detect.calibration', 'vadkit.trained_run']\n"
+        "    print('MISSING', [m for m in needed if m not in sys.modules])\n"
+        "    raise SystemExit(0)\n"
+        "t.train = fake_train\n"
+        f"main(['train', '--recipe', 'demo', '--data', {str(tmp_path)!r}])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert "MISSING []" in out.stdout, out.stdout + out.stderr

@@ -31,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from ..training import distributed
     from ..training.trainer import train
 
+    _import_after_training_steps()
+
     console = Console()
     recipe = load_recipe_args(args)
     out = args.out or Path("runs") / recipe.path.stem
@@ -45,6 +47,15 @@ def run(args: argparse.Namespace) -> int:
     if main:
         _after_training(args, run_folder, registry, console)
     return 0
+
+
+def _import_after_training_steps() -> None:
+    """Import what runs after training now, not hours later: a checkout edited or upgraded during
+    a long run must not break its calibration and evaluation (the checkpoint would survive, the
+    last steps would not)."""
+    from ..detect import calibrate  # noqa: F401
+    from ..evaluation import evaluate  # noqa: F401
+    from ..trained_run import TrainedRun  # noqa: F401
 
 
 def _after_training(args: argparse.Namespace, run_folder, registry, console: Console) -> None:
