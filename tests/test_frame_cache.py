@@ -131,3 +131,66 @@ def test_stale_temps_of_dead_writers_are_cleaned(tmp_path: Path) -> None:
     assert set(stale_temps(tmp_path)) == {dead, other_host_old}
     assert clean_stale_temps(tmp_path) == 2
     assert alive.exists() and not dead.exists()
+
+
+@pytest.fixture(scope="module")
+def frames_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small image-folder dataset (PNG frames, the UCSD / ShanghaiTech layout)."""
+    from vadkit.data.synth import generate
+
+    return generate(tmp_path_factory.mktemp("frames"), seed=6, train_videos=2, test_videos=1, frames=20, size=32,
+                    object_size=8)
+
+
+def test_frame_cache_modes_choose_which_videos_are_cached(frames_root: Path, videos_root: Path, registry,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import vadkit.data.factory as factory
+
+    images = open_dataset(frames_root, registry).videos("training")
+    files = open_dataset(videos_root, registry).videos("training")
+    covers = factory.frame_cache_covers
+    assert [covers(m, images, (32, 32), 3) for m in ("all", "video_files", "none")] == [True, None, False]
+    assert covers("auto", images, (32, 32), 3) is True  # 2 x 20 frames x 3 KB: far below the limit
+    assert covers("auto", files, (32, 32), 3) is None  # video files are cached anyway
+    monkeypatch.setattr(factory, "AUTO_FRAME_CACHE_BYTES", 20 * 3 * 32 * 32)  # less than the 2 videos take
+    assert covers("auto", images, (32, 32), 3) is None
+    with pytest.raises(ValueError, match="frame_cache must be one of"):
+        covers("sometimes", images, (32, 32), 3)
+
+
+def _train_tiny(root: Path, out: Path, cache: Path, frame_cache: str, registry) -> dict[str, torch.Tensor]:
+    from _helpers import TINY_MODEL
+    from vadkit.recipe import load_recipe
+    from vadkit.training.checkpoint import load_checkpoint
+    from vadkit.training.trainer import train
+
+    (out.parent / f"{frame_cache}.toml").write_text(TINY_MODEL + f"""[train]
+epochs = 1
+batch_size = 2
+max_steps_per_epoch = 3
+threads = 1
+frame_cache = "{frame_cache}"
+[flow]
+cache = "{cache}"
+""")
+    run = train(load_recipe(out.parent / f"{frame_cache}.toml"), root, out, registry)
+    return load_checkpoint(run.checkpoint)["model"]
+
+
+def test_image_folder_training_caches_frames_and_trains_the_same_model(frames_root: Path, registry,
+                                                                       tmp_path: Path) -> None:
+    """``[train] frame_cache = "auto"`` decodes the PNG frames once into the cache; the trained
+    weights equal those of a run that reads every frame from its file ("none")."""
+    cached = _train_tiny(frames_root, tmp_path / "auto", tmp_path / "c1", "auto", registry)
+    assert len(list((tmp_path / "c1" / "frames").glob("*.npy"))) == 2
+    plain = _train_tiny(frames_root, tmp_path / "none", tmp_path / "c2", "none", registry)
+    assert not (tmp_path / "c2" / "frames").exists() or not list((tmp_path / "c2" / "frames").glob("*.npy"))
+    assert cached.keys() == plain.keys()
+    assert all(torch.equal(cached[k], plain[k]) for k in cached)
+
+
+def test_bad_frame_cache_names_the_recipe_key(frames_root: Path, registry, tmp_path: Path) -> None:
+    from vadkit.errors import RecipeError
+
+    with pytest.raises(RecipeError, match=r"train\.frame_cache.*auto, all, video_files, none"):
+        _train_tiny(frames_root, tmp_path / "sometimes", tmp_path / "c", "sometimes", registry)

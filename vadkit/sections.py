@@ -33,6 +33,7 @@ class TrainConfig:
     precision: str = "auto"  # fast mode's autocast dtype: auto | bfloat16 | float16 | float32
     device: str = "auto"
     workers: int = 0  # DataLoader worker processes
+    frame_cache: str = "auto"  # decoded-frame cache: auto | all | video_files | none (docs/training.md)
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     max_steps_per_epoch: int = 0  # 0 = the whole training set each epoch
     grad_clip: float = 0.0  # 0 = no clipping

@@ -130,12 +130,12 @@ def build_clips(
     videos: list[Any] | None = None,
     shard: tuple[int, int] = (0, 1),
     barrier: Callable[[], None] | None = None,
-    frame_cache: bool | None = None,
+    frame_cache: bool | str | None = None,
 ) -> ClipDataset:
     """Clips of ``split`` at the recipe's resolution. Before returning: the frame check
     (``check``: True/"full", "sample", "auto", False/"none"; frame_check.py), the decoded-frame
-    cache of video-file sources (``frame_cache``: None = video files only, True = every video,
-    False = off) and, with a motion stream, the flow cache are filled, in parallel across
+    cache (``frame_cache``: None or "video_files" = video-file sources only, True or "all" =
+    every video, False or "none" = off, "auto" = :func:`frame_cache_covers`) and, with a motion stream, the flow cache are filled, in parallel across
     videos; under DDP ``shard=(rank, world)`` gives each rank its share and ``barrier`` waits
     for the others. The disk space the caches take is printed first.
 
@@ -152,7 +152,8 @@ def build_clips(
         console.print(f"frame check: sampled 3 frames of each of {done['checked']} videos "
                       f"(pass --check for a full decode)")
     flow = make_flow(registry, recipe) if uses_motion else None
-    use_store = frame_cache is not False and (bool(frame_cache) or any(is_video_file(v) for v in videos))
+    store_all = frame_cache_covers(frame_cache, videos, model_resolution(recipe), int(m["image_channels"]))
+    use_store = store_all is not False and (store_all or any(is_video_file(v) for v in videos))
     clips = ClipDataset(
         videos,
         frames=int(m["frames"]),
@@ -164,7 +165,7 @@ def build_clips(
         flow_clip=settings["clip"],
         dataset_root=Path(data_root),
         frame_store=FrameCache(cache_dir / "frames") if use_store else None,
-        store_all=bool(frame_cache),
+        store_all=bool(store_all),
     )
     report_cache_space(clips, console)
     clips.prepare_frames(workers=workers, console=console, shard=shard)
@@ -172,6 +173,30 @@ def build_clips(
     if barrier is not None:
         barrier()  # every rank's share of the caches is written before anyone trains
     return clips
+
+
+# "auto" also caches image-folder videos (one image file read and resized per frame otherwise)
+# when their decoded frames take at most this much disk: UCSD Ped2 (128 MB at 128x128, 500 MB
+# at 256x256) and Avenue (3 GB at 256x256) are cached, ShanghaiTech's 274k training frames
+# (54 GB at 256x256) are not.
+AUTO_FRAME_CACHE_BYTES = 4 * 2**30
+FRAME_CACHE_MODES = ("auto", "all", "video_files", "none")
+
+
+def frame_cache_covers(mode: bool | str | None, videos: list[Any], resolution: tuple[int, int],
+                       channels: int) -> bool | None:
+    """Which videos the decoded-frame cache holds: True = every video, None = video files only,
+    False = none. ``mode`` is a bool/None or one of :data:`FRAME_CACHE_MODES`."""
+    if mode is None or isinstance(mode, bool):
+        return mode
+    if mode not in FRAME_CACHE_MODES:
+        raise ValueError(f"frame_cache must be one of {', '.join(FRAME_CACHE_MODES)}, got {mode!r}")
+    if mode != "auto":
+        return {"all": True, "video_files": None, "none": False}[mode]
+    images = [v for v in videos if not is_video_file(v)]
+    if images and sum(entry_bytes(v, resolution, channels) for v in images) <= AUTO_FRAME_CACHE_BYTES:
+        return True
+    return None
 
 
 def cache_space(clips: ClipDataset) -> dict[str, tuple[int, int]]:
@@ -210,4 +235,4 @@ def report_cache_space(clips: ClipDataset, console: Console | None) -> None:
 
 
 __all__ = ["open_dataset", "detect_layout", "make_flow", "flow_settings", "model_resolution", "build_clips",
-           "cache_space", "report_cache_space", "AUTO"]
+           "cache_space", "report_cache_space", "frame_cache_covers", "FRAME_CACHE_MODES", "AUTO"]

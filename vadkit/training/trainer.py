@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from .. import __version__
 from ..builder import build_model, model_section
-from ..data.factory import build_clips
+from ..data.factory import FRAME_CACHE_MODES, build_clips
 from ..data.holdout import training_part
 from ..errors import CheckpointError, RecipeError
 from ..recipe import Recipe
@@ -49,6 +49,7 @@ def validate_train(cfg: TrainConfig, recipe: Recipe) -> None:
         ("lr", cfg.lr > 0, "must be > 0"),
         ("lr_schedule", cfg.lr_schedule in LR_SCHEDULES, f"must be one of {', '.join(LR_SCHEDULES)}"),
         ("workers", cfg.workers >= 0, "must be >= 0"),
+        ("frame_cache", cfg.frame_cache in FRAME_CACHE_MODES, f"must be one of {', '.join(FRAME_CACHE_MODES)}"),
         ("precision", cfg.precision in PRECISIONS, f"must be one of {', '.join(PRECISIONS)}"),
         ("betas", len(cfg.betas) == 2 and all(0 <= b < 1 for b in cfg.betas), "must be two numbers in [0, 1)"),
     ]
@@ -120,7 +121,7 @@ def train(
         state.loggers = build_loggers(state.cfg.loggers, state.run, str(recipe.path))
     clips = build_clips(recipe, registry, Path(data_root), "training", uses_motion=state.model.uses_motion,
                         console=console, check=check, shard=(state.dist.rank, state.dist.world_size),
-                        barrier=distributed.barrier)
+                        barrier=distributed.barrier, frame_cache=state.cfg.frame_cache)
     clips = training_part(clips, recipe)  # [detect] holdout: normal frames kept for calibration
     _plan_steps(state, len(clips), recipe, data_root, console)
     cfg = state.cfg
