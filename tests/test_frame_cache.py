@@ -194,3 +194,30 @@ def test_bad_frame_cache_names_the_recipe_key(frames_root: Path, registry, tmp_p
 
     with pytest.raises(RecipeError, match=r"train\.frame_cache.*auto, all, video_files, none"):
         _train_tiny(frames_root, tmp_path / "sometimes", tmp_path / "c", "sometimes", registry)
+
+
+def test_a_replaced_frame_image_invalidates_frame_and_flow_cache_entries(frames_root: Path, registry,
+                                                                        tmp_path: Path) -> None:
+    """Entries of an image-folder video depend on every frame file, not only the first: a
+    re-extracted frame 7 must not be served from a stale decoded-frame or flow entry."""
+    import shutil
+
+    from vadkit.data import FlowCache, make_flow
+
+    root = tmp_path / "data"
+    shutil.copytree(frames_root, root)
+    flow, frames, flows = make_flow(registry), FrameCache(tmp_path / "c" / "frames"), FlowCache(tmp_path / "c")
+
+    def keys() -> tuple[Path, Path, Path]:
+        video = open_dataset(root, registry).videos("training")[0]
+        return frames.path(video, (32, 32), 3), flows.path(root, video, flow, (32, 32)), marker(tmp_path, video, "full")
+
+    before = keys()
+    assert keys() == before  # nothing changed: same entries
+    video = open_dataset(root, registry).videos("training")[0]
+    seventh = Path(video.file_of(7))
+    img = cv2.imread(str(seventh))
+    cv2.imwrite(str(seventh), 255 - img)
+    os.utime(seventh, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    after = keys()
+    assert all(a != b for a, b in zip(after, before))

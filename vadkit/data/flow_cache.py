@@ -2,8 +2,9 @@
 
 Layout of an entry: shape (num_frames, 2, H, W) at the recipe resolution, ``flows[k]`` = flow
 from frame k-1 to frame k in pixels of the resized grid (x, y), ``flows[0]`` = zeros. The key
-hashes the dataset path, split, video, frame count, the estimator's ``cache_key()`` and the
-resolution. Entries are written to a temporary name and renamed into place (``os.replace``), so a
+hashes the dataset path, split, video, frame count, the estimator's ``cache_key()``, the
+resolution and the size and mtime of every source file (a replaced frame is never served stale
+flow). Entries are written to a temporary name and renamed into place (``os.replace``), so a
 killed run never leaves a file that a later run reads as valid; the temporary files of a
 killed writer are deleted by the next :meth:`FlowCache.precompute` (writer dead, or older than
 an hour). Under DDP each rank fills its share of the videos (``shard``).
@@ -23,9 +24,10 @@ from vadkit.errors import DataError
 
 from .cache_entry import entry_path, fill_entries, load_entry
 from .transforms import resize_flow
+from .source_signature import source_signature
 from .video import Video
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: keyed by the source files' size and mtime too
 
 
 def default_cache_dir() -> Path:
@@ -55,6 +57,7 @@ class FlowCache:
             "frames": video.num_frames,
             "flow": estimator.cache_key(),
             "resolution": [int(resolution[0]), int(resolution[1])],
+            "source": source_signature(video),
         }
 
     def path(self, dataset_root: str | Path | None, video: Video, estimator: Any, resolution: Sequence[int]) -> Path:

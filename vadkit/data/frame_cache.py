@@ -3,8 +3,8 @@ memory-mapped when read, so clips from video files cost a page read instead of a
 
 Layout of an entry: shape (num_frames, C, H, W), ``frames[k]`` = ``resize_frame(video.read(k))``
 (exactly what :class:`~vadkit.data.clips.ClipDataset` computes without the cache). The key hashes
-the dataset path, split, video, frame count, resolution, channels and the source file's size and
-mtime (a replaced video is never served stale). Filled by one sequential decode per video (no
+the dataset path, split, video, frame count, resolution, channels and the size and mtime of every
+source file (:mod:`~vadkit.data.source_signature`: a replaced video or frame image is never served stale). Filled by one sequential decode per video (no
 seeks), in parallel across videos (processes) and ranks (``shard``); that decode also checks
 every frame. Written to a temporary name and renamed into place, like the flow cache; stale
 temporary files of killed writers are removed by the next fill.
@@ -23,25 +23,17 @@ from vadkit.atomic import clean_stale_temps, temp_name
 from vadkit.errors import DataError
 
 from .cache_entry import entry_path, fill_entries, load_entry
+from .source_signature import source_signature
 from .transforms import resize_frame
 from .video import Video, VideoFile, where
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the source signature covers every file of a frame folder
 SUBDIR = "frames"
 
 
 def is_video_file(video: Video) -> bool:
     """True for videos decoded from a container (.avi, .mp4...): the ones the cache speeds up."""
     return isinstance(video.source, VideoFile)
-
-
-def source_signature(video: Video) -> list:
-    """(size, mtime_ns) of the video's source file: a changed file changes the key."""
-    try:
-        st = os.stat(video.file_of(0))
-    except OSError:
-        return [None, None]
-    return [st.st_size, st.st_mtime_ns]
 
 
 def entry_bytes(video: Video, resolution: Sequence[int], channels: int) -> int:

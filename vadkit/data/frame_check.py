@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from vadkit.atomic import atomic_write_bytes
 from vadkit.errors import DataError
 
+from .source_signature import file_stats
 from .video import Video, where
 
 MODES = ("auto", "full", "sample", "none")
@@ -39,21 +39,9 @@ def resolve_mode(check: bool | str, total_frames: int) -> str:
     return mode
 
 
-def _files(video: Video) -> list[str]:
-    paths = getattr(video.source, "paths", None)
-    return list(paths) if paths is not None else [video.file_of(0)]
-
-
 def marker(directory: Path, video: Video, mode: str) -> Path:
     """The marker file of ``video`` checked in ``mode`` (depends on its files' size and mtime)."""
-    stats = []
-    for f in _files(video):
-        try:
-            st = os.stat(f)
-            stats.append((f, st.st_size, st.st_mtime_ns))
-        except OSError:
-            stats.append((f, None, None))
-    key = [str(video.dataset_root), video.split, video.name, video.num_frames, mode, stats]
+    key = [str(video.dataset_root), video.split, video.name, video.num_frames, mode, file_stats(video)]
     return Path(directory) / f"{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]}.ok"
 
 
