@@ -99,7 +99,7 @@ def main() -> None:
     print(f"DIS flow on original {frames[0].shape[1]}x{frames[0].shape[0]} frames: "
           f"{(time.perf_counter() - start) / 30 * 1000:.2f} ms/frame (one core)")
     with tempfile.TemporaryDirectory() as tmp:
-        cache = FlowCache(tmp)
+        cache, frame_store = FlowCache(tmp), FrameCache(Path(tmp) / "frames")
         start = time.perf_counter()
         for res in args.resolution:
             cache.precompute(videos, est, (res, res), workers=max(args.workers), console=False, dataset_root=ds.root)
@@ -111,13 +111,17 @@ def main() -> None:
                 "no flow": ClipDataset(videos, **kw),
                 "flow on the fly": ClipDataset(videos, flow=est, **kw),
                 "cached flow": ClipDataset(videos, flow=est, cache=cache, **kw),
+                # what training uses on Ped2 since [train] frame_cache = "auto" (docs/training.md)
+                "cached flow+frames": ClipDataset(videos, flow=est, cache=cache, frame_store=frame_store,
+                                                  store_all=True, **kw),
             }
+            variants["cached flow+frames"].prepare_frames(workers=max(args.workers))
             step = train_step_clips_per_s(args.recipe, res, args.batch, args.steps, True)
             print(f"\n{res}x{res}: model training step ({args.recipe}, batch {args.batch}): {step:.1f} clips/s")
             for name, clips in variants.items():
                 for w in args.workers:
                     rate = clips_per_s(clips, w, args.batch, args.batches // (2 if "fly" in name else 1))
-                    print(f"  loader {name:16s} workers={w}: {rate:7.1f} clips/s ({rate / step:5.1f}x the step)")
+                    print(f"  loader {name:18s} workers={w}: {rate:7.1f} clips/s ({rate / step:5.1f}x the step)")
 
 
 def video_files_copy(videos: list, out: Path) -> list:
