@@ -135,9 +135,10 @@ def build_clips(
     """Clips of ``split`` at the recipe's resolution. Before returning: the frame check
     (``check``: True/"full", "sample", "auto", False/"none"; frame_check.py), the decoded-frame
     cache (``frame_cache``: None or "video_files" = video-file sources only, True or "all" =
-    every video, False or "none" = off, "auto" = :func:`frame_cache_covers`) and, with a motion stream, the flow cache are filled, in parallel across
-    videos; under DDP ``shard=(rank, world)`` gives each rank its share and ``barrier`` waits
-    for the others. The disk space the caches take is printed first.
+    every video, False or "none" = off, "auto" = :func:`frame_cache_covers`) and, with a motion
+    stream, the flow cache are filled, in parallel across videos; under DDP ``shard=(rank,
+    world)`` gives each rank its share and ``barrier`` waits for the others. The disk space the
+    caches take is printed first.
 
     ``videos`` restricts the clips to a subset of the split's videos (e.g. held-out ones)."""
     m = model_section(recipe)
@@ -176,9 +177,10 @@ def build_clips(
 
 
 # "auto" also caches image-folder videos (one image file read and resized per frame otherwise)
-# when their decoded frames take at most this much disk: UCSD Ped2 (128 MB at 128x128, 500 MB
-# at 256x256) and Avenue (3 GB at 256x256) are cached, ShanghaiTech's 274k training frames
-# (54 GB at 256x256) are not.
+# when their decoded frames take at most this much disk: UCSD Ped2's training split (0.12 GiB
+# at 128x128, 0.47 GiB at 256x256) is cached, frame folders of ShanghaiTech's size (274k
+# training frames, 54 GiB at 256x256) are not. Video files (Avenue) are cached in every mode
+# but "none".
 AUTO_FRAME_CACHE_BYTES = 4 * 2**30
 FRAME_CACHE_MODES = ("auto", "all", "video_files", "none")
 

@@ -23,8 +23,8 @@ from vadkit.atomic import clean_stale_temps, temp_name
 from vadkit.errors import DataError
 
 from .cache_entry import entry_path, fill_entries, load_entry
-from .transforms import resize_flow
 from .source_signature import source_signature
+from .transforms import resize_flow
 from .video import Video
 
 CACHE_VERSION = 2  # 2: keyed by the source files' size and mtime too

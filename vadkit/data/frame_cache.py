@@ -1,13 +1,15 @@
 """On-disk decoded-frame cache: one uint8 ``.npy`` per video at the model resolution,
-memory-mapped when read, so clips from video files cost a page read instead of a seek+decode.
+memory-mapped when read, so a clip costs a page read instead of a seek+decode (video files) or
+five image reads and resizes (frame folders, ``[train] frame_cache``).
 
 Layout of an entry: shape (num_frames, C, H, W), ``frames[k]`` = ``resize_frame(video.read(k))``
 (exactly what :class:`~vadkit.data.clips.ClipDataset` computes without the cache). The key hashes
 the dataset path, split, video, frame count, resolution, channels and the size and mtime of every
-source file (:mod:`~vadkit.data.source_signature`: a replaced video or frame image is never served stale). Filled by one sequential decode per video (no
-seeks), in parallel across videos (processes) and ranks (``shard``); that decode also checks
-every frame. Written to a temporary name and renamed into place, like the flow cache; stale
-temporary files of killed writers are removed by the next fill.
+source file (:mod:`~vadkit.data.source_signature`: a replaced video or frame image is never
+served stale). Filled by one sequential decode per video (no seeks), in parallel across videos
+(processes) and ranks (``shard``); that decode also checks every frame. Written to a temporary
+name and renamed into place, like the flow cache; stale temporary files of killed writers are
+removed by the next fill.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ SUBDIR = "frames"
 
 
 def is_video_file(video: Video) -> bool:
-    """True for videos decoded from a container (.avi, .mp4...): the ones the cache speeds up."""
+    """True for videos decoded from a container (.avi, .mp4...): cached in every mode but "none"."""
     return isinstance(video.source, VideoFile)
 
 
