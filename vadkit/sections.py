@@ -23,6 +23,7 @@ class TrainConfig:
     """[train]: optimisation and run settings (Adam, lr 2e-4 as in the paper)."""
 
     epochs: int = 60
+    time_budget: float = 0.0  # minutes for data preparation + training; lowers epochs to fit (0 = off)
     batch_size: int = 4
     lr: float = 2e-4
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ..runtime import PRECISIONS, autocast, describe, prepare_model
 from ..sections import LossConfig, TrainConfig, read_section
 from ..atomic import atomic_write_text
 from . import distributed
+from .budget import plan_epochs, probe_step_seconds
 from .diagnostics import MemoryDiagnostics
 from .loggers import build_loggers
 from .distributed import DistContext
@@ -45,6 +46,8 @@ def seed_everything(seed: int) -> None:
 def validate_train(cfg: TrainConfig, recipe: Recipe) -> None:
     checks = [
         ("epochs", cfg.epochs >= 1, "must be >= 1"),
+        ("time_budget", math.isfinite(cfg.time_budget) and cfg.time_budget >= 0,
+         "must be minutes >= 0 (0 = no budget)"),
         ("batch_size", cfg.batch_size >= 1, "must be >= 1"),
         ("lr", cfg.lr > 0, "must be > 0"),
         ("lr_schedule", cfg.lr_schedule in LR_SCHEDULES, f"must be one of {', '.join(LR_SCHEDULES)}"),
@@ -112,6 +115,7 @@ def train(
     writes the run folder (docs/training.md). ``check``: the frame check before training
     (``build_clips``: "auto", "full", "sample" or "none").
     """
+    started = time.perf_counter()  # [train] time_budget counts data preparation too
     console = console or Console()
     state = _prepare(recipe, registry, RunFolder(Path(out)), resume, console)
     if not state.dist.is_main:  # rank 0 alone prints, logs and writes the run folder
@@ -123,7 +127,7 @@ def train(
                         console=console, check=check, shard=(state.dist.rank, state.dist.world_size),
                         barrier=distributed.barrier, frame_cache=state.cfg.frame_cache)
     clips = training_part(clips, recipe)  # [detect] holdout: normal frames kept for calibration
-    _plan_steps(state, len(clips), recipe, data_root, console)
+    _plan_steps(state, clips, recipe, data_root, console, started)
     cfg = state.cfg
     try:
         with _progress(console) as progress:
@@ -142,15 +146,19 @@ def train(
     return state.run
 
 
-def _plan_steps(state: TrainState, n_clips: int, recipe: Recipe, data_root: Path, console: Console) -> None:
-    """Steps per epoch (the same on every rank: each rank sees 1/world of the clips) and the
-    learning-rate schedule."""
-    cfg, world = state.cfg, state.dist.world_size
+def _plan_steps(state: TrainState, clips: Any, recipe: Recipe, data_root: Path, console: Console,
+                started: float) -> None:
+    """Steps per epoch (the same on every rank: each rank sees 1/world of the clips), the epoch
+    count under ``time_budget`` and the learning-rate schedule."""
+    cfg, world, n_clips = state.cfg, state.dist.world_size, len(clips)
     if n_clips < cfg.batch_size * world:
         raise RecipeError(f"the training split of {data_root} yields {n_clips} clips, fewer than one batch "
                           f"on each of {world} rank(s)", file=str(recipe.path), key="train.batch_size")
     per_rank = n_clips // world
     state.steps = min(per_rank // cfg.batch_size, cfg.max_steps_per_epoch or per_rank)
+    if cfg.time_budget:
+        _fit_budget(state, clips, recipe, started, console)
+        cfg = state.cfg
     state.scheduler = _scheduler(state, state.steps * cfg.epochs)
     ranks = f" per rank, {world} ranks ({state.dist.backend}), global batch {cfg.batch_size * world}" if world > 1 else ""
     console.print(
@@ -224,6 +232,29 @@ def _record_run(state: TrainState, recipe: Recipe, data_root: Path) -> None:
                  "data_root": str(Path(data_root).resolve()), "train": asdict(state.cfg), "device": str(state.device)})
     info.setdefault("environment", []).append(environment())
     run.write_info(info)
+
+
+def _fit_budget(state: TrainState, clips: Any, recipe: Recipe, started: float, console: Console) -> None:
+    """``epochs`` lowered to what ``time_budget`` leaves, from a step time measured here
+    (vadkit/training/budget.py); a resumed run keeps the plan it started with."""
+    cfg = state.cfg
+    if state.dist.enabled:
+        raise recipe.error("train.time_budget", "works in single-process runs only; under torchrun set train.epochs")
+    info = state.run.read_info()
+    planned = info.get("time_budget")
+    if state.start_epoch > 0 and isinstance(planned, dict) and isinstance(planned.get("epochs"), int):
+        state.cfg = replace(cfg, epochs=min(cfg.epochs, planned["epochs"]))
+        console.print(f"time budget: keeping the {state.cfg.epochs} epochs planned when this run started")
+        return
+    global_step = state.global_step
+    step_s = probe_step_seconds(state.model, state.optimizer, clips, cfg.batch_size, cfg.workers,
+                                lambda batch: _step(state, batch, 0, 0))
+    state.global_step = global_step
+    plan = plan_epochs(cfg.time_budget, cfg.epochs, time.perf_counter() - started, step_s, state.steps, recipe)
+    state.cfg = replace(cfg, epochs=plan.epochs)
+    console.print(plan.describe())
+    info["time_budget"] = asdict(plan)
+    state.run.write_info(info)
 
 
 def _scheduler(state: TrainState, total_steps: int) -> Any:
