@@ -115,3 +115,14 @@ def test_a_tight_budget_lowers_epochs_and_resume_keeps_the_plan(recipe_file: Pat
 def test_bad_budget_names_the_key(recipe_file: Path, synth: Path, registry, tmp_path: Path) -> None:
     with pytest.raises(RecipeError, match=r"train\.time_budget.*minutes >= 0"):
         train(load_recipe(recipe_file, ["train.time_budget=-1"]), synth, tmp_path / "bad", registry)
+
+
+def test_resuming_a_run_started_without_a_budget_keeps_its_epochs(recipe_file: Path, synth: Path, registry,
+                                                                  tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import vadkit.training.trainer as trainer
+
+    run = train(load_recipe(recipe_file, ["train.epochs=1"]), synth, tmp_path / "r", registry).root
+    monkeypatch.setattr(trainer, "probe_step_seconds", lambda *a, **k: 10.0)  # would plan 2 epochs
+    train(load_recipe(recipe_file, ["train.time_budget=1"]), synth, run, registry, resume=True)
+    assert _epochs_logged(run) == 4 and "time_budget" not in json.loads((run / "run.json").read_text())

@@ -242,9 +242,12 @@ def _fit_budget(state: TrainState, clips: Any, recipe: Recipe, started: float, c
         raise recipe.error("train.time_budget", "works in single-process runs only; under torchrun set train.epochs")
     info = state.run.read_info()
     planned = info.get("time_budget")
-    if state.start_epoch > 0 and isinstance(planned, dict) and isinstance(planned.get("epochs"), int):
-        state.cfg = replace(cfg, epochs=min(cfg.epochs, planned["epochs"]))
-        console.print(f"time budget: keeping the {state.cfg.epochs} epochs planned when this run started")
+    if state.start_epoch > 0:  # never change the schedule of a run under way
+        if isinstance(planned, dict) and isinstance(planned.get("epochs"), int):
+            state.cfg = replace(cfg, epochs=min(cfg.epochs, planned["epochs"]))
+            console.print(f"time budget: keeping the {state.cfg.epochs} epochs planned when this run started")
+        else:
+            console.print(f"time budget: this run started without one; keeping its {cfg.epochs} epochs")
         return
     global_step = state.global_step
     step_s = probe_step_seconds(state.model, state.optimizer, clips, cfg.batch_size, cfg.workers,
