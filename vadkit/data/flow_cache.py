@@ -5,14 +5,15 @@ from frame k-1 to frame k in pixels of the resized grid (x, y), ``flows[0]`` = z
 hashes the dataset path, split, video, frame count, the estimator's ``cache_key()``, the
 resolution and the size and mtime of every source file (a replaced frame is never served stale
 flow). Entries are written to a temporary name and renamed into place (``os.replace``), so a
-killed run never leaves a file that a later run reads as valid; the temporary files of a
+killed run never leaves a file that a later run reads as valid; the metadata holds a CRC32 of
+the data, checked on the first read in a process (bit-rot: the entry is reported and
+recomputed, vadkit/data/cache_entry.py); the temporary files of a
 killed writer are deleted by the next :meth:`FlowCache.precompute` (writer dead, or older than
 an hour). Under DDP each rank fills its share of the videos (``shard``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -22,7 +23,9 @@ import numpy as np
 from vadkit.atomic import clean_stale_temps, temp_name
 from vadkit.errors import DataError
 
-from .cache_entry import entry_path, fill_entries, load_entry
+from vadkit.faults import fault
+
+from .cache_entry import entry_path, fill_entries, fsync_file, load_entry, mark_cache, remove_entry, write_meta
 from .source_signature import source_signature
 from .transforms import resize_flow
 from .video import Video
@@ -85,6 +88,8 @@ class FlowCache:
                 progress(video.num_frames)
             return cached
         self.directory.mkdir(parents=True, exist_ok=True)
+        mark_cache(self.directory)
+        remove_entry(path)  # a damaged entry: gone before its replacement is written
         tmp, meta_tmp = temp_name(path), temp_name(path.with_suffix(".json"))
         try:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
@@ -98,12 +103,11 @@ class FlowCache:
                 prev = nxt
                 if progress:
                     progress(1)
+                fault("cache-fill")
             out.flush()
             del out
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            meta = self.key(dataset_root, video, estimator, (h, w))
-            meta_tmp.write_text(json.dumps(meta, indent=1))
+            fsync_file(tmp)
+            write_meta(tmp, meta_tmp, self.key(dataset_root, video, estimator, (h, w)))
             os.replace(meta_tmp, path.with_suffix(".json"))
             os.replace(tmp, path)
         finally:

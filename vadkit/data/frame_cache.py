@@ -8,13 +8,12 @@ the dataset path, split, video, frame count, resolution, channels and the size a
 source file (:mod:`~vadkit.data.source_signature`: a replaced video or frame image is never
 served stale). Filled by one sequential decode per video (no seeks), in parallel across videos
 (processes) and ranks (``shard``); that decode also checks every frame. Written to a temporary
-name and renamed into place, like the flow cache; stale temporary files of killed writers are
+name and renamed into place with a CRC32 in its metadata, like the flow cache; stale temporary files of killed writers are
 removed by the next fill.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -24,7 +23,9 @@ import numpy as np
 from vadkit.atomic import clean_stale_temps, temp_name
 from vadkit.errors import DataError
 
-from .cache_entry import entry_path, fill_entries, load_entry
+from vadkit.faults import fault
+
+from .cache_entry import entry_path, fill_entries, fsync_file, load_entry, mark_cache, remove_entry, write_meta
 from .source_signature import source_signature
 from .transforms import resize_frame
 from .video import Video, VideoFile, where
@@ -87,6 +88,8 @@ class FrameCache:
     def _write(self, video: Video, path: Path, shape: tuple[int, ...], progress: Callable[[int], None] | None) -> None:
         """One sequential decode of every frame into a temporary memmap, then rename."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        mark_cache(self.directory)
+        remove_entry(path)  # a damaged entry: gone before its replacement is written
         tmp, meta_tmp = temp_name(path), temp_name(path.with_suffix(".json"))
         try:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
@@ -100,11 +103,11 @@ class FrameCache:
                 out[k] = resize_frame(rgb, shape[2:], shape[1])
                 if progress:
                     progress(1)
+                fault("cache-fill")
             out.flush()
             del out
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            meta_tmp.write_text(json.dumps(self.key(video, shape[2:], shape[1]), indent=1))
+            fsync_file(tmp)
+            write_meta(tmp, meta_tmp, self.key(video, shape[2:], shape[1]))
             os.replace(meta_tmp, path.with_suffix(".json"))
             os.replace(tmp, path)
         finally:
