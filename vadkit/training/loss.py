@@ -1,4 +1,5 @@
-"""The training objective: weighted sum of the intensity loss and the memory's named losses."""
+"""The training objective: weighted sum of the intensity loss, the weighted frame terms (FFP's
+gradient loss) and the memory's named losses."""
 
 from __future__ import annotations
 
@@ -20,9 +21,23 @@ def intensity_loss(prediction: Tensor, target: Tensor) -> Tensor:
     return (prediction.float() - target.float()).pow(2).mean()
 
 
+def gradient_loss(prediction: Tensor, target: Tensor) -> Tensor:
+    """L_gd (FFP, Liu et al. CVPR 2018, alpha = 1): mean | |dx target| - |dx prediction| | plus
+    the same along y, dx and dy the differences of neighbouring pixels."""
+    p, t = prediction.float(), target.float()
+    dx = ((t[..., :, 1:] - t[..., :, :-1]).abs() - (p[..., :, 1:] - p[..., :, :-1]).abs()).abs().mean()
+    dy = ((t[..., 1:, :] - t[..., :-1, :]).abs() - (p[..., 1:, :] - p[..., :-1, :]).abs()).abs().mean()
+    return dx + dy
+
+
+# Frame terms computed only when [loss.weights] weighs them (name -> fn(prediction, target)).
+WEIGHTED_FRAME_TERMS = {"gradient": gradient_loss}
+
+
 def compute_loss(output: ModelOutput, target: Tensor, weights: dict[str, float]) -> tuple[Tensor, dict[str, Tensor]]:
     """Total loss and every term by name. Terms without a weight are logged, not optimised."""
     terms: dict[str, Tensor] = {"intensity": intensity_loss(output.prediction, target)}
+    terms.update({name: fn(output.prediction, target) for name, fn in WEIGHTED_FRAME_TERMS.items() if weights.get(name)})
     terms.update(output.memory.losses)
     total = sum((weights.get(name, 0.0) * value for name, value in terms.items()), torch.zeros((), device=target.device))
     return total, terms
