@@ -39,7 +39,7 @@ def fill_entries(
             serial(video, advance)
         return
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
                                initargs=(os.getpid(),))
     try:
         jobs = {pool.submit(job, *job_args(video)): video for video in todo}
@@ -87,7 +87,7 @@ def _die_with(parent: int) -> None:
     threading.Thread(target=watch, name="vadkit-parent-watch", daemon=True).start()
 
 
-def _worker_init(parent: int) -> None:
+def worker_init(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for the whole group
     _die_with(parent)
     import cv2
@@ -96,4 +96,4 @@ def _worker_init(parent: int) -> None:
     cv2.setNumThreads(1)
 
 
-__all__ = ["fill_entries", "stop"]
+__all__ = ["fill_entries", "stop", "worker_init"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 from vadkit.atomic import atomic_write_bytes
 from vadkit.errors import DataError
 
+from .cache_entry import mark_cache
+from .cache_workers import stop, worker_init
 from .source_signature import file_stats
 from .video import Video, where
 
@@ -83,6 +86,7 @@ def check_videos(videos: list[Video], mode: str, directory: str | Path, workers:
     if not todo:
         return report
     directory.mkdir(parents=True, exist_ok=True)
+    mark_cache(directory)
     with Progress(TextColumn(f"[bold]checking frames ({mode})[/]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("videos"), TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("check", total=len(todo))
@@ -100,11 +104,17 @@ def _run(todo: list[Video], mode: str, directory: str, workers: int) -> Any:
     if mode == "sample":
         pool: Any = ThreadPoolExecutor(max_workers=workers)
     else:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=worker_init, initargs=(os.getpid(),))  # die with the parent
     return _drain(pool, todo, mode, directory)
 
 
 def _drain(pool: Any, todo: list[Video], mode: str, directory: str) -> Any:
-    with pool:
+    try:
         for job in [pool.submit(_check_job, v, mode, directory) for v in todo]:
             yield job.result()
+    except BaseException:
+        if isinstance(pool, ProcessPoolExecutor):
+            stop(pool)  # Ctrl-C or a failed video: queued checks cancelled, workers ended now
+        raise
+    pool.shutdown(wait=True)
