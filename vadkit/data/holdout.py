@@ -6,8 +6,10 @@ sees too narrow a normal spread. The hold-out is decided from the recipe alone, 
 (which skips it) and calibration (which uses only it) agree without sharing state:
 
 - ``holdout_videos = N``: N whole training videos, evenly spaced in the split's order, but
-  never more than a third of them (a split of 1 or 2 videos holds none out: calibration is then
-  in-sample and calibration.json says so);
+  never more than a third of them. A split too small for that (1 or 2 videos) holds out the
+  last :data:`FALLBACK_TAIL` of every video instead, so a hold-out always exists; training
+  logs it and calibration.json says so. In-sample calibration happens only when asked for
+  (``holdout_videos = 0`` and ``holdout_tail = 0``);
 - ``holdout_tail = f``: the last fraction f of every other training video. Training keeps
   targets before the cut; calibration takes targets from ``cut + T`` on, so not even the T
   input frames of a calibration clip were seen in training.
@@ -22,6 +24,7 @@ from ..recipe import Recipe
 
 DEFAULT_VIDEOS = 2
 DEFAULT_TAIL = 0.0
+FALLBACK_TAIL = 0.25  # held out of every video when the split has too few videos to hold whole ones
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,15 @@ class Holdout:
 
     videos: int = DEFAULT_VIDEOS
     tail: float = DEFAULT_TAIL
+    fallback: bool = False  # True when ``tail`` stands in for whole videos the split could not spare
+
+    def for_split(self, count: int) -> Holdout:
+        """The hold-out actually applied to a split of ``count`` videos: whole videos asked for
+        but none can be spared (fewer than 3 videos) and no tail asked for -> the last
+        :data:`FALLBACK_TAIL` of every video."""
+        if self.videos > 0 and self.tail == 0 and not self.held_videos(count):
+            return Holdout(0, FALLBACK_TAIL, fallback=True)
+        return self
 
     @property
     def active(self) -> bool:
@@ -66,7 +78,11 @@ class Holdout:
         return train, calib
 
     def describe(self) -> dict[str, Any]:
-        return {"videos": self.videos, "tail": self.tail}
+        out: dict[str, Any] = {"videos": self.videos, "tail": self.tail}
+        if self.fallback:
+            out["fallback"] = (f"too few training videos to hold whole ones out: the last {self.tail:.0%} of every "
+                               "video is held out instead")
+        return out
 
 
 def read_holdout(recipe: Recipe) -> Holdout:
@@ -88,13 +104,20 @@ def keep(clips: Any, positions: list[int]) -> Any:
 
 def training_part(clips: Any, recipe: Recipe) -> Any:
     """The training clips of a run: everything but the recipe's hold-out."""
-    holdout = read_holdout(recipe)
+    holdout = read_holdout(recipe).for_split(len(clips.videos))
     return keep(clips, holdout.split(clips)[0]) if holdout.active_for(len(clips.videos)) else clips
+
+
+def holdout_note(recipe: Recipe, count: int) -> str | None:
+    """A line for the training log when the hold-out falls back to every video's tail."""
+    holdout = read_holdout(recipe).for_split(count)
+    return f"hold-out for calibration: {holdout.describe()['fallback']}" if holdout.fallback else None
 
 
 def calibration_part(clips: Any, holdout: Holdout) -> Any:
     """Only the held-out clips (all clips when nothing is held out)."""
+    holdout = holdout.for_split(len(clips.videos))
     return keep(clips, holdout.split(clips)[1]) if holdout.active_for(len(clips.videos)) else clips
 
 
-__all__ = ["Holdout", "read_holdout", "training_part", "calibration_part", "keep"]
+__all__ = ["FALLBACK_TAIL", "Holdout", "holdout_note", "read_holdout", "training_part", "calibration_part", "keep"]

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from .. import __version__
 from ..builder import build_model, model_section
 from ..data.factory import FRAME_CACHE_MODES, build_clips
-from ..data.holdout import training_part
+from ..data.holdout import holdout_note, training_part
 from ..errors import CheckpointError, RecipeError
 from ..recipe import Recipe
 from ..registry import Registry
@@ -126,6 +126,8 @@ def train(
     clips = build_clips(recipe, registry, Path(data_root), "training", uses_motion=state.model.uses_motion,
                         console=console, check=check, shard=(state.dist.rank, state.dist.world_size),
                         barrier=distributed.barrier, frame_cache=state.cfg.frame_cache)
+    if note := holdout_note(recipe, len(clips.videos)):
+        console.print(note)
     clips = training_part(clips, recipe)  # [detect] holdout: normal frames kept for calibration
     _plan_steps(state, clips, recipe, data_root, console, started)
     cfg = state.cfg
