@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vadkit.atomic import writer_tag
@@ -56,3 +57,48 @@ def test_clear_one_dataset(filled: tuple[Path, Path], tmp_path: Path) -> None:
     assert len(_entries(cache)) == 2  # only the other dataset's entries are left
     assert main(["cache", "clear", "--kind", "flow", "--dir", str(cache)]) == 0
     assert _entries(cache) == []
+
+
+# -- only what a vadkit cache wrote is removed (issue 21) --------------------------------------
+
+
+def test_clear_refuses_a_folder_that_is_not_a_cache(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    labels = tmp_path / "dataset" / "labels"
+    labels.mkdir(parents=True)
+    label = labels / "Test001.npy"
+    np.save(label, np.zeros(5))
+    before = label.read_bytes()
+    for target in (labels, labels.parent):
+        assert main(["cache", "clear", "--dir", str(target)]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert "not a vadkit cache" in err and "Test001.npy" in err and "nothing removed" in err
+    assert label.read_bytes() == before
+
+
+def test_clear_keeps_npy_files_without_entry_metadata(filled: tuple[Path, Path]) -> None:
+    _, cache = filled
+    foreign = cache / "mine.npy"
+    np.save(foreign, np.ones(3))
+    assert main(["cache", "clear", "--dir", str(cache)]) == 0
+    assert _entries(cache) == [foreign]
+
+
+def test_list_on_a_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x")
+    assert main(["cache", "list", "--dir", str(afile)]) == 2
+    assert "is a file, not a cache folder" in " ".join(capsys.readouterr().err.split())
+    monkeypatch.setenv("VADKIT_CACHE", str(afile))
+    assert main(["cache", "list"]) == 2
+    assert "VADKIT_CACHE" in " ".join(capsys.readouterr().err.split())
+
+
+def test_list_with_metadata_that_is_not_an_object(filled: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
+    _, cache = filled
+    bad = _entries(cache)[0]
+    bad.with_suffix(".json").write_text("[1, 2]")
+    capsys.readouterr()
+    assert main(["cache", "list", "--dir", str(cache)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Traceback" not in out and "not listed" in out and bad.name in out
