@@ -23,6 +23,8 @@ _OS_REASONS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
     errno.ENOSPC: "no space left on the device",
+    errno.EFBIG: "file too large (file size limit reached)",
+    errno.EDQUOT: "disk quota exceeded",
     errno.EISDIR: "is a folder, but a file is needed here",
     errno.EROFS: "read-only file system",
     errno.ENAMETOOLONG: "file name too long",
@@ -30,10 +32,26 @@ _OS_REASONS = {
 DEBUG_HINT = " (run with --debug for the traceback)"
 
 
+def free_space(path: str) -> str:
+    """`` (N MiB free on its file system)`` for the nearest existing folder of ``path``, or ''."""
+    import shutil
+
+    for p in (Path(path), *Path(path).parents):
+        try:
+            if p.is_dir():
+                return f" ({shutil.disk_usage(p).free / 2**20:.0f} MiB free on its file system)"
+        except OSError:
+            return ""
+    return ""
+
+
 def os_error_message(exc: OSError) -> str:
-    """``path: reason`` for an OSError (both paths for a rename)."""
+    """``path: reason`` for an OSError (both paths for a rename); a write that ran out of room
+    also says how much room is left."""
     reason = _OS_REASONS.get(exc.errno or -1, exc.strerror or str(exc))
     paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    if paths and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        reason += free_space(paths[-1])
     return f"{' -> '.join(paths)}: {reason}" if paths else f"{exc.strerror or exc}{DEBUG_HINT}"
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -12,13 +15,51 @@ from torch import nn
 
 from ..atomic import atomic_write
 from ..errors import CheckpointError
+from ..faults import fault
 
 CHECKPOINT_NAME = "last.pt"
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save through an atomic write (see vadkit.atomic)."""
-    atomic_write(path, lambda fh: torch.save(obj, fh))
+    """torch.save through an atomic write (see vadkit.atomic). A failed write (disk full, quota)
+    leaves the previous checkpoint and no temporary file, and is one OSError naming the file
+    (torch reports it as a RuntimeError of its zip writer)."""
+
+    def write(fh: Any) -> None:
+        try:
+            torch.save(obj, fh)
+        except RuntimeError as exc:
+            raise write_error(path, exc) from None
+        fault("checkpoint-write")  # killed with the whole temporary file written, before the rename
+
+    atomic_write(path, write)
+
+
+def write_error(path: Path, exc: BaseException) -> OSError:
+    """An OSError for ``path`` from a writer's error: ENOSPC unless the error says otherwise."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return OSError(exc.errno, exc.strerror or str(exc), str(path))
+    text = str(exc).lower()
+    code = errno.EFBIG if "too large" in text else errno.EIO if "i/o" in text else errno.ENOSPC
+    return OSError(code, os.strerror(code), str(path))
+
+
+def restore_epoch_record(log: Path, record: Any) -> bool:
+    """Append the checkpoint's epoch record to log.jsonl when a kill between the checkpoint's
+    rename and the log line lost it (and end a line cut by the kill); True when appended."""
+    if not isinstance(record, dict) or not record.get("epoch_end"):
+        return False
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    for line in text.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("epoch_end") and rec.get("epoch") == record.get("epoch"):
+            return False
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(("\n" if text and not text.endswith("\n") else "") + json.dumps(record) + "\n")
+    return True
 
 
 def rng_state() -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -25,12 +26,15 @@ from ..registry import Registry
 from ..runtime import PRECISIONS, autocast, describe, prepare_model
 from ..sections import LossConfig, TrainConfig, read_section
 from ..atomic import atomic_write_text
+from ..faults import fault
+from ..folder_lock import folder_lock
 from . import distributed
 from .budget import plan_epochs, probe_step_seconds
 from .diagnostics import MemoryDiagnostics
 from .loggers import build_loggers
 from .distributed import DistContext
-from .checkpoint import architecture, atomic_save, check_compatible, load_checkpoint, rng_state, set_rng_state
+from .checkpoint import (architecture, atomic_save, check_compatible, load_checkpoint, restore_epoch_record,
+                         rng_state, set_rng_state)
 from .loss import check_finite, compute_loss
 from .run_folder import RunFolder, environment
 
@@ -117,6 +121,14 @@ def train(
     """
     started = time.perf_counter()  # [train] time_budget counts data preparation too
     console = console or Console()
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 alone writes (and locks) the run folder
+        return _train(recipe, data_root, out, registry, resume, console, check, started)
+    with folder_lock(Path(out), "train"):  # one writer per run folder: a second one gets its PID, exit 2
+        return _train(recipe, data_root, out, registry, resume, console, check, started)
+
+
+def _train(recipe: Recipe, data_root: Path, out: Path, registry: Registry, resume: bool, console: Console,
+           check: bool | str, started: float) -> RunFolder:
     state = _prepare(recipe, registry, RunFolder(Path(out)), resume, console)
     if not state.dist.is_main:  # rank 0 alone prints, logs and writes the run folder
         console = Console(quiet=True)
@@ -220,6 +232,7 @@ def _resume(state: TrainState, console: Console) -> None:
     console.print(f"resuming {run.root} after epoch {state.start_epoch} (step {state.global_step})")
     # steps logged after the checkpoint belong to the lost epoch; mark where the rerun starts
     if state.dist.is_main:
+        restore_epoch_record(run.log, ckpt.get("log_record"))  # killed after the rename, before the log line
         run.append_log({"resumed_after_epoch": state.start_epoch, "global_step": state.global_step})
 
 
@@ -297,13 +310,14 @@ def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, ta
         progress.update(task, advance=1, epoch=f"{epoch + 1}/{cfg.epochs}", fps=fps,
                         losses=" ".join(f"{k} {v:.4g}" for k, v in values.items()))
     distributed.assert_in_sync(model, f"epoch {epoch + 1}")
-    _checkpoint(state, epoch)
     seconds = time.perf_counter() - epoch_start
     means = {f"mean_{k}": v / max(1, step + 1) for k, v in _mean_over_ranks(state, sums).items()}
     memory = state.diagnostics.summary()
+    record = {"epoch": epoch + 1, "epoch_end": True, "seconds": round(seconds, 2), **means, **memory}
+    _checkpoint(state, epoch, record)  # the record rides in the checkpoint: a resume restores it if lost
     if not main:
         return
-    state.loggers.log({"epoch": epoch + 1, "epoch_end": True, "seconds": round(seconds, 2), **means, **memory})
+    state.loggers.log(record)
     shown = {**{k.removeprefix("mean_"): v for k, v in means.items()}, **memory}
     console.print(f"epoch {epoch + 1}/{cfg.epochs}: " + ", ".join(f"{k} {v:.5g}" for k, v in shown.items())
                   + f" ({seconds:.1f} s, checkpoint saved)")
@@ -355,7 +369,7 @@ def _mean_over_ranks(state: TrainState, sums: dict[str, float]) -> dict[str, flo
     return dict(zip(keys, distributed.all_reduce_mean(values).tolist()))
 
 
-def _checkpoint(state: TrainState, epoch: int) -> None:
+def _checkpoint(state: TrainState, epoch: int, record: dict[str, Any] | None = None) -> None:
     """Rank 0 writes the checkpoint; the others wait for it (a resume must find it)."""
     if not state.dist.is_main:
         distributed.barrier()
@@ -369,8 +383,10 @@ def _checkpoint(state: TrainState, epoch: int) -> None:
         "architecture": architecture(state.model),
         "model_recipe": state.model_table,
         "vadkit_version": __version__,
+        "log_record": record or {},
     }
     atomic_save(ckpt, state.run.checkpoint)
+    fault("checkpoint-renamed")
     distributed.barrier()
 
 
