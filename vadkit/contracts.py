@@ -24,6 +24,7 @@ INTERFACES: dict[str, str] = {
     "scorer": "vadkit.scoring:Scorer",
     "dataset": "vadkit.data.interfaces:DatasetLayout",
     "flow": "vadkit.data.interfaces:FlowEstimator",
+    "sink": "vadkit.sinks:Sink",
 }
 
 

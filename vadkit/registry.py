@@ -25,6 +25,7 @@ KINDS: tuple[str, ...] = (
     "scorer",
     "dataset",
     "flow",
+    "sink",
 )
 
 

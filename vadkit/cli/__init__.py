@@ -32,6 +32,7 @@ COMMANDS: tuple[str, ...] = (
     "calibrate",
     "export",
     "report",
+    "serve",
 )
 
 

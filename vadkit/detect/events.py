@@ -53,6 +53,11 @@ class EventMerger:
             return self.close()
         return None
 
+    @property
+    def open_event(self) -> Event | None:
+        """The event still open (its last flagged frame may yet be followed by more), if any."""
+        return self._open
+
     def close(self) -> Event | None:
         """End the open event (end of the source); returns it if it is long enough."""
         ev, self._open = self._open, None
