@@ -15,6 +15,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..atomic import clean_stale_temps
 from ..errors import DataError
+from ..faults import fault
+from ..folder_lock import folder_lock
 from ..memory_estimate import check_memory
 from ..registry import Registry
 from ..sections import read_eval
@@ -24,7 +26,7 @@ from .calibration import calibrate, load_calibration, resolve_threshold, stream_
 from .config import DetectConfig, read_detect
 from .events import Event, EventMerger
 from .memory_update import NormalFrameUpdater, raw_threshold
-from .outputs import ScoreLog, add_offline_minmax, score_curve, write_events
+from .outputs import ScoreLog, StatusFile, add_offline_minmax, score_curve
 from .overlay import OverlayWriter
 from .preprocess import Preprocessor
 from .online import ScoreStream
@@ -62,13 +64,16 @@ class SourceSession:
         self.detector, self.source, self.out = detector, source, Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         clean_stale_temps(self.out)  # what a killed earlier detection left behind
+        self.info = detector.info(source)
+        self.status = StatusFile(self.out, self.info)  # events.json says "running" from now on
+        if (note := self.status.begin()) is not None:
+            detector.console.print(note, highlight=False)
         self.stream = ScoreStream(detector.stream, detector.threshold)  # running norm, smoothing, threshold
         self.merger = EventMerger(cfg.merge_gap, cfg.min_event)
         self.log = ScoreLog(self.out / "scores.csv", detector.run.scorer.stat_names)
         self.overlay = OverlayWriter(self.out / "overlay.avi", source.fps, detector.threshold, detector.error_scale,
                                      cfg.overlay_width, cfg.strip_frames) if video else None
         self.events: list[Event] = []
-        self.info = detector.info(source)
 
     def handle(self, ready: list[FrameStats]) -> None:
         """Score, normalise, smooth, flag and log frames whose statistics are ready (``ScoreStream``:
@@ -83,10 +88,19 @@ class SourceSession:
             closed = self.merger.update(s.index, s.time, score, flagged)
             if closed is not None:
                 self.events.append(closed)
-                write_events(self.out / "events.json", self.events, {**self.info, "status": "running"})
+                self.status.write(self.events, "running", frames_scored=self.log.rows)
             if self.overlay is not None and s.rgb is not None:
                 self.overlay.frame(s.rgb, s.index, s.time, score, flagged, s.error)
         self.log.flush()
+        self.status.tick(self.events, frames_scored=self.log.rows)
+        fault("detect-events")
+
+    def fail(self, exc: BaseException) -> None:
+        """Mark events.json ``error`` (best effort: the disk may be what failed)."""
+        try:
+            self.status.write(self.events, "error", message=str(exc), frames_scored=self.log.rows)
+        except OSError:
+            pass
 
     def close(self) -> None:
         self.log.close()
@@ -113,8 +127,8 @@ class SourceSession:
             files["curve"] = str(curve)
         result = DetectResult(source.name, source.path, out, status, message, read, self.log.rows,
                               self.detector.threshold, seconds, self.events, files)
-        write_events(out / "events.json", self.events, {
-            **self.info, "status": status, "message": message, "frames_read": read, "frames_scored": self.log.rows,
+        self.status.write(self.events, status, **{
+            "message": message, "frames_read": read, "frames_scored": self.log.rows, "files": sorted(Path(f).name for f in files.values()),
             "seconds": round(seconds, 2), "frames_per_s": round(result.fps, 2),
             "offline_minmax": "scores.csv column offline_minmax_score: the scorer's benchmark score (1 - regularity, "
                               "normalised over the whole video); not available live" if not source.live else None,
@@ -200,6 +214,9 @@ class Detector:
             status, message = "error", str(exc)
         except KeyboardInterrupt:
             status, message = "interrupted", "interrupted by the user"
+        except OSError as exc:  # a write failed (disk full): events.json says so if it still can
+            session.fail(exc)
+            raise
         finally:
             source.close()
             try:
@@ -243,6 +260,13 @@ def detect(
     else:
         cfg = _source_settings(run_dir, overrides)
         sources = open_sources(source, fps=cfg.fps, stall_timeout=cfg.stall_timeout)
+    with folder_lock(Path(out), "detect"):  # one writer per output folder: a second gets the holder's PID
+        return _detect(sources, run_dir, out, registry, overrides, video, device, console, max_frames)
+
+
+def _detect(sources: list[FrameSource], run_dir: Path | TrainedRun, out: Path, registry: Registry,
+            overrides: dict[str, Any] | None, video: bool, device: str | None, console: Console,
+            max_frames: int | None) -> list[DetectResult]:
     detector = Detector(run_dir, registry, overrides=overrides, device=device, console=console)
     console.print(
         f"detecting in {len(sources)} source{'s' if len(sources) != 1 else ''} with {detector.run.root}: "

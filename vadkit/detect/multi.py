@@ -27,6 +27,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from ..atomic import atomic_write_text
 from ..errors import DataError
+from ..folder_lock import folder_lock
 from ..registry import Registry
 from ..trained_run import TrainedRun
 from .api import DetectResult, Detector, SourceSession, _source_settings
@@ -218,12 +219,21 @@ def open_many(specs: list[str | int | Path], *, fps: float, stall_timeout: float
             failed = FailedSource(Path(str(spec)), exc)
             failed.path, failed.name = str(spec), _safe_name(str(spec))
             sources.append(failed)
-    seen: dict[str, int] = {}
-    for s in sources:
-        seen[s.name] = seen.get(s.name, 0) + 1
-        if seen[s.name] > 1:
-            s.name = f"{s.name}-{seen[s.name]}"
+    unique_names(sources)
     return sources
+
+
+def unique_names(sources: list[FrameSource]) -> None:
+    """Give every source a name no other source has (compared case-insensitively, as some file
+    systems do): the second ``cam`` becomes ``cam-2``, skipping any name already taken."""
+    taken: set[str] = set()
+    for s in sources:
+        name, k = s.name or "source", 1
+        while name.lower() in taken:
+            k += 1
+            name = f"{s.name}-{k}"
+        s.name = name
+        taken.add(name.lower())
 
 
 def _safe_name(spec: str) -> str:
@@ -240,9 +250,17 @@ def detect_many(
     console = console or Console()
     if all(isinstance(s, FrameSource) for s in specs):
         sources: list[FrameSource] = list(specs)  # type: ignore[arg-type]
+        unique_names(sources)
     else:
         cfg = _source_settings(run_dir, overrides)
         sources = open_many(list(specs), fps=cfg.fps, stall_timeout=cfg.stall_timeout)  # type: ignore[arg-type]
+    with folder_lock(Path(out), "detect"):  # one writer per output folder
+        return _detect_many(sources, run_dir, out, registry, overrides, video, device, console, max_frames)
+
+
+def _detect_many(sources: list[FrameSource], run_dir: Path | TrainedRun, out: Path, registry: Registry,
+                 overrides: dict[str, Any] | None, video: bool, device: str | None, console: Console,
+                 max_frames: int | None) -> list[StreamResult]:
     detector = Detector(run_dir, registry, overrides=overrides, device=device, console=console)
     multi = MultiDetector(detector, video=video, drop_frames=detector.cfg.drop_frames, max_frames=max_frames)
     console.print(
@@ -252,8 +270,11 @@ def detect_many(
         f"{detector.run.describe_compute()}"
     )
     outs = [Path(out) if len(sources) == 1 else Path(out) / s.name for s in sources]
+    if len(sources) > 1:
+        for s, o in zip(sources, outs):
+            console.print(f"  {s.path} -> {o}", highlight=False)
     with progress_columns(console) as progress:
         return multi.run(sources, outs, progress)
 
 
-__all__ = ["MultiDetector", "StreamResult", "detect_many", "open_many", "add_dropped_column"]
+__all__ = ["MultiDetector", "StreamResult", "detect_many", "open_many", "add_dropped_column", "unique_names"]

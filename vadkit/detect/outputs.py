@@ -1,12 +1,15 @@
 """Detection outputs of one source: scores.csv (written as frames are scored), events.json
-(rewritten atomically whenever an event closes), the score-curve PNG and, for offline
-sources, the per-video min-max score column added at the end."""
+(the status file: written atomically from the start, whenever an event closes and every few
+seconds, see :class:`StatusFile`), the score-curve PNG and, for offline sources, the
+per-video min-max score column added at the end."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,14 @@ def columns(stat_names: tuple[str, ...]) -> tuple[str, ...]:
     return ("frame", "time", *stat_names, "score", "flagged", "score_raw")
 
 
+OUTPUT_FILES = ("scores.csv", "overlay.avi", "score_curve.png")  # besides events.json
+
+
+def _named(path: Path, exc: OSError) -> OSError:
+    """``exc`` naming ``path`` (a failed write of an open file carries no file name)."""
+    return exc if exc.filename is not None else OSError(exc.errno, exc.strerror, str(path))
+
+
 class ScoreLog:
     """Appends one row per scored frame to ``scores.csv``, flushed after every batch."""
 
@@ -40,11 +51,17 @@ class ScoreLog:
     def write(self, frame: int, time_s: float, stats: dict[str, float], score: float, flagged: bool,
               score_raw: float) -> None:
         values = [f"{stats[k]:.8g}" for k in self.stat_names]
-        self._writer.writerow([frame, f"{time_s:.3f}", *values, f"{score:.4f}", int(flagged), f"{score_raw:.4f}"])
+        try:
+            self._writer.writerow([frame, f"{time_s:.3f}", *values, f"{score:.4f}", int(flagged), f"{score_raw:.4f}"])
+        except OSError as exc:
+            raise _named(self.path, exc) from None
         self.rows += 1
 
     def flush(self) -> None:
-        self._fh.flush()
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            raise _named(self.path, exc) from None
 
     def close(self) -> None:
         if not self._fh.closed:
@@ -78,6 +95,64 @@ def add_offline_minmax(path: Path, scorer: Scorer, temporal_sigma: float = 0.0) 
 
 def write_events(path: Path, events: list[Event], info: dict[str, Any]) -> None:
     atomic_write_text(Path(path), json.dumps({**info, "events": [e.as_dict() for e in events]}, indent=2) + "\n")
+
+
+def read_status(out: Path) -> dict[str, Any] | None:
+    """The events.json in ``out`` when a vadkit detection wrote it (a JSON object with its keys)."""
+    try:
+        data = json.loads((Path(out) / "events.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    keys = ("source", "run", "threshold_rule", "events")
+    return data if isinstance(data, dict) and all(k in data for k in keys) else None
+
+
+class StatusFile:
+    """events.json as the truthful state of a detection from its first moment: ``running``
+    (with the writer's PID and the counts so far, rewritten atomically at most every
+    ``every`` seconds and whenever an event closes), then ``complete`` / ``ended`` / ``error``
+    / ``interrupted``. A ``running`` file whose PID is gone (and whose folder lock is free)
+    was killed. Starting replaces a previous detection's events.json at once and removes the
+    other outputs it proves vadkit wrote, so no earlier "complete" sits beside new partial files."""
+
+    def __init__(self, out: Path, info: dict[str, Any], every: float = 2.0) -> None:
+        self.path, self.info, self.every = Path(out) / "events.json", info, every
+        self._last = 0.0
+
+    def begin(self) -> str | None:
+        """Retire the previous detection's outputs and write ``running``; a line about them or None."""
+        out = self.path.parent
+        previous = read_status(out)
+        self.write([], "running", frames_scored=0)
+        if previous is None:
+            return None
+        removed = [n for n in OUTPUT_FILES if n != "scores.csv" and (out / n).is_file()]
+        for name in removed:
+            (out / name).unlink(missing_ok=True)
+        was = previous.get("status")
+        pid = previous.get("pid")
+        note = f" (pid {pid} was killed)" if was == "running" and isinstance(pid, int) and not _alive(pid) else ""
+        return f"{out}: replacing the outputs of an earlier detection (status {was!r}{note})"
+
+    def write(self, events: list[Event], status: str, **counts: Any) -> None:
+        self._last = time.monotonic()
+        write_events(self.path, events, {**self.info, "status": status, "pid": os.getpid(),
+                                         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **counts})
+
+    def tick(self, events: list[Event], **counts: Any) -> None:
+        """``running`` with fresh counts, when ``every`` seconds have passed since the last write."""
+        if time.monotonic() - self._last >= self.every:
+            self.write(events, "running", **counts)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def score_curve(scores_path: Path, out: Path, threshold: float, events: list[Event], title: str) -> Path | None:
