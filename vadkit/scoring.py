@@ -12,18 +12,23 @@ three questions, each used by one part of the core:
   turns one frame's statistics into a score in units of normal variation (0 = a typical
   normal frame, higher = more anomalous) using only that state (``vadkit detect``).
 
-The defaults of ``fit``/``anomaly`` standardise each statistic with its mean and standard
-deviation on normal frames, sign it so that higher means more anomalous, and take the
-weighted sum with ``weights()``; most scorers only override ``weights``.
+The defaults of ``fit``/``anomaly`` are scale-free: each statistic becomes its tail
+probability under the normal calibration frames (empirical distribution + fitted tail), and the
+calibrated score is the weighted sum of the surprisals ``-log10 p``, weighted by each
+statistic's measured evidence (pooled AUC on pseudo-anomalies in held-out normal video), or by
+``weights()`` when there is none. Most scorers override nothing of it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import numpy as np
+
+from .postprocess.evidence import RULE, evidence_weights
+from .postprocess.tail import FEW_FRAMES, fit_tail, surprisal, tail_fraction
 
 if TYPE_CHECKING:  # torch is only needed by implementations, not to read the contract
     from torch import Tensor
@@ -82,38 +87,93 @@ class Scorer(ABC):
         """One paragraph saying how ``regularity`` is formed (written to metrics.json)."""
 
     def weights(self) -> dict[str, float]:
-        """Weight of each statistic in the calibrated score (default: equal)."""
+        """The scorer's own weight of each statistic (default: equal). Calibration uses them
+        only when there is no measured evidence (see ``fit``)."""
         return {name: 1.0 / max(len(self.statistics), 1) for name in self.stat_names}
 
-    def fit(self, stats: dict[str, np.ndarray]) -> dict[str, Any]:
+    def fit(self, stats: dict[str, np.ndarray], evidence: Mapping[str, float | None] | None = None,
+            method: str = "tail") -> dict[str, Any]:
         """Calibration state from the statistics of normal frames (JSON-serialisable).
 
-        Default: mean and standard deviation of each statistic; a statistic that does not vary
-        on normal data (e.g. the distance of a model without memory) gets weight 0 and the
-        others share its weight."""
-        weights = self.weights()
-        state: dict[str, Any] = {"statistics": {}, "weights": {}}
-        for s in self.statistics:
-            values = np.asarray(stats[s.name], np.float64)
-            sd = float(values.std())
-            state["statistics"][s.name] = {"mean": float(values.mean()), "std": max(sd, EPS)}
-            state["weights"][s.name] = float(weights.get(s.name, 0.0)) if sd >= EPS else 0.0
-        total, kept = sum(weights.values()), sum(state["weights"].values())
-        if kept > 0 and total > 0:
-            state["weights"] = {k: v * total / kept for k, v in state["weights"].items()}
-        return state
+        Default (``method = "tail"``): each statistic, signed so larger = more anomalous, is
+        modelled by its empirical distribution on these frames plus a fitted generalised Pareto
+        tail (:mod:`vadkit.postprocess.tail`); ``anomaly`` is then the weighted sum of each
+        statistic's surprisal ``-log10 P(X >= x)``, so no statistic can dominate through a tiny
+        spread. ``evidence`` (statistic -> pooled AUC on pseudo-anomalies in held-out normal
+        video) sets the weights (:mod:`vadkit.postprocess.evidence`); without it the scorer's
+        ``weights()`` are used. A statistic constant on normal frames gets weight 0 and a note.
+        ``method = "zscore"``: the previous release's mean / standard-deviation standardisation
+        (kept to compare against)."""
+        if method not in _FITS:
+            raise ValueError(f"calibration method must be one of {', '.join(_FITS)}, got {method!r}")
+        return _FITS[method](self, stats, evidence)
 
     def anomaly(self, stats: dict[str, np.ndarray], state: dict[str, Any]) -> np.ndarray:
         """Calibrated anomaly score per frame from ``fit``'s state: frame-wise, so causal.
 
-        Default: sum of weight * sign * (x - mean) / std over the statistics."""
-        out: np.ndarray | None = None
-        for s in self.statistics:
-            norm = state["statistics"][s.name]
-            z = s.anomaly_sign * (np.asarray(stats[s.name], np.float64) - norm["mean"]) / norm["std"]
-            term = state["weights"].get(s.name, 0.0) * z
-            out = term if out is None else out + term
-        return np.zeros(0) if out is None else np.asarray(out, np.float64)
+        "tail": sum of weight * surprisal (0 = at most as unusual as the typical normal frame,
+        2 = as rare as 1 normal frame in 100); "zscore": sum of weight * sign * (x - mean) / std."""
+        return _ANOMALY[state.get("method", "zscore")](self, stats, state)
+
+
+def _signed(scorer: Scorer, stats: Mapping[str, Any], name: str) -> np.ndarray:
+    return scorer.statistic(name).anomaly_sign * np.asarray(stats[name], np.float64)
+
+
+def _fit_tail(scorer: Scorer, stats: dict[str, np.ndarray], evidence: Mapping[str, float | None] | None) -> dict[str, Any]:
+    fitted = {s.name: fit_tail(_signed(scorer, stats, s.name)) for s in scorer.statistics}
+    constant = {k: bool(v["constant"]) for k, v in fitted.items()}
+    weights, source = evidence_weights(dict(evidence or {}), scorer.weights(), constant)
+    n = min((v["n"] for v in fitted.values()), default=0)
+    notes = [f"statistic '{k}' is constant on the {v['n']} normal frames: weight 0" for k, v in fitted.items()
+             if v["constant"]]
+    if n < FEW_FRAMES:
+        notes.append(f"only {n} normal frames: the tail of each statistic is fitted to "
+                     f"{max(1, round(n * tail_fraction(n)))} of them, so thresholds far out are rough "
+                     f"(use {FEW_FRAMES} or more)")
+    return {"method": "tail", "statistics": fitted, "weights": weights, "weights_source": source,
+            "evidence": {k: evidence.get(k) for k in fitted} if evidence else None, "rule": RULE, "notes": notes}
+
+
+def _anomaly_tail(scorer: Scorer, stats: dict[str, np.ndarray], state: dict[str, Any]) -> np.ndarray:
+    out: np.ndarray | None = None
+    for s in scorer.statistics:
+        w = float(state["weights"].get(s.name, 0.0))
+        term = w * surprisal(_signed(scorer, stats, s.name), state["statistics"][s.name]) if w else \
+            np.zeros(np.shape(stats[s.name]))
+        out = term if out is None else out + term
+    return np.zeros(0) if out is None else np.asarray(out, np.float64)
+
+
+def _fit_zscore(scorer: Scorer, stats: dict[str, np.ndarray], evidence: Mapping[str, float | None] | None) -> dict[str, Any]:
+    """The previous release's default: mean and standard deviation of each statistic; one that
+    does not vary gets weight 0 and the others share its weight."""
+    weights = scorer.weights()
+    state: dict[str, Any] = {"method": "zscore", "statistics": {}, "weights": {}}
+    for s in scorer.statistics:
+        values = np.asarray(stats[s.name], np.float64)
+        sd = float(values.std())
+        state["statistics"][s.name] = {"mean": float(values.mean()), "std": max(sd, EPS)}
+        state["weights"][s.name] = float(weights.get(s.name, 0.0)) if sd >= EPS else 0.0
+    total, kept = sum(weights.values()), sum(state["weights"].values())
+    if kept > 0 and total > 0:
+        state["weights"] = {k: v * total / kept for k, v in state["weights"].items()}
+    return state
+
+
+def _anomaly_zscore(scorer: Scorer, stats: dict[str, np.ndarray], state: dict[str, Any]) -> np.ndarray:
+    out: np.ndarray | None = None
+    for s in scorer.statistics:
+        norm = state["statistics"][s.name]
+        z = s.anomaly_sign * (np.asarray(stats[s.name], np.float64) - norm["mean"]) / norm["std"]
+        term = state["weights"].get(s.name, 0.0) * z
+        out = term if out is None else out + term
+    return np.zeros(0) if out is None else np.asarray(out, np.float64)
+
+
+_FITS = {"tail": _fit_tail, "zscore": _fit_zscore}
+_ANOMALY = {"tail": _anomaly_tail, "zscore": _anomaly_zscore}
+CALIBRATION_METHODS = tuple(_FITS)
 
 
 def minmax(values: np.ndarray) -> np.ndarray:
@@ -127,4 +187,4 @@ def as_arrays(stats: dict[str, Any]) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=np.float64) for k, v in stats.items()}
 
 
-__all__ = ["Scorer", "Statistic", "minmax", "as_arrays", "DIRECTIONS"]
+__all__ = ["Scorer", "Statistic", "minmax", "as_arrays", "DIRECTIONS", "CALIBRATION_METHODS"]

@@ -36,7 +36,7 @@ from .online import StreamSettings, flaggable, stream_scores
 from .running_norm import robust_reference
 from .stream import forward_stats
 
-VERSION = 3
+VERSION = 4  # 4: scale-free tail calibration with evidence weights (3: z-scores)
 QUANTILES = (0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.995, 0.999)
 STATS_NAME = "calibration_stats.npz"
 STAT_PREFIX = "stat_"
@@ -128,8 +128,10 @@ def _calibration_clips(run: TrainedRun, registry: Registry, root: Path, split: s
     clips = build_clips(run.recipe, registry, root, split, uses_motion=run.model.uses_motion, console=console)
     trained_on = Path(run.folder.read_info().get("data_root", "") or "/nonexistent")
     own = split == "training" and trained_on.exists() and root.resolve() == trained_on.resolve()
-    holdout = Holdout(cfg.holdout_videos, cfg.holdout_tail)
+    holdout = Holdout(cfg.holdout_videos, cfg.holdout_tail).for_split(len(clips.videos))
     applies = own and holdout.active_for(len(clips.videos))
+    if applies and holdout.fallback:
+        console.print(f"calibration hold-out: {holdout.describe()['fallback']}")
     info = {**holdout.describe(), "applied": bool(applies)}
     if applies:
         held = holdout.held_videos(len(clips.videos))
@@ -141,6 +143,37 @@ def _calibration_clips(run: TrainedRun, registry: Registry, root: Path, split: s
     elif own:
         info["note"] = "in-sample: calibrated on the frames the model trained on (no hold-out configured)"
     return clips, info
+
+
+def check_finite(stats: dict[str, np.ndarray], clips: Any, video_index: np.ndarray, frames: np.ndarray,
+                 root: Path) -> None:
+    """Refuse non-finite statistics: a NaN fitted into the state would silence detection."""
+    for name, values in stats.items():
+        bad = np.flatnonzero(~np.isfinite(np.asarray(values, np.float64)))
+        if bad.size:
+            vi, f = int(video_index[bad[0]]), int(frames[bad[0]])
+            raise DataError(f"{root}: statistic '{name}' is not finite on {bad.size} calibration frames (first: video "
+                            f"{clips.videos[vi].name}, frame {f}); a damaged frame, cache entry or checkpoint? "
+                            "nothing was written")
+
+
+def _evidence(run: TrainedRun, registry: Registry, root: Path, holdout: dict[str, Any], cfg: DetectConfig,
+              console: Console) -> dict[str, Any]:
+    """Per-statistic evidence for the weights: measured on pseudo-anomalies in the held-out
+    videos when calibrating on the run's own hold-out; when calibrating on other footage (a new
+    camera), the evidence of the run's previous calibration of the same checkpoint."""
+    if cfg.calibration_weights != "evidence" or cfg.calibration != "tail":
+        return {"note": f"not used ([detect] calibration = {cfg.calibration!r}, "
+                        f"calibration_weights = {cfg.calibration_weights!r})"}
+    if holdout.get("applied") and holdout.get("videos"):
+        from ..validation.evidence import statistic_evidence
+
+        return statistic_evidence(run, registry, root, console=console)
+    previous = run.calibration() or {}
+    kept = previous.get("evidence") if isinstance(previous.get("evidence"), dict) else None
+    if kept and kept.get("auc_pooled") and previous.get("checkpoint_epoch") == run.epoch:
+        return {**kept, "note": f"kept from the run's previous calibration on {previous.get('data_root')}"}
+    return {"note": "no evidence: no whole training video held out of this calibration; the scorer's weights apply"}
 
 
 def _frames_used(clips: Any, video_index: np.ndarray, frames: np.ndarray) -> list[dict[str, Any]]:
@@ -177,12 +210,17 @@ def calibrate(
     error = stats.pop("_error")
     if video_index.size < 2:
         raise DataError(f"{root}: the {split} split gives {video_index.size} clips; calibration needs at least 2")
+    check_finite(stats, clips, video_index, frames, root)
     offsets = np.r_[0, np.flatnonzero(np.diff(video_index)) + 1, video_index.size]
-    state = run.scorer.fit(stats)
+    evidence = _evidence(run, registry, root, holdout, cfg, console)
+    state = run.scorer.fit(stats, evidence=evidence.get("auc_pooled"), method=cfg.calibration)
     raw = run.scorer.anomaly(stats, state)
     reference = robust_reference(raw)
     settings = StreamSettings.of(cfg, reference)
     threshold, smoothed = stream_threshold(raw, offsets, settings, cfg.threshold_quantile)
+    if not np.isfinite(threshold):
+        raise DataError(f"{root}: the calibrated threshold is {threshold} (non-finite scores on normal frames); "
+                        "check the model and the calibration data")
     result = {
         "version": VERSION,
         "run": str(run.root),
@@ -196,6 +234,7 @@ def calibrate(
         "scorer": type(run.scorer).__name__,
         "statistics": {k: describe(v) for k, v in stats.items()},
         "state": state,
+        "evidence": evidence,
         "score_raw": describe(raw),
         "reference": reference,
         "score": describe(smoothed),
@@ -214,6 +253,13 @@ def calibrate(
 
 def _report(console: Console, run: TrainedRun, result: dict[str, Any], holdout: dict[str, Any], split: str) -> None:
     where = "held-out" if holdout["applied"] else ("in-sample" if "note" in holdout else split)
+    state = result["state"]
+    for note in state.get("notes", []):
+        console.print(f"[yellow]warning:[/] {note}")
+    if "weights" in state:
+        weights = ", ".join(f"{k} {v:.2f}" for k, v in state["weights"].items())
+        console.print(f"calibrated score = weighted {state.get('method', 'zscore')} terms; weights {weights} "
+                      f"({state.get('weights_source', 'scorer weights')})")
     console.print(
         f"calibrated on {result['frames']} {where} normal frames of {result['videos']} videos: threshold "
         f"{result['threshold']:.3f} (quantile {result['threshold_quantile']:g} of the score, smoothing "
@@ -242,6 +288,9 @@ def load_calibration(run: TrainedRun) -> dict[str, Any]:
     if cal.get("version") != VERSION or not isinstance(cal.get("state"), dict):
         raise CheckpointError(f"{path}: calibration format {cal.get('version')!r} is not {VERSION} (written by another "
                               f"vadkit version); run `vadkit calibrate --run {run.root}` again")
+    if not isinstance(cal.get("threshold"), (int, float)) or not np.isfinite(cal["threshold"]):
+        raise CheckpointError(f"{path}: threshold {cal.get('threshold')!r} is not a finite number; run "
+                              f"`vadkit calibrate --run {run.root}` again")
     if cal.get("scorer") != type(run.scorer).__name__:
         raise CheckpointError(f"{path}: calibrated for scorer {cal.get('scorer')!r}, but the run's recipe scores with "
                               f"{type(run.scorer).__name__!r}; run `vadkit calibrate --run {run.root}` again")

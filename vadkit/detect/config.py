@@ -9,6 +9,10 @@ from ..recipe import Recipe
 from ..sections import read_section
 
 
+CALIBRATIONS = ("tail", "zscore")  # vadkit.scoring.CALIBRATION_METHODS
+WEIGHTINGS = ("evidence", "scorer")
+
+
 @dataclass
 class DetectConfig:
     """[detect]: calibration, threshold, smoothing, event merging and streaming settings.
@@ -16,6 +20,8 @@ class DetectConfig:
     Frame counts are in frames of the source. Every key can also be set on the command line.
     """
 
+    calibration: str = "tail"  # tail: scale-free tail probabilities (default) | zscore: the previous release's
+    calibration_weights: str = "evidence"  # evidence: pooled AUC on held-out pseudo-anomalies | scorer: its weights()
     threshold_quantile: float = 0.99  # threshold = this quantile of the smoothed score on normal data
     threshold: float = 0.0  # an absolute threshold on the score instead; 0 = use threshold_quantile
     smoothing: int = 5  # causal moving average over this many scored frames (1 = none)
@@ -40,6 +46,8 @@ class DetectConfig:
 def validate(cfg: DetectConfig, recipe: Recipe | None = None) -> DetectConfig:
     """Check ranges; errors name the recipe key (or the option when there is no recipe)."""
     checks = [
+        ("calibration", cfg.calibration in CALIBRATIONS, f"must be one of {', '.join(CALIBRATIONS)}"),
+        ("calibration_weights", cfg.calibration_weights in WEIGHTINGS, f"must be one of {', '.join(WEIGHTINGS)}"),
         ("threshold_quantile", 0.0 < cfg.threshold_quantile < 1.0, "must be in (0, 1)"),
         ("smoothing", cfg.smoothing >= 1, "must be >= 1"),
         ("merge_gap", cfg.merge_gap >= 0, "must be >= 0"),

@@ -40,6 +40,8 @@ def stream_videos(run: TrainedRun, videos: list[VideoScores], overrides: dict[st
 
 def detection_section(run: TrainedRun, videos: list[VideoScores]) -> dict[str, Any]:
     """Detection metrics of the run at its calibrated threshold, or a note saying why not."""
+    from ..detect.calibration import load_calibration, stream_settings
+    from ..detect.config import read_detect
     from ..detect.detection_metrics import detection_metrics
 
     labelled = [v for v in videos if v.labels and min(v.labels) >= 0]
@@ -49,7 +51,9 @@ def detection_section(run: TrainedRun, videos: list[VideoScores]) -> dict[str, A
         streamed, used = stream_videos(run, labelled)
     except (CheckpointError, DataError) as exc:
         return {"note": f"detection metrics not computed: {exc}"}
-    return {**detection_metrics(streamed, used["fps"]), "settings": used}
+    settings = stream_settings(load_calibration(run), read_detect(run.recipe))
+    return {**detection_metrics(streamed, used["fps"], settings, used["merge_gap"], used["min_event"]),
+            "settings": used}
 
 
 def detection_text(metrics: dict[str, Any]) -> str | None:
@@ -61,10 +65,16 @@ def detection_text(metrics: dict[str, Any]) -> str | None:
     def f(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.2f}"
 
-    fa = d.get("false_alarms_per_hour")
+    def h(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.1f}"
+
+    at = d.get("at_recall") or {}
+    lat = (d.get("latency") or {}).get("median_frames")
     return (f"detection at the calibrated threshold: event F1 {f(d['event_f1'])} (P {f(d['event_precision'])}, "
-            f"R {f(d['event_recall'])}), frame F1 {f(d['frame_f1'])}, "
-            f"{'n/a' if fa is None else f'{fa:.1f}'} false alarms/hour, pooled AUC {f(d['auc_pooled'])}")
+            f"R {f(d['event_recall'])}), frame F1 {f(d['frame_f1'])}, {h(d.get('false_alarms_per_hour'))} false "
+            f"alarms/hour, pooled AUC {f(d['auc_pooled'])}, EER {f(d.get('eer'))}, "
+            f"{h(at.get('false_alarms_per_hour'))} false alarms/hour at 90% event recall, "
+            f"median latency {h(lat)} frames")
 
 
 __all__ = ["detection_section", "detection_text", "stream_videos"]

@@ -21,11 +21,8 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..atomic import atomic_write_text
-from ..builder import build_scorer, model_section
-from ..data.clips import ClipDataset
-from ..data.factory import flow_settings, make_flow, open_dataset
-from ..data.holdout import read_holdout
-from ..errors import DataError, RecipeError
+from ..builder import build_scorer
+from ..errors import RecipeError
 from ..evaluation.evaluate import memory_updater, statistic_aucs
 from ..evaluation.inference import collect_stats
 from ..evaluation.metrics import frame_auc
@@ -33,7 +30,8 @@ from ..recipe import load_recipe
 from ..registry import Registry
 from ..sections import EvalConfig, read_eval
 from ..trained_run import TrainedRun
-from .pseudo import KINDS, pseudo_videos
+from .clips import held_out_videos, pseudo_clips
+from .pseudo import KINDS
 
 PROTOCOL = (
     "Frame-level AUC on pseudo-anomalies drawn into the run's held-out normal training videos "
@@ -41,20 +39,6 @@ PROTOCOL = (
     "scoring as vadkit eval (per-video protocol of the scorer, micro = frames pooled). No test "
     "data is read."
 )
-
-
-def held_out_videos(run: TrainedRun, registry: Registry, root: Path) -> list[Any]:
-    """The whole training videos the run did not train on."""
-    holdout = read_holdout(run.recipe)
-    videos = open_dataset(root, registry, run.recipe).videos("training")
-    held = sorted(holdout.held_videos(len(videos)))
-    if not held:
-        raise DataError(
-            f"{run.folder.recipe}: [detect] holdout_videos = {holdout.videos} holds no whole training video out of "
-            f"{len(videos)}, so every training video was fitted and there is nothing unseen to validate on; "
-            "train with holdout_videos >= 1"
-        )
-    return [videos[i] for i in held]
 
 
 # [eval] keys that change how a trained run is scored, not the run itself.
@@ -105,16 +89,7 @@ def validate(
     run = run_dir if isinstance(run_dir, TrainedRun) else TrainedRun.open(run_dir, registry)
     root = run.data_root(data_root, purpose="the training data")
     scorer, protocol = rescored(run, registry, score_overrides)
-    m = model_section(run.recipe)
-    frames = int(m["frames"])
-    held = held_out_videos(run, registry, root)
-    videos = pseudo_videos(held, copies, frames=frames, seed=seed, kinds=tuple(kinds))
-    settings = flow_settings(run.recipe)
-    clips = ClipDataset(  # no flow cache: it is keyed by video, and these frames change with the seed
-        videos, frames=frames, resolution=m["resolution"], image_channels=int(m["image_channels"]),
-        flow=make_flow(registry, run.recipe) if run.model.uses_motion else None, cache=None,
-        flow_scale=settings["scale"], flow_clip=settings["clip"], frame_cache=2 * frames + 2,
-    )
+    held, videos, clips = pseudo_clips(run, registry, root, copies, seed, kinds)
     with Progress(console=console) as progress:
         updater = memory_updater(run) if protocol.memory_update else None  # changes run.model's memory
         scored = collect_stats(run.model, clips, scorer, run.device, fast=run.fast, precision=run.precision,
@@ -151,4 +126,4 @@ def validation_text(result: dict[str, Any]) -> str:
             f"{', '.join(result['held_out_videos'])}")
 
 
-__all__ = ["validate", "validation_text", "held_out_videos", "result_name", "PROTOCOL"]
+__all__ = ["validate", "validation_text", "held_out_videos", "pseudo_clips", "result_name", "PROTOCOL"]
