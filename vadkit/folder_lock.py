@@ -19,7 +19,7 @@ from pathlib import Path
 from .errors import VadkitError
 
 LOCK_NAME = ".vadkit.lock"
-_held: dict[str, list[int]] = {}  # resolved folder -> [fd, depth]
+_held: dict[str, list[int]] = {}  # resolved lock file -> [fd, depth]
 
 
 class FolderBusy(VadkitError):
@@ -36,21 +36,24 @@ def _holder(fd: int) -> str:
     return f"pid {pid}{' on ' + text[1] if len(text) > 1 else ''} ({what})"
 
 
-def acquire(folder: Path, what: str) -> None:
-    """Lock ``folder`` (created when missing) for this process; FolderBusy when another has it."""
+def acquire(folder: Path, what: str, lock_name: str = LOCK_NAME) -> None:
+    """Lock ``folder`` (created when missing) for this process; FolderBusy when another has it.
+    ``lock_name``: another lock file in ``folder`` (an export locks ``.<name>.lock`` beside
+    the folder it replaces whole)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    key = str(folder.resolve())
+    key = str(folder.resolve() / lock_name)
     if key in _held:
         _held[key][1] += 1
         return
-    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(folder / lock_name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _holder(fd)
         os.close(fd)
-        raise FolderBusy(f"{folder}: in use by {holder}, which is writing it; wait for it to end or choose "
+        target = folder if lock_name == LOCK_NAME else folder / lock_name[1:].removesuffix(".lock")
+        raise FolderBusy(f"{target}: in use by {holder}, which is writing it; wait for it to end or choose "
                          f"another output folder") from None
     except BaseException:
         os.close(fd)
@@ -61,9 +64,9 @@ def acquire(folder: Path, what: str) -> None:
     _held[key] = [fd, 1]
 
 
-def release(folder: Path) -> None:
+def release(folder: Path, lock_name: str = LOCK_NAME) -> None:
     """Undo one :func:`acquire` of ``folder``; the lock goes when the outermost one is undone."""
-    key = str(Path(folder).resolve())
+    key = str(Path(folder).resolve() / lock_name)
     entry = _held.get(key)
     if entry is None:
         return
@@ -74,13 +77,13 @@ def release(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path, what: str) -> Iterator[Path]:
+def folder_lock(folder: Path, what: str, lock_name: str = LOCK_NAME) -> Iterator[Path]:
     """``with folder_lock(out, "train"):`` holds ``out``'s lock for the block."""
-    acquire(folder, what)
+    acquire(folder, what, lock_name)
     try:
         yield Path(folder)
     finally:
-        release(folder)
+        release(folder, lock_name)
 
 
 @contextlib.contextmanager
@@ -95,7 +98,7 @@ def folder_locks(folders: list[Path], what: str) -> Iterator[None]:
 def is_locked(folder: Path) -> bool:
     """True while some process (this one included) holds ``folder``'s lock."""
     path = Path(folder) / LOCK_NAME
-    if str(Path(folder).resolve()) in _held:
+    if str(Path(folder).resolve() / LOCK_NAME) in _held:
         return True
     if not path.is_file():
         return False

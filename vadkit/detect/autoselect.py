@@ -50,10 +50,14 @@ def fastest(run: Any, candidates: dict[str, Any], batch: int, console: Console |
     key = machine_key(run, batch)
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved.get("key") == key and saved.get("choice") in candidates:
-            return str(saved["choice"])
-    except (OSError, ValueError):
-        pass
+    except FileNotFoundError:
+        saved = {}
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        saved = _ignored(path, f"unreadable ({exc})", console)
+    if not isinstance(saved, dict):
+        saved = _ignored(path, f"holds a JSON {type(saved).__name__}, not an object", console)
+    if saved.get("key") == key and saved.get("choice") in candidates:
+        return str(saved["choice"])
     m = model_section(run.recipe)
     inputs = example_inputs(int(m["frames"]), int(m["image_channels"]), m["resolution"],
                             bool(getattr(run.model, "uses_motion", False)), batch=batch)
@@ -66,6 +70,13 @@ def fastest(run: Any, candidates: dict[str, Any], batch: int, console: Console |
         speeds = ", ".join(f"{k} {batch / v:.1f}" for k, v in seconds.items())
         console.print(f"backend auto: timed frames/s at batch {batch}: {speeds}; using {choice}", highlight=False)
     return choice
+
+
+def _ignored(path: Path, why: str, console: Console | None) -> dict[str, Any]:
+    """Say that the remembered choice is unusable (it is timed again and rewritten)."""
+    if console is not None:
+        console.print(f"[yellow]note:[/] {path}: {why}; timing the backends again", highlight=False)
+    return {}
 
 
 __all__ = ["fastest", "time_backend", "machine_key"]

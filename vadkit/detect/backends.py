@@ -134,14 +134,45 @@ def graph_backend(name: str, run: Any, registry: Any, folder: Path | None, conso
     if run.device.type != "cpu":
         raise BackendError(f"backend {name} runs on the CPU; the run uses {run.device} (pass --device cpu)")
     _require(*MODULES[name])
-    if folder is None:
-        from ..export import cached_export
+    bf16 = name == "openvino" and run.fast and run.precision in ("auto", "bfloat16") and cpu_has_native_bf16()
 
-        folder = cached_export(run, registry, console)
-    if name == "openvino":
-        bf16 = run.fast and run.precision in ("auto", "bfloat16") and cpu_has_native_bf16()
-        return OpenVinoBackend(folder, precision="bf16" if bf16 else "f32")
-    return GRAPH_BACKENDS[name](folder)
+    def load(where: Path) -> GraphBackend:
+        if name == "openvino":
+            return OpenVinoBackend(where, precision="bf16" if bf16 else "f32")
+        return GRAPH_BACKENDS[name](where)
+
+    if folder is not None:  # a given export: checked, used as it is
+        from ..export.folder import problem
+
+        if (why := problem(folder)) is not None:
+            raise BackendError(f"backend {name}: {why}")
+        return _loaded(name, folder, load)
+    from ..export import cached_export
+
+    folder = cached_export(run, registry, console)  # made again when stale or damaged
+    try:
+        return load(folder)
+    except BackendError:
+        raise
+    except Exception as exc:  # checksums match, yet the runtime refuses the graph: export once more
+        folder = cached_export(run, registry, console, rebuild=f"{name} cannot load it ({_first_line(exc)})")
+        return _loaded(name, folder, load)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def _loaded(name: str, folder: Path, load: Callable[[Path], GraphBackend]) -> GraphBackend:
+    """``load(folder)``, a runtime's refusal turned into one clear error."""
+    try:
+        return load(folder)
+    except BackendError:
+        raise
+    except Exception as exc:
+        raise BackendError(f"{folder}: {name} cannot load the exported graph ({_first_line(exc)}); export it again "
+                           "with `vadkit export`") from None
 
 
 def load_backend(name: str, run: Any, registry: Any, *, folder: Path | None = None, batch: int = 1,

@@ -5,7 +5,6 @@ made again when the checkpoint changed."""
 from __future__ import annotations
 
 import copy
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,12 @@ from rich.console import Console
 
 from ..builder import model_section
 from ..errors import CheckpointError, VadkitError
+from ..faults import fault
 from ..registry import Registry
 from ..trained_run import TrainedRun
 from .graph import example_inputs, to_onnx
-from .manifest import MANIFEST, build_manifest, file_digest, read_manifest, write_manifest
+from .folder import build_folder, export_lock, problem
+from .manifest import MANIFEST, build_manifest, file_digest, write_manifest
 from .graph_outputs import output_names, pick, rebuild
 
 FORMATS = ("onnx",)
@@ -55,35 +56,36 @@ def open_for_export(run: Path | str | TrainedRun, registry: Registry) -> Trained
     return TrainedRun.open(run, registry, device="cpu")
 
 
-def prepare_out(out: Path) -> Path:
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"{out}: exists and is a file; --out must be a folder (it gets {MODEL_FILE} and {MANIFEST})")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def export_run(run: Path | str | TrainedRun, registry: Registry, fmt: str = "onnx", out: Path | None = None,
                *, console: Console | None = None) -> Path:
-    """Export ``run``'s model in ``fmt`` into ``out`` (default ``<run>/export/<fmt>``); the folder."""
+    """Export ``run``'s model in ``fmt`` into ``out`` (default ``<run>/export/<fmt>``); the folder.
+    Built in a temporary folder renamed into place whole (vadkit/export/folder.py), under a lock."""
     check_format(fmt)
     require_onnx()
     trained = open_for_export(run, registry)
-    out = prepare_out(Path(out) if out is not None else trained.root / CACHE / fmt)
+    out = Path(out) if out is not None else trained.root / CACHE / fmt
+    with export_lock(out):
+        build_folder(out, lambda tmp: _write_export(trained, fmt, tmp))
+    if console is not None:
+        console.print(f"exported {trained.root} (epoch {trained.epoch}) to {out / MODEL_FILE} + {MANIFEST}")
+    return out
+
+
+def _write_export(trained: TrainedRun, fmt: str, folder: Path) -> None:
+    """Graph, then manifest (naming the graph's, checkpoint's and recipe's SHA-256) into ``folder``."""
     model = copy.deepcopy(trained.model).to("cpu", memory_format=torch.contiguous_format).float().eval()
     m = model_section(trained.recipe)
     motion = bool(getattr(model, "uses_motion", False))
     names = output_names(trained.scorer)
     inputs = example_inputs(int(m["frames"]), int(m["image_channels"]), m["resolution"], motion)
     check_outputs_suffice(model, trained.scorer, inputs, names)
-    tmp = out / (MODEL_FILE + ".tmp")
-    graph = to_onnx(model, inputs, names, tmp)
-    tmp.replace(out / MODEL_FILE)
+    graph = to_onnx(model, inputs, names, folder / MODEL_FILE)
+    fault("export-graph")  # killed with the graph written and no manifest: the folder is still temporary
     manifest = build_manifest(trained, graph, names, fmt, MODEL_FILE, motion)
-    manifest["check"] = check_graph(out / MODEL_FILE, model, inputs, names)
-    write_manifest(out, manifest)
-    if console is not None:
-        console.print(f"exported {trained.root} (epoch {trained.epoch}) to {out / MODEL_FILE} + {MANIFEST}")
-    return out
+    manifest["model_sha256"] = file_digest(folder / MODEL_FILE)
+    manifest["recipe_sha256"] = file_digest(trained.folder.recipe)
+    manifest["check"] = check_graph(folder / MODEL_FILE, model, inputs, names)
+    write_manifest(folder, manifest)
 
 
 @torch.no_grad()
@@ -119,20 +121,23 @@ def check_graph(path: Path, model: Any, inputs: tuple[torch.Tensor, ...], names:
     return {"onnxruntime": ort.__version__, "max_abs_diff": diffs}
 
 
-def cached_export(run: TrainedRun, registry: Registry, console: Console | None = None) -> Path:
-    """``<run>/export/onnx``, exported now when missing or made from another checkpoint."""
+def cached_export(run: TrainedRun, registry: Registry, console: Console | None = None, *,
+                  rebuild: str | None = None) -> Path:
+    """``<run>/export/onnx``, exported now when missing, stale (another checkpoint or recipe) or
+    damaged (manifest version, graph checksum); ``rebuild``: a reason to export again anyway
+    (the graph would not load). A fresh export that is still unusable is one clear error."""
     out = run.root / CACHE / "onnx"
-    try:
-        manifest = read_manifest(out)
-        if manifest["checkpoint"]["sha256"] == file_digest(run.folder.checkpoint):
-            return out
-    except (CheckpointError, KeyError, TypeError):
-        pass
+    why = rebuild or problem(out, run)
+    if why is None:
+        return out
     if console is not None:
-        console.print(f"exporting the model to {out} (first use of this checkpoint with a non-torch backend)")
-    if out.is_dir():
-        shutil.rmtree(out)
-    return export_run(run, registry, "onnx", out)
+        first = not (out / MANIFEST).is_file()
+        console.print(f"exporting the model to {out} (first use of this checkpoint with a non-torch backend)" if first
+                      else f"[yellow]rebuilding the cached export[/]: {why}", highlight=False)
+    export_run(run, registry, "onnx", out)
+    if (again := problem(out, run)) is not None:
+        raise ExportError(f"the export rebuilt in {out} is still unusable: {again}")
+    return out
 
 
 __all__ = ["FORMATS", "ExportError", "export_run", "cached_export", "check_format"]

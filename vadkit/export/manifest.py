@@ -14,7 +14,7 @@ from ..builder import model_section
 from ..errors import CheckpointError
 
 MANIFEST = "manifest.json"
-VERSION = 1
+VERSION = 2  # 2: model_sha256 and recipe_sha256; the folder is renamed into place whole
 
 PREPROCESSING = {
     "frames": "each RGB frame resized to model.resolution with vadkit.data.transforms.resize_frame "
@@ -80,8 +80,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise CheckpointError(f"{folder}: not an exported model (no {MANIFEST}); create one with `vadkit export`")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: unreadable manifest ({exc}); export again") from None
+    if not isinstance(manifest, dict):
+        raise CheckpointError(f"{path}: not a manifest (a JSON object is expected); export again")
     if manifest.get("vadkit_export") != VERSION:
         raise CheckpointError(f"{path}: export format {manifest.get('vadkit_export')!r}, this vadkit reads "
                               f"{VERSION}; export again with `vadkit export`")
