@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import DataError
 
 Frame = tuple[int, float, np.ndarray]
+STALL_FRACTION = 0.8  # a failed read that waited this share of the stall timeout was a stall
 URL_SCHEMES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://", "file://")
 
 
@@ -174,6 +175,8 @@ class CaptureSource(FrameSource):
         self.fps = float(rate) if rate and 0 < rate < 1000 else fps
 
     def _default_capture(self) -> cv2.VideoCapture:
+        """OpenCV's capture; its read timeout is the stall timeout, so a stalled network stream
+        returns (no frame) after it, which :meth:`_read_loop` reports as a stall."""
         ms = int(self.stall_timeout * 1000)
         if isinstance(self.target, int):
             return cv2.VideoCapture(self.target)
@@ -183,11 +186,16 @@ class CaptureSource(FrameSource):
     def _read_loop(self) -> None:
         start = time.monotonic()
         while not self._stop.is_set():
+            asked = time.monotonic()
             try:
                 ok, bgr = self._cap.read()
             except Exception as exc:  # a capture backend may raise on a broken device
                 ok, bgr = False, exc
-            item = (time.monotonic() - start, bgr if ok else None, ok)
+            # a read that gave up after about the stall timeout is the backend's read timeout
+            # (FFmpeg's on HTTP/RTSP), not the end of the stream
+            waited = time.monotonic() - asked
+            item = (time.monotonic() - start, bgr if ok else None, ok,
+                    not ok and waited >= STALL_FRACTION * self.stall_timeout)
             while not self._stop.is_set():
                 try:
                     self._queue.put(item, timeout=0.1)
@@ -206,8 +214,10 @@ class CaptureSource(FrameSource):
         try:
             while True:
                 try:
-                    time_s, bgr, ok = self._queue.get(timeout=self.stall_timeout)
+                    time_s, bgr, ok, stalled = self._queue.get(timeout=self.stall_timeout)
                 except queue.Empty:
+                    stalled = True
+                if stalled:
                     after = f"after frame {index - 1}" if index else "before the first frame"
                     raise DataError(
                         f"{self.path}: frame {index}: stream stalled, no frame for {self.stall_timeout:g} s {after}"
