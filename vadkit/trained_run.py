@@ -7,7 +7,6 @@ present, reads the calibration. The three consumers share it instead of each re-
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from .builder import build_scorer
 from .errors import CheckpointError, DataError
 from .recipe import Recipe, load_recipe
 from .registry import Registry
+from .run_schema import CALIBRATION, RunFileError, read_json
 from .runtime import describe, pick_device, prepare_model
 from .scoring import Scorer
 from .sections import TrainConfig, read_section
@@ -88,9 +88,9 @@ class TrainedRun:
         if not path.is_file():
             return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise CheckpointError(f"{path}: unreadable calibration ({exc}); run `vadkit calibrate` again") from None
+            return read_json(path, CALIBRATION)
+        except RunFileError as exc:
+            raise CheckpointError(f"{exc}; run `vadkit calibrate` again") from None
 
 
 __all__ = ["TrainedRun"]

@@ -120,6 +120,19 @@ def require_run_folder(path: Path, option: str = "--run") -> Path:
     return path
 
 
+def guard_run_outputs(args: argparse.Namespace, command: str) -> None:
+    """The output guard for a command writing fixed parts of its ``--run`` (eval, calibrate,
+    validate): ``--data`` (else the run's recorded data root) may not hold those outputs."""
+    from ..output_guard import check_run_outputs
+    from ..training.run_folder import RunFolder
+
+    data = getattr(args, "data", None)
+    if data is None:
+        recorded = RunFolder(Path(args.run)).read_info().get("data_root")
+        data = Path(recorded) if isinstance(recorded, str) and recorded else None
+    check_run_outputs(args.run, command, inputs=[data] if data is not None else [], force=args.force)
+
+
 def too_short_message(result: object, run: Path) -> str | None:
     """Why a source that ended normally had no frame scored (None when frames were scored)."""
     if getattr(result, "status", None) not in ("complete", "ended") or getattr(result, "frames_scored", 1) > 0:
@@ -136,4 +149,5 @@ def too_short_message(result: object, run: Path) -> str | None:
             f"before it)")
 
 
-__all__ = ["user_error", "interrupted_message", "os_error_message", "require_run_folder", "too_short_message"]
+__all__ = ["user_error", "interrupted_message", "os_error_message", "require_run_folder", "too_short_message",
+           "guard_run_outputs"]

@@ -18,15 +18,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold-quantile", type=float, default=None, help="quantile of the normal score (default 0.99)")
     p.add_argument("--smoothing", type=int, default=None, help="causal moving average over N frames (default 5)")
     p.add_argument("--max-frames", type=int, default=None, help="use about N frames (0 = all training clips)")
+    p.add_argument("--force", action="store_true",
+                   help="write even where an output is an input or a file of a run (see docs/architecture.md)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import default_registry
     from ..detect import calibrate
-    from ._errors import require_run_folder
+    from ._errors import guard_run_outputs, require_run_folder
 
     require_run_folder(args.run)
+    guard_run_outputs(args, "calibrate")
 
     overrides = {"threshold_quantile": args.threshold_quantile, "smoothing": args.smoothing,
                  "calibration_max_frames": args.max_frames}

@@ -33,6 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "machine); non-torch backends export the model into <run>/export/onnx on first use")
     p.add_argument("--drop-frames", action="store_true", default=None,
                    help="live sources: drop frames that arrive while scoring lags, to stay near real time")
+    p.add_argument("--force", action="store_true",
+                   help="write --out even where it is an input or a file of a run (see docs/architecture.md)")
     p.set_defaults(func=run)
 
 
@@ -41,6 +43,24 @@ def source_name(source: str) -> str:
         return f"camera{source}"
     name = Path(source.split("://", 1)[-1].rstrip("/")).stem
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "source"
+
+
+def guard_out(args: argparse.Namespace) -> None:
+    """--out may not be a source, lie inside a source folder, be a run folder or a part of a run
+    that detect does not write (vadkit/output_guard.py); with several sources the per-source
+    folders inside it are checked too."""
+    from ..detect import outputs
+    from ..output_guard import check_output
+    from ..training.run_folder import DETECT_CURVE, DETECT_EVENTS
+
+    names = (*getattr(outputs, "OUTPUT_FILES", ("scores.csv", "overlay.avi", DETECT_CURVE)), DETECT_EVENTS)
+    sources = [Path(s) for s in args.sources if not s.isdigit() and "://" not in s]
+    check_output(args.out, command="detect", inputs=sources, runs=[args.run], own_run=args.run, folder=True,
+                 files=names, force=args.force)
+    if len(args.sources) > 1:
+        for s in args.sources:
+            check_output(args.out / source_name(s), command="detect", inputs=sources, runs=[args.run],
+                         own_run=args.run, folder=True, files=names, force=args.force)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         "stall_timeout": args.stall_timeout, "backend": args.backend, "drop_frames": args.drop_frames,
     }
     single = args.run / "detect" / source_name(args.sources[0])
+    if args.out is not None:
+        guard_out(args)
     if len(args.sources) > 1 or args.drop_frames:
         out = args.out or (single if len(args.sources) == 1 else args.run / "detect")
         results = detect_many(args.sources, args.run, out, default_registry(), overrides=overrides,

@@ -17,6 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="override an [eval] option of the run's recipe, e.g. eval.temporal_sigma=4 (repeatable; "
                         "recorded in metrics.json)")
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
+    p.add_argument("--force", action="store_true",
+                   help="write even where an output is an input or a file of a run (see docs/architecture.md)")
     p.set_defaults(func=run)
 
 
@@ -24,9 +26,10 @@ def run(args: argparse.Namespace) -> int:
     from .. import default_registry
     from ..evaluation.evaluate import auc_text, evaluate
 
-    from ._errors import require_run_folder
+    from ._errors import guard_run_outputs, require_run_folder
 
     require_run_folder(args.run)
+    guard_run_outputs(args, "eval")
     console = Console(stderr=args.json)
     metrics = evaluate(args.run, default_registry(), data_root=args.data, console=console,
                        eval_overrides=args.overrides)

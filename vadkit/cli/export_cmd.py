@@ -15,6 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
     p.add_argument("--format", default="onnx", help="export format (onnx)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: <run>/export/<format>)")
+    p.add_argument("--force", action="store_true",
+                   help="write --out even where it is an input or a file of a run (see docs/architecture.md)")
     p.set_defaults(func=run)
 
 
@@ -25,6 +27,13 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console()
     check_format(args.format)  # before the model loads
+    if args.out is not None:
+        from ..export.api import MODEL_FILE
+        from ..export.manifest import MANIFEST
+        from ..output_guard import check_output
+
+        check_output(args.out, command="export", runs=[args.run], own_run=args.run, folder=True,
+                     files=(MODEL_FILE, MANIFEST), force=args.force)
     out = export_run(args.run, default_registry(), args.format, args.out, console=console)
     manifest = read_manifest(out)
     check = manifest.get("check", {})

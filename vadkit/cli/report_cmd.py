@@ -15,14 +15,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--title", default=None, help="page title")
     p.add_argument("--max-videos", type=int, default=24, help="score curves shown per run (default 24)")
     p.add_argument("--no-build", action="store_true", help="skip building each model (no params / GFLOPs)")
+    p.add_argument("--force", action="store_true",
+                   help="write --out even where it is an input or a file of a run (see docs/architecture.md)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from ..output_guard import check_output
     from ..report import write_report
 
+    check_output(args.out, command="report", runs=args.runs, force=args.force)
     console = Console(stderr=True)
     result = write_report(args.runs, args.out, title=args.title, max_videos=max(0, args.max_videos),
                           build=not args.no_build, console=console)

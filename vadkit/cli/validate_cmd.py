@@ -22,15 +22,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="re-score with another [score] option, or eval.temporal_sigma / eval.memory_update "
                         "(repeatable)")
     p.add_argument("--json", action="store_true", help="print the result as JSON to stdout")
+    p.add_argument("--force", action="store_true",
+                   help="write even where an output is an input or a file of a run (see docs/architecture.md)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import default_registry
     from ..validation.validate import validate, validation_text
-    from ._errors import require_run_folder
+    from ._errors import guard_run_outputs, require_run_folder
 
     require_run_folder(args.run)
+    guard_run_outputs(args, "validate")
     console = Console(stderr=args.json)
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     result = validate(args.run, default_registry(), data_root=args.data, copies=args.copies, seed=args.seed,

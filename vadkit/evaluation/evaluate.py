@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,9 +14,9 @@ import torch
 from rich.console import Console
 from rich.progress import Progress
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_text, temp_name
 from ..data.factory import build_clips
-from ..errors import RecipeError
+from ..errors import DataError, RecipeError
 from ..recipe import load_recipe
 from ..registry import Registry
 from ..scoring import Scorer
@@ -34,6 +35,9 @@ PROTOCOL = (
     "temporal_sigma > 0 each statistic is Gaussian-smoothed along its video before the scorer's "
     "per-video protocol (scores.csv keeps the raw statistics)."
 )
+
+
+RUN_RESULTS = "the run's metrics.json, scores.csv and plots"
 
 
 def score_columns(scorer: Scorer, with_categories: bool) -> tuple[str, ...]:
@@ -117,15 +121,42 @@ def _metrics(run: TrainedRun, videos: list[VideoScores], root: Path) -> dict[str
     return metrics
 
 
-def _pictures(run: TrainedRun, clips: Any, videos: list[VideoScores], cfg: EvalConfig) -> list[Path]:
-    pictures: list[Path] = []
+def _pictures(run: TrainedRun, clips: Any, videos: list[VideoScores], cfg: EvalConfig,
+              pictures: dict[Path, Path]) -> None:
+    """Draw every picture under a temporary name, recorded in ``pictures`` (final path ->
+    temporary path) as it is made, so a failure half-way can remove them (see _publish)."""
+
+    def staged(name: str) -> Path:
+        final = run.folder.plots / name
+        pictures[final] = temp_name(final)
+        return pictures[final]
+
     if cfg.curves:
         for v in videos:
-            pictures.append(regularity_curve(v, run.folder.plots / f"regularity_{v.name}.png"))
+            regularity_curve(v, staged(f"regularity_{v.name}.png"))
     if cfg.top_frames > 0:
         rows = _top_frame_rows(run, clips, videos, cfg.top_frames)
-        pictures.append(error_panels(rows, run.folder.plots / "top_frames.png"))
-    return pictures
+        error_panels(rows, staged("top_frames.png"))
+
+
+def _publish(run: TrainedRun, videos: list[VideoScores], metrics: dict[str, Any], pictures: dict[Path, Path]) -> None:
+    """Rename the staged pictures into place, then write scores.csv and, last, metrics.json: an
+    evaluation that fails before this point leaves the previous results as they were."""
+    for final, tmp in pictures.items():
+        os.replace(tmp, final)
+    atomic_write_text(run.folder.scores, scores_csv(videos, run.scorer))
+    atomic_write_text(run.folder.metrics, json.dumps(metrics, indent=2) + "\n")
+
+
+def require_test_videos(clips: Any, root: Path) -> None:
+    """An empty testing split is an error naming the data root: an evaluation of nothing would
+    replace the run's results with empty ones."""
+    if len(clips) == 0:
+        videos = len(getattr(clips, "videos", []) or [])
+        what = (f"its {videos} testing video(s) are too short to score" if videos
+                else "it holds no testing split (no test videos found)")
+        raise DataError(f"{root}: {what}; nothing to evaluate, and {RUN_RESULTS} were left as they were; "
+                        "pass the dataset root that holds the test videos and labels (--data)")
 
 
 def eval_config(run: TrainedRun, overrides: Sequence[str] = ()) -> EvalConfig:
@@ -148,6 +179,7 @@ def evaluate(
     root = run.data_root(data_root, purpose="the test data")
     eval_cfg = eval_config(run, eval_overrides)
     clips = build_clips(run.recipe, registry, root, "testing", uses_motion=run.model.uses_motion, console=console)
+    require_test_videos(clips, root)
     with Progress(console=console) as progress:
         updater = memory_updater(run) if eval_cfg.memory_update else None
         videos = collect_stats(run.model, clips, run.scorer, run.device, fast=run.fast, precision=run.precision,
@@ -160,9 +192,14 @@ def evaluate(
         metrics["unsmoothed"] = unsmoothed_aucs(videos, run.scorer)
     if updater is not None:
         metrics["memory_update"] = updater.summary()
-    atomic_write_text(run.folder.scores, scores_csv(videos, run.scorer))
-    atomic_write_text(run.folder.metrics, json.dumps(metrics, indent=2) + "\n")
-    metrics["pictures"] = [str(p) for p in _pictures(run, clips, videos, eval_cfg)]
+    pictures: dict[Path, Path] = {}
+    try:
+        _pictures(run, clips, videos, eval_cfg, pictures)
+        _publish(run, videos, metrics, pictures)
+    finally:
+        for tmp in pictures.values():
+            tmp.unlink(missing_ok=True)
+    metrics["pictures"] = [str(p) for p in pictures]
     return metrics
 
 

@@ -22,10 +22,10 @@ def spans(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def save_figure(fig: "plt.Figure", path: Path) -> Path:
-    """Lay out, write and close a figure."""
+    """Lay out, write and close a figure, as PNG whatever the name (eval writes temporary names)."""
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, format="png")
     plt.close(fig)
     return path
 

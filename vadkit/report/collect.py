@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import VadkitError
+from ..run_schema import LOG_RECORD, METRICS, RUN_INFO, VALIDATION, Shape, clean
 from ..training.loggers import flatten
+from ..training.run_folder import DETECT_CURVE, RunFolder
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCORE_KEYS = ("video", "frame", "label", "score")
@@ -59,7 +61,7 @@ class RunData:
 
 
 def is_run_folder(path: Path) -> bool:
-    return path.is_dir() and (path / "recipe.toml").is_file()
+    return RunFolder.is_run(path)
 
 
 def run_folders(paths: list[Path]) -> list[tuple[Path, str]]:
@@ -120,14 +122,25 @@ def _json_file(path: Path, rel: str, problems: list[str]) -> Any:
     return None
 
 
+def _checked(data: Any, shape: Shape, rel: str, problems: list[str]) -> Any:
+    """``data`` without the keys whose values have the wrong type (vadkit/run_schema.py), each
+    named in ``problems``."""
+    data, found = clean(data, shape, rel)
+    problems.extend(found)
+    return data
+
+
 def read_log(path: Path, problems: list[str]) -> list[dict[str, Any]]:
-    """log.jsonl as flat records; lines that are not JSON objects are counted and skipped."""
+    """log.jsonl as flat records; lines that are not JSON objects are counted and skipped, values
+    of the wrong type (or a key that is a number in one record and a list in another) dropped."""
     records, bad = [], []
+    rel = path.name
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
-        problems.append(f"log.jsonl cannot be read ({exc.strerror}); no training curves")
+        problems.append(f"{rel} cannot be read ({exc.strerror}); no training curves")
         return []
+    kinds: dict[str, bool] = {}  # key -> holds lists (vectors)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -136,15 +149,30 @@ def read_log(path: Path, problems: list[str]) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             record = None
         if isinstance(record, dict):
-            records.append(flatten(record))
+            records.append(_consistent(_checked(flatten(record), LOG_RECORD, f"{rel} line {number}", problems),
+                                       kinds, f"{rel} line {number}", problems))
         else:
             bad.append(number)
     if bad:
         problems.append(
-            f"log.jsonl: {len(bad)} line(s) are not JSON objects (first at line {bad[0]}; a run killed while "
+            f"{rel}: {len(bad)} line(s) are not JSON objects (first at line {bad[0]}; a run killed while "
             "writing leaves a cut last line); skipped"
         )
     return records
+
+
+def _consistent(record: dict[str, Any], kinds: dict[str, bool], where: str, problems: list[str]) -> dict[str, Any]:
+    """``record`` without values that are a list where earlier records had a number, or the reverse."""
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, (int, float, list)) and not isinstance(value, bool):
+            vector = isinstance(value, list)
+            if kinds.setdefault(key, vector) != vector:
+                want = "a list" if kinds[key] else "a number"
+                problems.append(f"{where}: key '{key}' must be {want} as in earlier lines, got {value!r:.40}; key ignored")
+                continue
+        out[key] = value
+    return out
 
 
 def _number(text: str) -> float:
@@ -158,14 +186,14 @@ def read_scores(path: Path, problems: list[str]) -> tuple[dict[str, dict[str, np
         with path.open(encoding="utf-8", newline="") as fh:
             rows = list(csv.DictReader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        problems.append(f"scores.csv cannot be read ({exc}); no score curves")
+        problems.append(f"{path.name} cannot be read ({exc}); no score curves")
         return {}, []
     if not rows:
-        problems.append("scores.csv holds no rows; no score curves")
+        problems.append(f"{path.name} holds no rows; no score curves")
         return {}, []
     missing = [k for k in SCORE_KEYS if k not in rows[0]]
     if missing:
-        problems.append(f"scores.csv lacks column(s) {', '.join(missing)}; no score curves")
+        problems.append(f"{path.name} lacks column(s) {', '.join(missing)}; no score curves")
         return {}, []
     numeric = [k for k in rows[0] if k not in ("video",) and _is_numeric(r.get(k) for r in rows)]
     stats = [k for k in numeric if k not in SCORE_KEYS]
@@ -177,10 +205,10 @@ def read_scores(path: Path, problems: list[str]) -> tuple[dict[str, dict[str, np
             continue
         grouped.setdefault(row["video"], []).append(row)
     if bad:
-        problems.append(f"scores.csv: {bad} row(s) with a missing frame, label or score; skipped")
+        problems.append(f"{path.name}: {bad} row(s) with a missing frame, label or score; skipped")
     for key in ("frame", "label", "score"):
         if key not in numeric:
-            problems.append(f"scores.csv: column '{key}' is not numeric; no score curves")
+            problems.append(f"{path.name}: column '{key}' is not numeric; no score curves")
             return {}, []
     videos = {
         name: {k: np.asarray([_number(r[k]) for r in group], dtype=np.float64) for k in numeric}
@@ -221,7 +249,7 @@ def read_png(path: Path, rel: str, problems: list[str]) -> bytes | None:
 def read_detections(root: Path, problems: list[str]) -> list[Detection]:
     """Every ``detect*/**/events.json`` of the run, with ``score_curve.png`` beside it."""
     found = []
-    for path in sorted(root.glob("detect*/**/events.json")):
+    for path in RunFolder(root).detections():
         rel = str(path.relative_to(root))
         data = _json_file(path, rel, problems)
         if data is None:
@@ -234,7 +262,7 @@ def read_detections(root: Path, problems: list[str]) -> list[Detection]:
             problems.append(f"{rel} has no 'events' list; showing its other keys only")
             events = []
         info = {k: v for k, v in data.items() if k != "events"}
-        curve_path = path.parent / "score_curve.png"
+        curve_path = path.parent / DETECT_CURVE
         curve = read_png(curve_path, str(curve_path.relative_to(root)), problems) if curve_path.is_file() else None
         found.append(Detection(path, info, [e for e in events if isinstance(e, dict)], curve))
     return found
@@ -244,14 +272,26 @@ def read_recipe(run: RunData) -> None:
     """recipe.toml as text and as a loaded Recipe (its error text when it does not load)."""
     from ..recipe import load_recipe
 
-    path = run.root / "recipe.toml"
+    path = RunFolder(run.root).recipe
     try:
         run.recipe_text = path.read_text(encoding="utf-8")
         run.recipe = load_recipe(path)
     except UnicodeDecodeError:
-        run.problems.append("recipe.toml is not UTF-8 text")
+        run.problems.append(f"{path.name} is not UTF-8 text")
     except Exception as exc:  # any failure to load is shown in the report, not raised
-        run.problems.append(f"recipe.toml does not load: {exc}")
+        run.problems.append(f"{path.name} does not load: {exc}")
+
+
+def _json_object(path: Path, shape: Shape, problems: list[str]) -> dict[str, Any] | None:
+    """A run's JSON file as an object checked against ``shape``; None (and a message) when it
+    cannot be read, is not an object, or when it is missing (no message: the caller says why)."""
+    if not path.is_file():
+        return None
+    data = _json_file(path, path.name, problems)
+    if data is not None and not isinstance(data, dict):
+        problems.append(f"{path.name} is not a JSON object; ignored")
+        return None
+    return _checked(data, shape, path.name, problems) if data is not None else None
 
 
 def collect_run(root: Path, name: str | None = None) -> RunData:
@@ -260,32 +300,24 @@ def collect_run(root: Path, name: str | None = None) -> RunData:
     if not is_run_folder(root):
         raise ReportError(f"{root} is not a run folder (no recipe.toml)")
     run = RunData(root=root, name=name or root.resolve().name)
-    problems = run.problems
+    folder, problems = RunFolder(root), run.problems
     read_recipe(run)
-    if (root / "run.json").is_file():
-        info = _json_file(root / "run.json", "run.json", problems)
-        if info is not None and not isinstance(info, dict):
-            problems.append("run.json is not a JSON object; ignored")
-        run.info = info if isinstance(info, dict) else {}
+    run.info = _json_object(folder.info, RUN_INFO, problems) or {}
+    if not folder.info.is_file():
+        problems.append(f"{folder.info.name} is missing (the run was not written by `vadkit train`)")
+    if folder.log.is_file():
+        run.log = read_log(folder.log, problems)
     else:
-        problems.append("run.json is missing (the run was not written by `vadkit train`)")
-    if (root / "log.jsonl").is_file():
-        run.log = read_log(root / "log.jsonl", problems)
+        problems.append(f"{folder.log.name} is missing: no training curves")
+    run.metrics = _json_object(folder.metrics, METRICS, problems)
+    if not folder.metrics.is_file():
+        problems.append(f"{folder.metrics.name} is missing: run `vadkit eval` on this run for AUCs")
+    if folder.scores.is_file():
+        run.videos, run.stat_columns = read_scores(folder.scores, problems)
     else:
-        problems.append("log.jsonl is missing: no training curves")
-    if (root / "metrics.json").is_file():
-        metrics = _json_file(root / "metrics.json", "metrics.json", problems)
-        if metrics is not None and not isinstance(metrics, dict):
-            problems.append("metrics.json is not a JSON object; ignored")
-        run.metrics = metrics if isinstance(metrics, dict) else None
-    else:
-        problems.append("metrics.json is missing: run `vadkit eval` on this run for AUCs")
-    if (root / "scores.csv").is_file():
-        run.videos, run.stat_columns = read_scores(root / "scores.csv", problems)
-    else:
-        problems.append("scores.csv is missing: no per-video score curves")
-    for path in sorted((root / "plots").glob("*.png")):
-        data = read_png(path, f"plots/{path.name}", problems)
+        problems.append(f"{folder.scores.name} is missing: no per-video score curves")
+    for path in sorted(folder.plots.glob("*.png")):
+        data = read_png(path, f"{folder.plots.name}/{path.name}", problems)
         if data is not None:
             run.plots[path.name] = data
     run.detections = read_detections(root, problems)
@@ -296,11 +328,12 @@ def collect_run(root: Path, name: str | None = None) -> RunData:
 def read_validations(root: Path, problems: list[str]) -> dict[str, dict[str, Any]]:
     """``vadkit validate`` results, by file stem (the settings they were drawn with)."""
     out: dict[str, dict[str, Any]] = {}
-    for path in sorted((root / "validation").glob("*.json")):
-        rel = f"validation/{path.name}"
+    folder = RunFolder(root).validation
+    for path in sorted(folder.glob("*.json")):
+        rel = f"{folder.name}/{path.name}"
         data = _json_file(path, rel, problems)
         if isinstance(data, dict):
-            out[path.stem] = data
+            out[path.stem] = _checked(data, VALIDATION, rel, problems)
         elif data is not None:
             problems.append(f"{rel} is not a JSON object; ignored")
     return out
