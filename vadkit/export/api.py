@@ -65,10 +65,19 @@ def export_run(run: Path | str | TrainedRun, registry: Registry, fmt: str = "onn
     trained = open_for_export(run, registry)
     out = Path(out) if out is not None else trained.root / CACHE / fmt
     with export_lock(out):
-        build_folder(out, lambda tmp: _write_export(trained, fmt, tmp))
+        build_folder(out, lambda tmp: _named_errors(tmp, out, lambda: _write_export(trained, fmt, tmp)))
     if console is not None:
         console.print(f"exported {trained.root} (epoch {trained.epoch}) to {out / MODEL_FILE} + {MANIFEST}")
     return out
+
+
+def _named_errors(tmp: Path, out: Path, write: Any) -> None:
+    """``write()``; an OSError (disk full) names the file of ``out`` it was writing."""
+    try:
+        write()
+    except OSError as exc:
+        name = str(exc.filename) if exc.filename is not None else str(tmp / MODEL_FILE)
+        raise OSError(exc.errno, exc.strerror, name.replace(str(tmp), str(out), 1)) from exc
 
 
 def _write_export(trained: TrainedRun, fmt: str, folder: Path) -> None:

@@ -39,8 +39,10 @@ def write_error(path: Path, exc: BaseException) -> OSError:
     """An OSError for ``path`` from a writer's error: ENOSPC unless the error says otherwise."""
     if isinstance(exc, OSError) and exc.errno is not None:
         return OSError(exc.errno, exc.strerror or str(exc), str(path))
-    text = str(exc).lower()
-    code = errno.EFBIG if "too large" in text else errno.EIO if "i/o" in text else errno.ENOSPC
+    import resource  # torch's zip writer drops the errno: a file-size limit, else a full disk
+
+    limited = resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY
+    code = errno.EFBIG if limited else errno.ENOSPC
     return OSError(code, os.strerror(code), str(path))
 
 
