@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "export",
     "report",
     "serve",
+    "zoo",
 )
 
 

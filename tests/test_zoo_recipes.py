@@ -1,0 +1,66 @@
+"""Every zoo recipe builds through `vadkit build`, trains one step on tiny synthetic data, and
+meets bad input with the same one-line errors as today's recipes (ped2-cpu)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from _helpers import REPO
+from vadkit.cli import main
+from vadkit.training.run_folder import RunFolder
+
+ZOO_RECIPES = sorted((REPO / "recipes" / "zoo").glob("*.toml"))
+IDS = [p.name for p in ZOO_RECIPES]
+# 32x32 and small widths: the architecture of each recipe, shrunk
+SMALL = ["--set", "model.resolution=[32, 32]", "--set", "model.appearance.widths=[8, 16, 32, 64]"]
+ONE_STEP = ["--set", "train.epochs=1", "--set", "train.max_steps_per_epoch=1", "--set", "train.time_budget=0",
+            "--set", "train.batch_size=2", "--set", "train.threads=1", "--set", "detect.holdout_videos=1"]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from vadkit.data.synth import generate
+
+    return generate(tmp_path_factory.mktemp("synth"), seed=1, train_videos=3, test_videos=1, frames=20, size=32, object_size=8)
+
+
+@pytest.mark.parametrize("recipe", ZOO_RECIPES, ids=IDS)
+def test_zoo_recipe_builds(capsys: pytest.CaptureFixture, recipe: Path) -> None:
+    assert main(["build", "--recipe", str(recipe), *SMALL, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["total_params"] > 0 and info["gflops_per_frame"] > 0
+
+
+@pytest.mark.parametrize("recipe", ZOO_RECIPES, ids=IDS)
+def test_zoo_recipe_trains_one_step(capsys: pytest.CaptureFixture, recipe: Path, synth: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--recipe", str(recipe), "--data", str(synth), "--out", str(out), *SMALL, *ONE_STEP]) == 0
+    steps = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if '"step"' in line]
+    assert len(steps) == 1 and steps[0]["total"] > 0
+    recipe_text = recipe.read_text()
+    if "gradient =" in recipe_text:
+        assert steps[0]["gradient"] > 0  # FFP's gradient loss is optimised
+    if "memory_bank" in recipe_text:
+        assert {"gather", "triplet"} <= set(steps[0])
+    assert RunFolder(out).checkpoint.is_file() and (out / "calibration.json").is_file()
+
+
+def _error(capsys: pytest.CaptureFixture, recipe: Path, synth: Path, out: Path, *overrides: str) -> str:
+    sets = [a for o in overrides for a in ("--set", o)]
+    assert main(["train", "--recipe", str(recipe), "--data", str(synth), "--out", str(out), *SMALL, *ONE_STEP, *sets]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "Traceback" not in err
+    return " ".join(err.split())
+
+
+@pytest.mark.parametrize("overrides", [("model.image_channels=2",), ("model.frames=20",)], ids=["channels", "clip-length"])
+def test_zoo_bad_input_errors_match_todays_recipes(capsys: pytest.CaptureFixture, synth: Path, tmp_path: Path,
+                                                   overrides: tuple[str, ...]) -> None:
+    """Wrong image channels, and a clip longer than every video (20 frames: a clip needs 21)."""
+    reference = _error(capsys, REPO / "recipes" / "ped2-cpu.toml", synth, tmp_path / "ref", *overrides)
+    assert "image_channels must be 1 or 3" in reference or "a clip needs 21" in reference
+    for recipe in ZOO_RECIPES:
+        assert _error(capsys, recipe, synth, tmp_path / recipe.stem, *overrides) == reference, recipe.name
