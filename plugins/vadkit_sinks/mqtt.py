@@ -32,7 +32,8 @@ class MqttSink(Sink):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 1883, *, topic_prefix: str = "",
                  username: str | None = None, password: str | None = None, client_id: str = "",
-                 keepalive: int = 30, tls: bool = False, connect_timeout: float = 5.0, max_queue: int = 10000,
+                 keepalive: int = 30, tls: bool = False, connect_timeout: float = 5.0, reconnect_max: float = 30.0,
+                 max_queue: int = 10000,
                  queue_if_down: bool = False, instance: str = "vadkit", state_dir: Path | None = None) -> None:
         if not 0 < int(port) < 65536:
             raise SinkError(f"mqtt port {port!r} is not a TCP port")
@@ -46,7 +47,7 @@ class MqttSink(Sink):
         if tls:
             self.client.tls_set()
         self.client.will_set(f"{self.prefix}/status", "offline", qos=1, retain=True)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(reconnect_max)))
         self.client.max_queued_messages_set(0)
         self.client.on_connect, self.client.on_publish = self._on_connect, self._on_publish
         self.client.on_disconnect = self._on_disconnect

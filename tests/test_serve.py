@@ -1,0 +1,234 @@
+"""``vadkit serve`` against real components on 127.0.0.1: a mosquitto broker restarted mid-run,
+an HTTP receiver that fails its first requests, an ffmpeg MPEG-TS stream killed and restarted,
+SIGTERM with an inherited SIG_IGN, /metrics parsed with prometheus-client's parser. Every
+server is started and stopped by its test; every wait is bounded."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from rich.console import Console
+
+from _serve_helpers import Mosquitto, Receiver, Subscriber, TcpStream, anomaly_video, free_port, tiny_run, wait_for
+from vadkit import default_registry
+from vadkit.serve import Service, load_config
+
+HAS_MOSQUITTO = bool(shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists())
+HAS_FFMPEG = bool(shutil.which("ffmpeg"))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny calibrated run and a 2 s test video with one injected anomaly (shared by the module)."""
+    root = tmp_path_factory.mktemp("serve")
+    return {"run": tiny_run(root), "video": anomaly_video(root / "anomaly.avi", 50, ((20, 30),))}
+
+
+def write_config(path: Path, world: dict[str, Path], cameras: str, sinks: str, serve: str = "") -> Path:
+    path.write_text(f'run = "{world["run"]}"\n[serve]\nname = "test"\nout = "out"\nhealth = "127.0.0.1:0"\n'
+                    f"pre_roll = 0.4\npost_roll = 0.2\nreconnect_min = 0.1\nreconnect_max = 0.5\n"
+                    f"{serve or 'drain_timeout = 10.0'}\n{cameras}\n{sinks}\n"
+                    # raw calibrated score: the running normalisation would learn the injected anomaly
+                    # of the first loop as this camera's normal level
+                    "[detect]\nrunning_norm = false\n")
+    return path
+
+
+def looped_camera(world: dict[str, Path], name: str = "door") -> str:
+    # threshold: the tiny run's smoothed score stays near 1.7 (at most ~2.1) on the normal frames
+    # of this video and reaches ~2.8 on the injected anomaly
+    return f'[[cameras]]\nname = "{name}"\nfile = "{world["video"]}"\nloop = true\nthreshold = 2.4\n'
+
+
+def jsonl_events(out: Path) -> list[dict[str, Any]]:
+    path = out / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def run_service(config: Path, steps: Callable[[Service], None], max_seconds: float = 90.0) -> Service:
+    """Run the service in this (main) thread while ``steps`` drive it from another; ``steps``
+    ends by returning (or failing), which asks the service to stop and drain."""
+    registry = default_registry()
+    log = io.StringIO()
+    service = Service(load_config(config, registry), registry, Console(file=log, width=200))
+    errors: list[BaseException] = []
+
+    def driver() -> None:
+        try:
+            assert wait_for(lambda: len(service.workers) == len(service.config.cameras), 60), "service did not start"
+            steps(service)
+        except BaseException as exc:  # reported after the service stopped
+            errors.append(exc)
+        finally:
+            service.stop_requested.set()
+
+    thread = threading.Thread(target=driver, daemon=True)
+    thread.start()
+    assert service.run(max_seconds) == 0
+    thread.join(10)
+    if errors:
+        raise AssertionError(f"{errors[0]!r}; the service said:\n{log.getvalue()[-3000:]}") from errors[0]
+    return service
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.mark.skipif(not HAS_MOSQUITTO, reason="mosquitto is not installed (apt-get install mosquitto; .ci/run does)")
+def test_mqtt_every_event_exactly_once_across_a_broker_restart(world, tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker").start()
+    sub = None
+    try:
+        sub = Subscriber(broker.port, "vadkit/test/#")
+        assert wait_for(lambda: sub.client.is_connected(), 10)
+        sinks = (f'[sinks.log]\ntype = "jsonl"\n[sinks.home]\ntype = "mqtt"\nport = {broker.port}\n'
+                 "reconnect_max = 1\n")
+        cfg = write_config(tmp_path / "cameras.toml", world, looped_camera(world), sinks)
+        out = tmp_path / "out"
+
+        def steps(service: Service) -> None:
+            assert wait_for(lambda: len(sub.events()) >= 1, 60), "no event reached the subscriber"
+            broker.stop()  # mid-run: events now pile up in the sink
+            before = len(jsonl_events(out))
+            assert wait_for(lambda: len(jsonl_events(out)) >= before + 1, 30), "no event while the broker was down"
+            broker.start()
+            after = len(jsonl_events(out))
+            assert wait_for(lambda: len(jsonl_events(out)) >= after + 1, 30)
+
+        run_service(cfg, steps)
+        sent = [e["id"] for e in jsonl_events(out)]
+        wait_for(lambda: len(sub.events()) >= len(sent), 15)
+        got = Counter(e["id"] for e in sub.events())
+        left = sorted(p.name for p in (out / "state" / "home" / "outbox").iterdir())
+        assert Counter(sent) == got, f"sent {sent}, got {got}, left in the outbox {left}"
+        assert len(sent) >= 3 and Counter(sent) == got and set(got.values()) == {1}  # each exactly once
+        status = [p.decode() for t, p, _ in sub.messages if t == "vadkit/test/status"]
+        assert status[0] == "online" and status[-1] == "offline"
+        cam = [p.decode() for t, p, _ in sub.messages if t == "vadkit/test/door/status"]
+        assert "up" in cam and cam[-1] == "stopped"
+        event = sub.events()[0]
+        assert {"camera", "start", "end", "peak_score", "threshold", "run_id", "snapshot", "clip"} <= set(event)
+        assert Path(event["clip"]).stat().st_size > 0 and Path(event["snapshot"]).read_bytes()[:2] == b"\xff\xd8"
+        assert not any((out / "state" / "home" / "outbox").iterdir())  # nothing left undelivered
+    finally:
+        if sub is not None:
+            sub.stop()
+        broker.stop()
+
+
+def test_webhook_receiver_that_fails_first_requests_gets_every_event_once(world, tmp_path: Path) -> None:
+    receiver = Receiver(fail=3).start()
+    try:
+        sinks = (f'[sinks.log]\ntype = "jsonl"\n[sinks.hook]\ntype = "webhook"\nurl = "{receiver.url}"\n'
+                 "retry_min = 0.1\nretry_max = 0.4\n")
+        cfg = write_config(tmp_path / "cameras.toml", world, looped_camera(world), sinks)
+        out = tmp_path / "out"
+        run_service(cfg, lambda s: assert_(wait_for(lambda: len(jsonl_events(out)) >= 2, 60)))
+        sent = [e["id"] for e in jsonl_events(out)]
+        delivered = [key for key, _ in receiver.bodies]
+        assert Counter(delivered) == Counter(sent)  # none lost, none twice
+        assert receiver.posts == 3 + len(sent)  # the first three were refused and retried
+        assert [b["id"] for _, b in receiver.bodies] == delivered
+    finally:
+        receiver.stop()
+
+
+def assert_(ok: bool) -> None:
+    assert ok
+
+
+@pytest.mark.skipif(not HAS_FFMPEG, reason="ffmpeg is not installed (apt-get install ffmpeg; .ci/run does)")
+def test_stream_dropped_and_back_reconnects_while_a_dead_camera_is_reported(world, tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    stream = TcpStream(world["video"]).start()
+    dead = free_port()  # nothing listens there
+    try:
+        cams = (f'[[cameras]]\nname = "street"\nurl = "{stream.url}"\n'
+                f'[[cameras]]\nname = "gone"\nurl = "tcp://127.0.0.1:{dead}"\n')
+        cfg = write_config(tmp_path / "cameras.toml", world, cams, '[sinks.log]\ntype = "jsonl"\n',
+                           "fail_after = 2\nstall_timeout = 3.0\ndrain_timeout = 10.0")
+        seen: dict[str, Any] = {}
+
+        def steps(service: Service) -> None:
+            base = json.loads((tmp_path / "out" / "serve.json").read_text())["health"]
+            street, gone = service.pipelines["street"], service.workers["gone"]
+            assert wait_for(lambda: street.scored > 10 and gone.state == "failing", 60)
+            code, body = get(base + "/healthz")
+            health = json.loads(body)
+            seen["health"] = (code, health["status"], health["cameras"]["street"]["state"],
+                              health["cameras"]["gone"]["state"])
+            stream.stop()  # the server goes away mid-run
+            worker = service.workers["street"]
+            assert wait_for(lambda: worker.state != "up", 20)
+            scored = street.scored
+            stream.start()
+            assert wait_for(lambda: worker.state == "up" and street.scored > scored + 10, 30), "no reconnect"
+            seen["metrics"] = get(base + "/metrics")[1].decode()
+
+        service = run_service(cfg, steps)
+        assert seen["health"] == (200, "degraded", "up", "failing")
+        values = {(s.name, s.labels.get("camera", s.labels.get("sink"))): s.value
+                  for fam in text_string_to_metric_families(seen["metrics"]) for s in fam.samples}
+        assert values[("vadkit_serve_camera_reconnects_total", "street")] >= 1
+        assert values[("vadkit_serve_camera_frames_scored_total", "street")] > 20
+        assert values[("vadkit_serve_camera_up", "street")] == 1 and values[("vadkit_serve_camera_up", "gone")] == 0
+        assert values[("vadkit_serve_camera_frames_read_total", "gone")] == 0
+        assert values[("vadkit_serve_frame_latency_seconds_count", "street")] > 20
+        assert values[("vadkit_serve_sink_queue_length", "log")] == 0
+        assert service.workers["gone"].reconnects >= 2
+    finally:
+        stream.stop()
+
+
+def test_sigterm_drains_and_persists_every_event_whatever_the_inherited_disposition(world, tmp_path: Path) -> None:
+    dead = free_port()
+    sinks = (f'[sinks.log]\ntype = "jsonl"\n[sinks.hook]\ntype = "webhook"\nurl = "http://127.0.0.1:{dead}/x"\n'
+             "queue_if_down = true\nretry_min = 0.1\nretry_max = 0.2\n")
+    cfg = write_config(tmp_path / "cameras.toml", world, looped_camera(world), sinks, "drain_timeout = 0.5")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "vadkit", "serve", "--config", str(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: (signal.signal(signal.SIGTERM, signal.SIG_IGN),
+                                                signal.signal(signal.SIGINT, signal.SIG_IGN)))
+    try:
+        assert wait_for(lambda: len(jsonl_events(out)) >= 1 or proc.poll() is not None, 120)
+        proc.send_signal(signal.SIGTERM)
+        text = proc.communicate(timeout=60)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, text
+    sent = [e["id"] for e in jsonl_events(out)]
+    queued = sorted((out / "state" / "hook" / "outbox").glob("*.json"))
+    assert sent and sorted(json.loads(p.read_text())["id"] for p in queued) == sorted(sent)  # all persisted
+    assert "still queued on disk" in text
+    # the next start delivers what was queued
+    from vadkit_sinks.webhook import WebhookSink
+
+    receiver = Receiver().start()
+    try:
+        sink = WebhookSink(receiver.url, state_dir=out / "state" / "hook")
+        sink.open()
+        assert sink.close(10.0) == 0
+        assert sorted(k for k, _ in receiver.bodies) == sorted(sent)
+    finally:
+        receiver.stop()
