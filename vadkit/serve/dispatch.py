@@ -32,7 +32,7 @@ class Sinks:
                 derived["instance"] = config.serve.name
             try:
                 sink = cls(**sc.options, **derived)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, SinkError) as exc:
                 raise SinkError(f"config {config.file}, key 'sinks.{sc.id}': {exc}") from None
             sink.name = sc.id
             self.sinks.append(sink)
