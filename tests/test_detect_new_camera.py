@@ -5,6 +5,7 @@ held-out calibration, `vadkit eval`'s detection metrics = `vadkit detect` frame 
 from __future__ import annotations
 
 import io
+import shutil
 import json
 from pathlib import Path
 
@@ -102,3 +103,66 @@ def test_a_new_camera_is_not_flagged_wholesale(scene_run: tuple[Path, Path, str]
     assert all(f < 0.5 for f in normal_flagged["follow"]), normal_flagged
     assert np.mean(normal_flagged["follow"]) < 0.6 * np.mean(normal_flagged["plain"]), normal_flagged
     assert detection_metrics(follow, 25.0)["videos_mostly_flagged"] == []
+
+
+def test_calibration_weights_come_from_held_out_pseudo_anomalies(scene_run: tuple[Path, Path, str]) -> None:
+    """The default calibration is the scale-free tail one, weighted by each statistic's pooled
+    AUC on pseudo-anomalies drawn into the held-out video; calibration.json shows both."""
+    run, _, _ = scene_run
+    cal = json.loads((run / "calibration.json").read_text())
+    state, evidence = cal["state"], cal["evidence"]
+    assert state["method"] == "tail" and set(state["weights"]) == {"psnr", "distance"}
+    assert set(evidence["auc_pooled"]) == {"psnr", "distance"} and "03" in evidence["source"]
+    assert evidence["abnormal_frames"] > 0 and abs(sum(state["weights"].values()) - 1) < 1e-9
+    assert state["weights_source"] in ("evidence", "scorer weights (every statistic at chance)")
+    assert np.isfinite(cal["threshold"])
+
+
+def _new_camera(tmp_path: Path) -> Path:
+    other = generate(tmp_path / "camera2", seed=0, train_videos=2, test_videos=2, objects=(4, 6), **SCENE)
+    brighten(other, 30)
+    for f in sorted((other / "training" / "frames").rglob("*.png")):  # the new camera's normal footage, too
+        img = cv2.imread(str(f)).astype(np.int16) + 30
+        cv2.imwrite(str(f), np.clip(img, 0, 255).astype(np.uint8))
+    return other
+
+
+def test_new_camera_fit_on_its_normal_footage(scene_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    """`vadkit calibrate --data NEW_CAMERA`: the state and threshold are fitted on the new
+    camera's (unlabelled, normal) footage, the run's evidence weights are kept, and the new
+    camera's normal test frames are no longer flagged wholesale without any running
+    normalisation."""
+    run, _, _ = scene_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    other = _new_camera(tmp_path)
+    registry = default_registry()
+    trained = TrainedRun.open(copy, registry)
+    clips = build_clips(trained.recipe, registry, other, "testing", uses_motion=trained.model.uses_motion)
+    videos = collect_stats(trained.model, clips, trained.scorer, trained.device)
+    before, _ = stream_videos(trained, videos, {"running_norm": False})
+    calibrate(copy, registry, other, console=Console(quiet=True))
+    cal = json.loads((copy / "calibration.json").read_text())
+    assert not cal["holdout"]["applied"] and [u["video"] for u in cal["frames_used"]] == ["01", "02"]
+    assert "kept from the run's previous calibration" in cal["evidence"]["note"]
+    after, _ = stream_videos(TrainedRun.open(copy, registry), videos, {"running_norm": False})
+    flagged = {name: float(np.mean([v.flags[v.labels == 0].mean() for v in s]))
+               for name, s in (("before", before), ("after", after))}
+    assert flagged["after"] < 0.25 and flagged["after"] < flagged["before"], flagged
+
+
+def test_refit_during_detect_fits_each_source_on_its_first_frames(scene_run: tuple[Path, Path, str],
+                                                                  tmp_path: Path) -> None:
+    """[detect] refit_frames = 20: the first 20 scored frames are never flagged, then the source
+    has its own threshold (events.json says so)."""
+    run, _, _ = scene_run
+    other = _new_camera(tmp_path)
+    registry = default_registry()
+    [result] = detect(other / "testing" / "frames" / "01", run, tmp_path / "out", registry, video=False,
+                      overrides={"refit_frames": 20, "running_norm": False}, console=Console(quiet=True))
+    cols = read_scores(tmp_path / "out" / "scores.csv")
+    assert not cols["flagged"][:20].astype(bool).any()
+    info = json.loads((tmp_path / "out" / "events.json").read_text())
+    assert info["refit"]["done"] and info["refit"]["frames"] == 20
+    cal = json.loads((run / "calibration.json").read_text())
+    assert result.threshold == info["refit"]["threshold"] != cal["threshold"]

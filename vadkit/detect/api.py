@@ -29,9 +29,16 @@ from .memory_update import NormalFrameUpdater, raw_threshold
 from .outputs import ScoreLog, StatusFile, add_offline_minmax, score_curve
 from .overlay import OverlayWriter
 from .preprocess import Preprocessor
+from .refit import WarmupRefit
 from .online import ScoreStream
 from .sources import FrameSource, open_sources
 from .stream import FrameStats, StreamingScorer
+
+
+SCORE_UNITS = {
+    "tail": "weighted surprisal -log10 P(as unusual on normal frames): 0 = typical, 2 = 1 normal frame in 100",
+    "zscore": "0 = typical normal frame, units of normal variation",
+}
 
 
 @dataclass
@@ -69,6 +76,8 @@ class SourceSession:
         if (note := self.status.begin()) is not None:
             detector.console.print(note, highlight=False)
         self.stream = ScoreStream(detector.stream, detector.threshold)  # running norm, smoothing, threshold
+        self.state, self.threshold = detector.state, detector.threshold
+        self.refit = detector.refit()  # [detect] refit_frames: this source's own calibration after N frames
         self.merger = EventMerger(cfg.merge_gap, cfg.min_event)
         self.log = ScoreLog(self.out / "scores.csv", detector.run.scorer.stat_names)
         self.overlay = OverlayWriter(self.out / "overlay.avi", source.fps, detector.threshold, detector.error_scale,
@@ -80,10 +89,13 @@ class SourceSession:
         the same path calibration and ``vadkit eval`` run)."""
         if not ready:
             return
-        scorer, state = self.detector.run.scorer, self.detector.state
-        raw = scorer.anomaly({k: np.array([s.stats[k] for s in ready]) for k in scorer.stat_names}, state)
+        scorer = self.detector.run.scorer
+        batch = {k: np.array([s.stats[k] for s in ready]) for k in scorer.stat_names}
+        raw = scorer.anomaly(batch, self.state)
+        fitting = self.refit is not None and not self.refit.done
         for s, r in zip(ready, raw):
             score, flagged = self.stream(float(r))
+            flagged = flagged and not fitting  # frames of the re-fit are assumed normal
             self.log.write(s.index, s.time, s.stats, score, flagged, float(r))
             closed = self.merger.update(s.index, s.time, score, flagged)
             if closed is not None:
@@ -92,8 +104,25 @@ class SourceSession:
             if self.overlay is not None and s.rgb is not None:
                 self.overlay.frame(s.rgb, s.index, s.time, score, flagged, s.error)
         self.log.flush()
+        if fitting and self.refit.add(batch):
+            self._adopt_refit()
         self.status.tick(self.events, frames_scored=self.log.rows)
         fault("detect-events")
+
+    def _adopt_refit(self) -> None:
+        """Score this source with the calibration fitted on its first frames from now on."""
+        refit = self.refit
+        self.state, self.threshold = refit.state, float(refit.threshold)
+        self.stream = ScoreStream(refit.stream, self.threshold)
+        for r in refit.raw:  # the fitted frames prime the smoothing and the running statistics
+            self.stream(float(r))
+        if self.overlay is not None:
+            self.overlay.threshold = self.threshold
+        self.info["refit"] = refit.describe()  # events.json (StatusFile shares this dict)
+        self.info["threshold"], self.info["threshold_rule"] = self.threshold, (
+            f"quantile {refit.quantile:g} of this source's first {refit.frames} scored frames ([detect] refit_frames)")
+        self.detector.console.print(f"{self.source.name}: calibration re-fitted on its first {refit.frames} frames, "
+                                    f"threshold {self.threshold:.3f}", highlight=False)
 
     def fail(self, exc: BaseException) -> None:
         """Mark events.json ``error`` (best effort: the disk may be what failed)."""
@@ -122,11 +151,11 @@ class SourceSession:
                 message = (message + "; " if message else "") + self.overlay.failed
             else:
                 files["overlay"] = str(out / "overlay.avi")
-        curve = score_curve(out / "scores.csv", out / "score_curve.png", self.detector.threshold, self.events, source.name)
+        curve = score_curve(out / "scores.csv", out / "score_curve.png", self.threshold, self.events, source.name)
         if curve is not None:
             files["curve"] = str(curve)
         result = DetectResult(source.name, source.path, out, status, message, read, self.log.rows,
-                              self.detector.threshold, seconds, self.events, files)
+                              self.threshold, seconds, self.events, files)
         self.status.write(self.events, status, **{
             "message": message, "frames_read": read, "frames_scored": self.log.rows, "files": sorted(Path(f).name for f in files.values()),
             "seconds": round(seconds, 2), "frames_per_s": round(result.fps, 2),
@@ -160,6 +189,13 @@ class Detector:
         self.pre = Preprocessor.from_recipe(self.run.recipe, registry, self.run.model.uses_motion)
         self.error_scale = float(self.calibration.get("overlay_error_scale", 0.1))
 
+    def refit(self) -> WarmupRefit | None:
+        """A per-source re-fit of the calibration on its first frames, when asked for."""
+        if not self.cfg.refit_frames:
+            return None
+        return WarmupRefit(self.run.scorer, self.calibration, self.stream, self.cfg.threshold_quantile,
+                           self.cfg.refit_frames)
+
     # kept for callers that used the old attribute names
     @property
     def model(self) -> Any:
@@ -174,8 +210,8 @@ class Detector:
             "source": source.path,
             "run": str(self.run.root),
             "scorer": type(self.run.scorer).__name__,
-            "score": f"calibrated score of the scorer (0 = typical normal frame, units of normal variation), "
-                     f"causal moving average over {self.cfg.smoothing} frames",
+            "score": (f"calibrated score of the scorer ({SCORE_UNITS.get(self.state.get('method', 'zscore'))}), "
+                      f"causal moving average over {self.cfg.smoothing} frames"),
             "threshold": self.threshold,
             "threshold_rule": self.threshold_rule,
             "merge_gap": self.cfg.merge_gap,

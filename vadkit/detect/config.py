@@ -33,6 +33,7 @@ class DetectConfig:
     calibration_max_frames: int = 0  # 0 = every held-out clip; else a contiguous part of each video
     holdout_videos: int = DEFAULT_VIDEOS  # whole training videos kept out of training, for calibration
     holdout_tail: float = DEFAULT_TAIL  # last fraction of every other training video kept for calibration
+    refit_frames: int = 0  # > 0: fit each source's own calibration on its first N scored frames (assumed normal)
     running_norm: bool = True  # re-centre/re-scale the score on the stream's own robust running statistics
     running_window: int = 500  # frames of unflagged scores the running median/MAD look back over
     running_warmup: int = 25  # first frames of a stream: they set its level and are never flagged
@@ -58,6 +59,8 @@ def validate(cfg: DetectConfig, recipe: Recipe | None = None) -> DetectConfig:
         ("calibration_max_frames", cfg.calibration_max_frames >= 0, "must be >= 0"),
         ("holdout_videos", cfg.holdout_videos >= 0, "must be >= 0"),
         ("holdout_tail", 0.0 <= cfg.holdout_tail < 1.0, "must be a fraction in [0, 1)"),
+        ("refit_frames", cfg.refit_frames == 0 or cfg.refit_frames > cfg.smoothing,
+         "must be 0 (off) or more than smoothing"),
         ("running_window", cfg.running_window >= 1, "must be >= 1"),
         ("running_warmup", cfg.running_warmup >= 1, "must be >= 1"),
         ("overlay_width", cfg.overlay_width >= 0, "must be >= 0"),
