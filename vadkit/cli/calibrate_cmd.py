@@ -18,6 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold-quantile", type=float, default=None, help="quantile of the normal score (default 0.99)")
     p.add_argument("--smoothing", type=int, default=None, help="causal moving average over N frames (default 5)")
     p.add_argument("--max-frames", type=int, default=None, help="use about N frames (0 = all training clips)")
+    p.add_argument("--calibration", default=None, choices=("tail", "zscore"),
+                   help="tail: scale-free tail probabilities weighted by evidence (default); zscore: the previous "
+                        "release's standardisation")
     p.add_argument("--force", action="store_true",
                    help="write even where an output is an input or a file of a run (see docs/architecture.md)")
     p.set_defaults(func=run)
@@ -32,6 +35,6 @@ def run(args: argparse.Namespace) -> int:
     guard_run_outputs(args, "calibrate")
 
     overrides = {"threshold_quantile": args.threshold_quantile, "smoothing": args.smoothing,
-                 "calibration_max_frames": args.max_frames}
+                 "calibration_max_frames": args.max_frames, "calibration": args.calibration}
     calibrate(args.run, default_registry(), data_root=args.data, console=Console(), split=args.split, overrides=overrides)
     return 0

@@ -31,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default=None, choices=("torch", "onnxruntime", "openvino", "auto"),
                    help="inference runtime (default torch; auto = the fastest installed one, timed once on this "
                         "machine); non-torch backends export the model into <run>/export/onnx on first use")
+    p.add_argument("--refit-frames", type=int, default=None,
+                   help="fit each source's own calibration on its first N scored frames, assumed normal and never "
+                        "flagged (a new camera without labels; default 0 = off)")
     p.add_argument("--drop-frames", action="store_true", default=None,
                    help="live sources: drop frames that arrive while scoring lags, to stay near real time")
     p.add_argument("--force", action="store_true",
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         "threshold_quantile": args.threshold_quantile, "threshold": args.threshold, "smoothing": args.smoothing,
         "merge_gap": args.merge_gap, "min_event": args.min_event, "batch": args.batch, "fps": args.fps,
         "stall_timeout": args.stall_timeout, "backend": args.backend, "drop_frames": args.drop_frames,
+        "refit_frames": args.refit_frames,
     }
     single = args.run / "detect" / source_name(args.sources[0])
     if args.out is not None:
