@@ -37,7 +37,7 @@ def register_components(register: RegisterFn) -> None:
     Call ``register(kind, name, obj, description=...)`` once per component:
 
     - ``kind``: one of ``vadkit.registry.KINDS`` (``encoder``, ``attention``, ``fusion``,
-      ``memory``, ``decoder``, ``scorer``, ``dataset``, ``flow``).
+      ``memory``, ``decoder``, ``scorer``, ``dataset``, ``flow``, ``sink``).
     - ``name``: the name recipes use in ``type = "..."``; lowercase, unique within its kind.
       A name two plugins register is a conflict: every lookup of it fails, naming both
       plugins and the way out (``VADKIT_BLOCK_PLUGINS``); ``vadkit plugins`` shows it.
