@@ -62,6 +62,55 @@ class EvalConfig:
     temporal_sigma: float = 0.0  # Gaussian smoothing (frames) of each statistic along the video; 0 = none (paper)
 
 
+# Ranges of the numeric settings (inclusive; checked by read_section for every recipe, so an
+# out-of-range value is one line naming the file and key, never an overflow deep inside):
+# key -> (lowest, highest, what "in range" means). Bounds are generous: they exclude only values
+# no run can use (a time budget of 1e308 minutes, a batch of 2^40 clips, a seed torch rejects).
+LIMITS: dict[str, tuple[float, float, str]] = {
+    "train.epochs": (1, 1_000_000, ">= 1 and at most 1000000"),
+    "train.time_budget": (0, 525_600, "minutes >= 0 (0 = no budget) and at most 525600 (a year)"),
+    "train.batch_size": (1, 65_536, ">= 1 and at most 65536"),
+    "train.lr": (0, 10, "> 0 and at most 10"),
+    "train.weight_decay": (0, 10, ">= 0 and at most 10"),
+    "train.seed": (0, 2**32 - 1, ">= 0 and at most 4294967295"),
+    "train.workers": (0, 1024, ">= 0 and at most 1024"),
+    "train.threads": (0, 4096, ">= 0 (0 = torch's default) and at most 4096"),
+    "train.max_steps_per_epoch": (0, 10**9, ">= 0 (0 = the whole set) and at most 1000000000"),
+    "train.grad_clip": (0, 1e9, ">= 0 (0 = no clipping) and at most 1e9"),
+    "loss.weights": (0, 1e9, "a table of weights >= 0 and at most 1e9"),
+    "eval.batch_size": (1, 65_536, ">= 1 and at most 65536"),
+    "eval.top_frames": (0, 1000, ">= 0 and at most 1000"),
+    "eval.temporal_sigma": (0, 100_000, "a number of frames >= 0 (0 = no smoothing) and at most 100000"),
+    "detect.threshold_quantile": (0, 1, "in (0, 1)"),
+    "detect.threshold": (-1e12, 1e12, "a finite score (0 = use threshold_quantile)"),
+    "detect.smoothing": (1, 1_000_000, ">= 1 and at most 1000000"),
+    "detect.merge_gap": (0, 10**9, ">= 0 and at most 1000000000"),
+    "detect.min_event": (1, 10**9, ">= 1 and at most 1000000000"),
+    "detect.batch": (1, 4096, ">= 1 and at most 4096"),
+    "detect.fps": (0, 100_000, "> 0 and at most 100000"),
+    "detect.stall_timeout": (0, 31_536_000, "> 0 and at most 31536000 seconds (a year)"),
+    "detect.calibration_max_frames": (0, 10**12, ">= 0 and at most 1e12"),
+    "detect.holdout_videos": (0, 1_000_000, ">= 0 and at most 1000000"),
+    "detect.holdout_tail": (0, 1, "a fraction in [0, 1)"),
+    "detect.running_window": (1, 10**9, ">= 1 and at most 1000000000"),
+    "detect.running_warmup": (1, 10**9, ">= 1 and at most 1000000000"),
+    "detect.overlay_width": (0, 16_384, ">= 0 (0 = source size) and at most 16384"),
+    "detect.strip_frames": (2, 10**7, ">= 2 and at most 10000000"),
+}
+
+
+def check_range(recipe: Recipe, key: str, value: Any) -> None:
+    """A number (or a table of numbers) of ``key`` is finite and within LIMITS[key]; an error
+    naming the recipe file and key otherwise. Keys without limits need only be finite."""
+    values = list(value.values()) if isinstance(value, dict) else [value]
+    lo, hi, what = LIMITS.get(key, (-math.inf, math.inf, "a finite number"))
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise recipe.error(key, f"must be {what}, got {value!r}")
+
+
 def read_section(recipe: Recipe, key: str, cls: type[T]) -> T:
     """``recipe[key]`` as ``cls``, with unknown keys and wrong types reported by file and key."""
     table = recipe.section(key)
@@ -89,6 +138,7 @@ def read_section(recipe: Recipe, key: str, cls: type[T]) -> T:
             if not isinstance(v, dict) or not all(isinstance(x, (int, float)) for x in v.values()):
                 raise recipe.error(f"{key}.{k}", f"must be a table of numbers, got {v!r}")
             v = {name: float(x) for name, x in v.items()}
+        check_range(recipe, f"{key}.{k}", v)
         values[k] = v
     return cls(**values)
 

@@ -54,7 +54,8 @@ def plan_epochs(budget_min: float, max_epochs: int, elapsed_s: float, step_s: fl
     """The most epochs (at most ``max_epochs``) that fit what is left of the budget."""
     budget_s = 60.0 * budget_min
     epoch_s = steps_per_epoch * step_s * EPOCH_OVERHEAD
-    fit = math.floor(max(0.0, budget_s - elapsed_s) / epoch_s)
+    room = max(0.0, budget_s - elapsed_s) / epoch_s if epoch_s > 0 else math.inf  # compare before int()
+    fit = max_epochs if not room < max_epochs else math.floor(room)
     if fit < 1:
         raise RecipeError(
             f"one epoch takes ~{epoch_s:.0f} s on this machine ({steps_per_epoch} steps of {step_s:.3f} s) and "
