@@ -1,0 +1,202 @@
+"""The zoo's comparison table (docs/zoo.md) from one run on one machine at one budget.
+
+For every model of recipes/zoo/catalogue.json with a Ped2 CPU recipe: parameters and
+GFLOP/frame (`vadkit zoo`'s count), the model's forward frames/s per backend (torch fp32 and
+the fastest exported backend, benchmarks/export_speed.py's timing: batch 8 at the recipe's
+resolution, worker processes timed in rounds, median pass), and unless ``--no-train``: seed 0
+trained and evaluated with `vadkit train --eval` (Ped2 micro, macro and pooled calibrated AUC,
+wall minutes), then seeds 1-2 for every model whose seed 0 lands within ``--within`` points of
+the best seed 0. Results go to OUT/zoo.json; the table replaces the block between
+``<!-- zoo-table:start -->`` and ``<!-- zoo-table:end -->`` of ``--doc``.
+
+    python benchmarks/zoo.py --data ../shared/data/ped2 --out runs/zoo                  # the full run (hours on 2 cores)
+    python benchmarks/zoo.py --no-train --out runs/zoo-speed                            # params, GFLOPs, frames/s only
+    python benchmarks/zoo.py --quick --out /tmp/zoo-smoke --doc /tmp/zoo-smoke/zoo.md   # a smoke run on synthetic data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # export_speed, next to this file
+
+from export_speed import machine, measure  # noqa: E402
+
+from vadkit import default_registry  # noqa: E402
+from vadkit.atomic import atomic_write_text  # noqa: E402
+from vadkit.cli.zoo_cmd import catalogue_path, count, read_catalogue  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+START, END = "<!-- zoo-table:start -->", "<!-- zoo-table:end -->"
+NOT_YET = "not yet measured"
+# --quick: tiny settings that only prove the script runs end to end (numbers mean nothing)
+QUICK_SETS = ["model.resolution=[32, 32]", "train.epochs=1", "train.max_steps_per_epoch=2", "train.time_budget=0",
+              "train.batch_size=2", "detect.holdout_videos=1"]
+
+
+def models_with_cpu_recipes(names: list[str] | None) -> list[dict[str, Any]]:
+    """Catalogue entries that have a Ped2 CPU recipe (optionally only ``names``), in catalogue order."""
+    models = [m for m in read_catalogue() if "ped2_cpu" in m["recipes"]]
+    if names:
+        unknown = set(names) - {m["name"] for m in models}
+        if unknown:
+            sys.exit(f"unknown zoo model(s) {', '.join(sorted(unknown))}; with a Ped2 CPU recipe: "
+                     f"{', '.join(m['name'] for m in models)}")
+        models = [m for m in models if m["name"] in names]
+    for m in models:
+        m["recipe"] = (catalogue_path().parent.parent / m["recipes"]["ped2_cpu"]).resolve()
+    return models
+
+
+def train_and_eval(recipe: Path, data: Path, out: Path, seed: int, extra: list[str]) -> dict[str, Any]:
+    """`vadkit train --eval` in a child process: wall minutes and the AUCs of metrics.json."""
+    sets = [a for s in [f"train.seed={seed}", *extra] for a in ("--set", s)]
+    cmd = [sys.executable, "-m", "vadkit", "train", "--recipe", str(recipe), "--data", str(data),
+           "--out", str(out), "--eval", *sets]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    minutes = (time.perf_counter() - start) / 60
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        return {"seed": seed, "error": tail[0], "minutes": round(minutes, 2)}
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {"seed": seed, "minutes": round(minutes, 2), "micro": 100 * metrics["auc_micro"],
+            "macro": 100 * metrics["auc_macro"], "pooled": 100 * metrics["detection"]["auc_pooled"],
+            "epochs": metrics.get("checkpoint_epoch")}
+
+
+def speed(recipe: Path, size: int, quick: bool) -> dict[str, float]:
+    """Forward frames/s at batch 8 per backend (export_speed.measure, its own worker processes)."""
+    args = argparse.Namespace(threads=int(os.environ.get("ZOO_THREADS", "2")), batches=[8],
+                              rounds=1 if quick else 3, per_block=2 if quick else 3, budget=20.0, settle=1.0)
+    return {row["backend"]: row["fps"] for row in measure(str(recipe), size, args)}
+
+
+def fastest(fps: dict[str, float]) -> tuple[str, float]:
+    """The fastest backend other than torch (torch itself when none is installed)."""
+    exported = {k: v for k, v in fps.items() if not k.startswith("torch")} or fps
+    name = max(exported, key=exported.get)
+    return name, exported[name]
+
+
+def seeds_to_repeat(rows: list[dict[str, Any]], within: float) -> list[str]:
+    """Models whose seed-0 micro AUC lies within ``within`` points of the best seed 0."""
+    firsts = {r["name"]: r["runs"][0]["micro"] for r in rows if r["runs"] and "micro" in r["runs"][0]}
+    if not firsts:
+        return []
+    best = max(firsts.values())
+    return [name for name, auc in firsts.items() if auc >= best - within]
+
+
+def spread(runs: list[dict[str, Any]], key: str) -> str:
+    values = [r[key] for r in runs if key in r]
+    if not values:
+        return NOT_YET if not runs else "failed"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} (n={len(values)})"
+
+
+def table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
+    """The markdown table for docs/zoo.md, with the settings it was measured under."""
+    head = ("| model | recipe | params | GFLOP/frame | Ped2 micro | macro | pooled (calibrated) | train + eval min "
+            "| forward frames/s torch fp32 | fastest backend |")
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        minutes = [x["minutes"] for x in r["runs"] if "micro" in x]
+        mins = f"{statistics.median(minutes):.1f}" if minutes else (NOT_YET if not r["runs"] else "failed")
+        name, fps = fastest(r["fps"])
+        lines.append(f"| {r['name']} | `{r['recipe_rel']}` | {r['params']:,} | {r['gflops']:.2f} | "
+                     f"{spread(r['runs'], 'micro')} | {spread(r['runs'], 'macro')} | {spread(r['runs'], 'pooled')} | "
+                     f"{mins} | {r['fps'].get('torch fp32', 0):.0f} | {fps:.0f} ({name}) |")
+    m = info["machine"]
+    lines += ["", f"Measured by `{info['command']}` on {info['date']}: {m['cpu']} ({', '.join(m['flags'])}), "
+              f"{m['threads']} threads, torch {m['torch']}, no GPU; load average {m['loadavg_before'][0]:.1f} before, "
+              f"{m['loadavg_after'][0]:.1f} after (other processes shared the cores). Frames/s: the model's forward "
+              "pass at batch 8 and the recipe's resolution, float32, random weights, median pass of blocks timed in "
+              "rounds across the backends (benchmarks/export_speed.py); flow is not included (no zoo model but "
+              "MSTI-Net uses it)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_doc(doc: Path, text: str) -> None:
+    """Replace the table block of ``doc`` (the markers must exist), atomically."""
+    body = doc.read_text(encoding="utf-8")
+    if START not in body or END not in body:
+        sys.exit(f"{doc}: no '{START}' ... '{END}' block to replace")
+    before, rest = body.split(START, 1)
+    after = rest.split(END, 1)[1]
+    atomic_write_text(doc, f"{before}{START}\n{text}{END}{after}")
+
+
+def measure_models(models: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Counts, frames/s and seed 0 of every model; then the extra seeds of the close ones."""
+    registry, rows = default_registry(), []
+    for m in models:
+        counted = count(m["recipe"], registry)
+        size = 64 if args.quick else counted["resolution"][0]
+        row = {"name": m["name"], "recipe_rel": m["recipes"]["ped2_cpu"], "params": counted["params"],
+               "gflops": counted["gflops_per_frame"], "resolution": counted["resolution"],
+               "fps": speed(m["recipe"], size, args.quick), "runs": []}
+        if not args.no_train:
+            row["runs"].append(train_and_eval(m["recipe"], args.data, args.out / m["name"] / "seed0", 0, args.extra))
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "runs"} | {"runs": row["runs"]}), flush=True)
+    if not args.no_train:
+        repeat = seeds_to_repeat(rows, args.within)
+        for row in rows:
+            if row["name"] in repeat:
+                for seed in args.more_seeds:
+                    row["runs"].append(train_and_eval(_recipe(models, row), args.data,
+                                                      args.out / row["name"] / f"seed{seed}", seed, args.extra))
+    return rows
+
+
+def _recipe(models: list[dict[str, Any]], row: dict[str, Any]) -> Path:
+    return next(m["recipe"] for m in models if m["name"] == row["name"])
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "ped2")
+    p.add_argument("--out", type=Path, required=True, help="folder for the runs and zoo.json")
+    p.add_argument("--doc", type=Path, default=REPO / "docs" / "zoo.md", help="markdown file whose table block is replaced")
+    p.add_argument("--models", type=lambda s: [x for x in s.split(",") if x], default=None, help="e.g. mnad-pred,ffp")
+    p.add_argument("--no-train", action="store_true", help="only parameters, GFLOPs and frames/s; AUCs stay 'not yet measured'")
+    p.add_argument("--within", type=float, default=2.0, help="points of micro AUC from the best seed 0 that earn seeds 1-2")
+    p.add_argument("--more-seeds", type=int, nargs="*", default=[1, 2])
+    p.add_argument("--set", dest="extra", action="append", default=[], help="recipe override for every training run")
+    p.add_argument("--quick", action="store_true", help="smoke run: synthetic data, 32x32, 2 steps, one speed round")
+    args = p.parse_args()
+    if args.quick:
+        from vadkit.data.synth import generate
+
+        args.data = generate(args.out / "synth", seed=1, train_videos=3, test_videos=2, frames=20, size=32, object_size=8)
+        args.extra, args.more_seeds = QUICK_SETS + args.extra, [1]
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    models = models_with_cpu_recipes(args.models)
+    info: dict[str, Any] = {"command": "python benchmarks/zoo.py " + " ".join(sys.argv[1:]),
+                            "date": time.strftime("%Y-%m-%d"), "machine": machine(int(os.environ.get("ZOO_THREADS", "2")))}
+    rows = measure_models(models, args)
+    info["machine"]["loadavg_after"] = os.getloadavg()
+    atomic_write_text(args.out / "zoo.json", json.dumps({**info, "models": rows}, indent=2, default=str) + "\n")
+    text = table(rows, info)
+    write_doc(args.doc, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
