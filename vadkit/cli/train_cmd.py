@@ -19,6 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, type=Path, help="dataset root (any supported layout)")
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<recipe name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--force", action="store_true",
+                   help="with --resume: continue even though [model], [data], [flow], [loss] or the optimisation "
+                        "settings changed (docs/training.md)")
     p.add_argument("--eval", action="store_true", help="evaluate on the test split when training ends")
     p.add_argument("--check", action="store_true",
                    help="decode every training frame before training (default: full up to 20,000 frames, "
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     registry = default_registry()
     try:
         run_folder = train(recipe, args.data, out, registry, resume=args.resume, console=console,
-                           check="full" if args.check else "auto")
+                           check="full" if args.check else "auto", force=args.force)
         distributed.barrier()  # every rank has finished; rank 0 goes on alone
         main = distributed.current().is_main
     finally:

@@ -36,6 +36,7 @@ from .distributed import DistContext
 from .checkpoint import (architecture, atomic_save, check_compatible, load_checkpoint, restore_epoch_record,
                          rng_state, set_rng_state)
 from .loss import check_finite, compute_loss
+from .resume_check import check_resume
 from .run_folder import RunFolder, environment
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -110,6 +111,7 @@ def train(
     resume: bool = False,
     console: Console | None = None,
     check: bool | str = "auto",
+    force: bool = False,
 ) -> RunFolder:
     """Train the recipe's model on the training split of ``data_root`` into run folder ``out``.
 
@@ -117,13 +119,16 @@ def train(
     after every epoch; ``resume=True`` continues from it, losing at most the epoch in progress.
     Launched by torchrun, every rank trains a shard of each epoch under DDP and rank 0 alone
     writes the run folder (docs/training.md). ``check``: the frame check before training
-    (``build_clips``: "auto", "full", "sample" or "none").
+    (``build_clips``: "auto", "full", "sample" or "none"). ``force``: resume even though the
+    recipe changed in a way resuming cannot honour (vadkit/training/resume_check.py).
     """
     started = time.perf_counter()  # [train] time_budget counts data preparation too
     console = console or Console()
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 alone writes (and locks) the run folder
         return _train(recipe, data_root, out, registry, resume, console, check, started)
     with folder_lock(Path(out), "train"):  # one writer per run folder: a second one gets its PID, exit 2
+        if resume:  # before anything is read or written: the recipe may not have changed under the run
+            check_resume(RunFolder(Path(out)), recipe, force=force)
         return _train(recipe, data_root, out, registry, resume, console, check, started)
 
 
