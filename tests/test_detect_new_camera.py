@@ -166,3 +166,14 @@ def test_refit_during_detect_fits_each_source_on_its_first_frames(scene_run: tup
     assert info["refit"]["done"] and info["refit"]["frames"] == 20
     cal = json.loads((run / "calibration.json").read_text())
     assert result.threshold == info["refit"]["threshold"] != cal["threshold"]
+
+
+def test_report_shows_the_weights_and_their_evidence(scene_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    from vadkit.report import write_report
+
+    run, _, _ = scene_run
+    write_report([run], tmp_path / "r.html", build=False)
+    html = (tmp_path / "r.html").read_text()
+    cal = json.loads((run / "calibration.json").read_text())
+    assert "Calibration: the detection score and its weights" in html and "pooled pseudo-anomaly AUC" in html
+    assert cal["evidence"]["source"] in html

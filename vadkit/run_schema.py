@@ -69,7 +69,7 @@ CALIBRATION = of("object", keys={
     "frames": INT, "frames_used": of("list", items=OBJECT), "holdout": OBJECT, "scorer": STR,
     "statistics": OBJECT, "state": OBJECT, "score_raw": OBJECT, "reference": OBJECT, "score": OBJECT,
     "smoothing": INT, "stream": OBJECT, "threshold_quantile": NUM, "threshold": NUM,
-    "overlay_error_scale": NUM, "detect": OBJECT, "seconds": NUM,
+    "overlay_error_scale": NUM, "detect": OBJECT, "seconds": NUM, "evidence": OBJECT,
 })
 VALIDATION = of("object", keys={
     "auc_micro": NUM_OR_NULL, "auc_macro": NUM_OR_NULL, "auc_per_category": AUCS, "diagnostics": AUCS,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import VadkitError
-from ..run_schema import LOG_RECORD, METRICS, RUN_INFO, VALIDATION, Shape, clean
+from ..run_schema import CALIBRATION, LOG_RECORD, METRICS, RUN_INFO, VALIDATION, Shape, clean
 from ..training.loggers import flatten
 from ..training.run_folder import DETECT_CURVE, RunFolder
 
@@ -52,6 +52,7 @@ class RunData:
     plots: dict[str, bytes] = field(default_factory=dict)
     detections: list[Detection] = field(default_factory=list)
     validations: dict[str, dict[str, Any]] = field(default_factory=dict)  # validation/<settings>.json
+    calibration: dict[str, Any] | None = None  # calibration.json: state, weights, evidence, threshold
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -322,6 +323,8 @@ def collect_run(root: Path, name: str | None = None) -> RunData:
             run.plots[path.name] = data
     run.detections = read_detections(root, problems)
     run.validations = read_validations(root, problems)
+    if folder.calibration.is_file():
+        run.calibration = _json_object(folder.calibration, CALIBRATION, problems)
     return run
 
 

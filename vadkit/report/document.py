@@ -72,6 +72,9 @@ def run_card(index: int, run: RunData, info: ModelInfo, max_videos: int) -> Raw:
         tag("h3", "Score per video (shaded: ground-truth anomaly)"), s.score_curves(run, max_videos),
         tag("h3", "Most anomalous frames"), s.top_frames(run),
     ]
+    cal = s.calibration(run)
+    if cal is not None:
+        blocks += [tag("h3", "Calibration: the detection score and its weights (calibration.json)"), cal]
     val = s.validation(run)
     if val is not None:
         blocks += [tag("h3", "Validation without test labels (validation/*.json)"), val]

@@ -119,6 +119,30 @@ def validation(run: RunData) -> Raw | None:
                        numeric=(1, 2)), note])
 
 
+def calibration(run: RunData) -> Raw | None:
+    """calibration.json: how the detection score is formed, each statistic's weight and the
+    evidence behind it, the frames it was fitted on and the threshold."""
+    cal = run.calibration
+    if not cal:
+        return None
+    state = cal.get("state") if isinstance(cal.get("state"), dict) else {}
+    weights = state.get("weights") if isinstance(state.get("weights"), dict) else {}
+    evidence = cal.get("evidence") if isinstance(cal.get("evidence"), dict) else {}
+    aucs = evidence.get("auc_pooled") if isinstance(evidence.get("auc_pooled"), dict) else {}
+    rows = [(k, fmt(w), pct(aucs.get(k)) if isinstance(aucs.get(k), (int, float)) else "n/a") for k, w in weights.items()]
+    holdout = cal.get("holdout") if isinstance(cal.get("holdout"), dict) else {}
+    facts = {"method": state.get("method", "zscore"), "weights from": state.get("weights_source", "scorer weights"),
+             "evidence": evidence.get("source") or evidence.get("note"), "rule": state.get("rule"),
+             "calibration frames": cal.get("frames"), "held-out videos": ", ".join(holdout.get("held_out_videos") or []),
+             "hold-out note": holdout.get("fallback") or holdout.get("note"),
+             "threshold": cal.get("threshold"), "threshold quantile": cal.get("threshold_quantile")}
+    parts = [table(["statistic", "weight", "pooled pseudo-anomaly AUC %"], rows, numeric=(1, 2)) if rows else None,
+             kv_table({k: v for k, v in facts.items() if v not in (None, "")})]
+    notes = [n for n in state.get("notes") or [] if isinstance(n, str)]
+    parts += [tag("p", f"warning: {n}", cls="muted") for n in notes]
+    return join([x for x in parts if x is not None])
+
+
 def per_video_table(run: RunData) -> Raw:
     m = run.metrics or {}
     per_video = m.get("auc_per_video") if isinstance(m.get("auc_per_video"), dict) else {}
