@@ -17,12 +17,17 @@ from ..atomic import atomic_write_bytes, atomic_write_text
 RED, GREEN, WHITE = (255, 60, 60), (60, 220, 60), (255, 255, 255)
 
 
+MIN_WIDTH = 320  # smaller frames are enlarged so that the score text stays legible
+
+
 def shrink(rgb: np.ndarray, width: int) -> np.ndarray:
-    """``rgb`` at most ``width`` wide (aspect kept, even sizes for the video codec)."""
+    """``rgb`` at most ``width`` (and at least 320) wide, aspect kept, even sizes for the codec."""
     h, w = rgb.shape[:2]
-    scale = min(1.0, width / w)
+    scale = max(min(1.0, width / w), min(MIN_WIDTH, width) / w)
     size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
-    return rgb if size == (w, h) else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    if size == (w, h):
+        return rgb
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 def annotate(rgb: np.ndarray, score: float | None, threshold: float, flagged: bool, label: str) -> np.ndarray:

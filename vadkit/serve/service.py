@@ -63,9 +63,13 @@ class Service:
         out.mkdir(parents=True, exist_ok=True)
         self.sinks = Sinks(cfg, self.registry, self.console)
         self.sinks.open()
-        self.detector = Detector(cfg.run, self.registry, overrides=cfg.detect, device=cfg.serve.device or None,
-                                 console=self.console)
-        model = detector_model(self.detector)
+        try:
+            self.detector = Detector(cfg.run, self.registry, overrides=cfg.detect, device=cfg.serve.device or None,
+                                     console=self.console)
+            model = detector_model(self.detector)
+        except BaseException:
+            self.sinks.close(0.0)  # what they hold stays queued on disk
+            raise
         run = self.detector.run
         self.pool = self.detector.streaming_scorer(False)
         self.pool.batch = NEVER
