@@ -265,7 +265,7 @@ def test_eval_memory_update_touches_the_memory_only_with_frames_below_the_thresh
             return int(mask.sum())
 
     scorer = Err()
-    state = scorer.fit({"err": np.array([1.0, 2.0, 3.0])})  # mean 2, std 0.816
+    state = scorer.fit({"err": np.array([1.0, 2.0, 3.0])}, method="zscore")  # mean 2, std 0.816
     model = Model()
     updater = NormalFrameUpdater(model, scorer, state, threshold=1.0)
     output = ModelOutput(prediction=torch.zeros(3, 1, 2, 2), memory=MemoryOutput(torch.zeros(3, 1, 1, 1), torch.zeros(3)))
