@@ -221,6 +221,20 @@ def test_sigint_cancels_the_queued_fill_without_worker_tracebacks(tmp_path: Path
         _kill_group(proc)
 
 
+@pytest.mark.slow  # two `vadkit flow` runs with spawned workers: --run-slow
+def test_a_fill_worker_killed_mid_entry_is_one_line_and_the_next_fill_completes(tmp_path: Path) -> None:
+    from vadkit.data.synth import generate
+
+    data = generate(tmp_path / "data", seed=3, train_videos=1, test_videos=1, frames=20, size=32, object_size=8)
+    cache = tmp_path / "cache"
+    flow = ["flow", "--data", data, "--cache", cache, "--set", "model.resolution=[32, 32]", "--workers", "2"]
+    killed = vadkit(*flow, fault="cache-fill@3")  # a worker dies inside an entry (as under the OOM killer)
+    assert killed.returncode == 2 and "a cache worker died" in killed.stderr, killed.stderr
+    assert "Traceback" not in killed.stderr and not list(cache.glob("*.npy"))
+    assert main([str(a) for a in flow]) == 0
+    assert len(list(cache.glob("*.npy"))) == 2 and not list(cache.glob(".*.tmp"))  # its temp files cleaned
+
+
 # -- 3./4. outputs that are always true: detect status, a re-run, export --------------------------
 
 

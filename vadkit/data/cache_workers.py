@@ -17,8 +17,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+
+from vadkit.errors import DataError
 
 PR_SET_PDEATHSIG = 1
 
@@ -41,11 +44,18 @@ def fill_entries(
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
                                initargs=(os.getpid(),))
+    jobs: dict[Future, Any] = {}
     try:
         jobs = {pool.submit(job, *job_args(video)): video for video in todo}
         for done in as_completed(jobs):
             done.result()
             advance(jobs[done].num_frames)
+    except BrokenProcessPool:
+        names = ", ".join(str(getattr(v, "name", v)) for f, v in jobs.items()
+                          if not f.done() or (not f.cancelled() and f.exception() is not None))
+        stop(pool)
+        raise DataError(f"a cache worker died while filling the entries of: {names[:300]} (killed, e.g. by the "
+                        "out-of-memory killer; try fewer workers); finished entries are kept, run again") from None
     except BaseException:
         stop(pool)  # Ctrl-C, SIGTERM turned into an exception, or a failed video: stop at once
         raise
