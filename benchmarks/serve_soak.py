@@ -42,6 +42,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=None, help="per-camera threshold (default: tiny run 2.4)")
     p.add_argument("--tiny-settings", action="store_true",
                    help="the settings of the tiny run (threshold 2.4, no running normalisation) with --run")
+    p.add_argument("--qos", type=int, default=1, choices=(1, 2),
+                   help="MQTT QoS of the events (2: with persistent sessions, exactly once)")
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here too")
     return p.parse_args()
 
@@ -64,13 +66,13 @@ def metrics(url: str) -> dict[tuple[str, str], float]:
 class Listener:
     """A persistent-session MQTT subscriber that keeps the arrival time of every event."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, qos: int = 1) -> None:
         import paho.mqtt.client as mqtt
 
         self.events: list[tuple[float, dict[str, Any]]] = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="soak-listener", clean_session=False)
         self.client.reconnect_delay_set(0.2, 1)
-        self.client.on_connect = lambda c, u, f, rc, p=None: c.subscribe("vadkit/soak/+/event", qos=1)
+        self.client.on_connect = lambda c, u, f, rc, p=None: c.subscribe("vadkit/soak/+/event", qos=qos)
         self.client.on_message = lambda c, u, m: self.events.append((time.time(), json.loads(m.payload)))
         self.client.connect("127.0.0.1", port, 30)
         self.client.loop_start()
@@ -80,14 +82,15 @@ class Listener:
         self.client.loop_stop()
 
 
-def write_config(root: Path, run: Path, urls: list[str], port: int, threshold: float, tiny: bool) -> Path:
+def write_config(root: Path, run: Path, urls: list[str], port: int, threshold: float, tiny: bool, qos: int) -> Path:
     cams = "".join(f'[[cameras]]\nname = "cam{k}"\nurl = "{u}"\n' + (f"threshold = {threshold}\n" if threshold else "")
                    for k, u in enumerate(urls))
     path = root / "cameras.toml"
     path.write_text(
         f'run = "{run}"\n[serve]\nname = "soak"\nout = "out"\nhealth = "127.0.0.1:0"\npost_roll = 1.0\n'
         f"pre_roll = 1.0\nreconnect_min = 0.2\nreconnect_max = 2.0\nstall_timeout = 5.0\n{cams}"
-        f'[sinks.log]\ntype = "jsonl"\n[sinks.mqtt]\ntype = "mqtt"\nport = {port}\nreconnect_max = 2\n'
+        f'[sinks.log]\ntype = "jsonl"\n[sinks.mqtt]\ntype = "mqtt"\nport = {port}\nreconnect_max = 2\nqos = {qos}\n'
+        + ("clean_session = false\n" if qos == 2 else "")
         + ("[detect]\nrunning_norm = false\n" if tiny else ""))
     return path
 
@@ -124,9 +127,9 @@ def soak(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     video = args.video.resolve() if args.video else anomaly_video(root / "anomaly.avi", 50, ((20, 30),))
     threshold = args.threshold if args.threshold is not None else (2.4 if tiny else 0.0)
     broker = Mosquitto(root / "broker").start()
-    listener = Listener(broker.port)
+    listener = Listener(broker.port, args.qos)
     streams = [TcpStream(video).start() for _ in range(args.cameras)]
-    cfg = write_config(root, run, [s.url for s in streams], broker.port, threshold, tiny)
+    cfg = write_config(root, run, [s.url for s in streams], broker.port, threshold, tiny, args.qos)
     proc = subprocess.Popen([sys.executable, "-m", "vadkit", "serve", "--config", str(cfg)],
                             stdout=open(root / "serve.log", "w"), stderr=subprocess.STDOUT)
     out, log, rss = root / "out", [], []
@@ -166,7 +169,7 @@ def soak(args: argparse.Namespace, root: Path) -> dict[str, Any]:
            for k in range(args.cameras)}
     dropped = {f"cam{k}": int(m1[("vadkit_serve_camera_frames_dropped_total", f"cam{k}")]) for k in range(args.cameras)}
     return {
-        "cameras": args.cameras, "minutes": args.minutes, "run": str(run), "video": str(video),
+        "cameras": args.cameras, "minutes": args.minutes, "qos": args.qos, "run": str(run), "video": str(video),
         "exit_status": rc, "events_sent": len(sent), "events_received": sum(got.values()),
         "events_lost": len(set(sent) - set(got)), "events_duplicated": sum(n - 1 for n in got.values() if n > 1),
         "rss_mb_start": round(rss0, 1), "rss_mb_end": round(rss[-1] if rss else rss0, 1),

@@ -1,11 +1,13 @@
-"""MQTT through paho-mqtt: each event at QoS 1 on ``<prefix>/<camera>/event``, retained
+"""MQTT through paho-mqtt: each event at QoS 1 (or 2) on ``<prefix>/<camera>/event``, retained
 online/offline status on ``<prefix>/status`` (offline also as the last will, so subscribers
 learn of a crash) and each camera's state on ``<prefix>/<camera>/status``.
 
 No event is lost: an event is written to an on-disk queue first and removed only when the
 broker acknowledged it (PUBACK); paho re-sends unacknowledged messages after a reconnect
-(broker restart), and what is left at shutdown is published at the next start. QoS 1 is
-at-least-once: a subscriber that must never see a repeat de-duplicates on the event ``id``.
+(broker restart), and what is left at shutdown is published at the next start. QoS 1 (the
+default) is at-least-once: a subscriber that must never see a repeat de-duplicates on the event
+``id``; ``qos = 2`` with ``clean_session = false`` (and a broker with persistence) makes the
+broker itself drop a re-sent event.
 """
 
 from __future__ import annotations
@@ -33,15 +35,19 @@ class MqttSink(Sink):
     def __init__(self, host: str = "127.0.0.1", port: int = 1883, *, topic_prefix: str = "",
                  username: str | None = None, password: str | None = None, client_id: str = "",
                  keepalive: int = 30, tls: bool = False, connect_timeout: float = 5.0, reconnect_max: float = 30.0,
-                 max_queue: int = 10000,
+                 max_queue: int = 10000, qos: int = 1, clean_session: bool = True,
                  queue_if_down: bool = False, instance: str = "vadkit", state_dir: Path | None = None) -> None:
         if not 0 < int(port) < 65536:
             raise SinkError(f"mqtt port {port!r} is not a TCP port")
+        if qos not in (1, 2):
+            raise SinkError(f"mqtt qos must be 1 (at least once) or 2 (exactly once), got {qos!r}")
+        self.qos = int(qos)
         self.host, self.port, self.keepalive = str(host), int(port), int(keepalive)
         self.prefix = (topic_prefix or f"vadkit/{topic_part(instance)}").rstrip("/")
         self.connect_timeout, self.queue_if_down = float(connect_timeout), bool(queue_if_down)
         self.outbox = Outbox(Path(state_dir or ".vadkit-mqtt") / "outbox", max_queue)
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"vadkit-{instance}")
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"vadkit-{instance}",
+                                  clean_session=clean_session)
         if username:
             self.client.username_pw_set(username, password)
         if tls:
@@ -122,7 +128,7 @@ class MqttSink(Sink):
 
     def _publish(self, key: int, event: dict[str, Any]) -> None:
         topic = f"{self.prefix}/{topic_part(str(event.get('camera', 'camera')))}/event"
-        info = self.client.publish(topic, json.dumps(event, sort_keys=True), qos=1, retain=False)
+        info = self.client.publish(topic, json.dumps(event, sort_keys=True), qos=self.qos, retain=False)
         self._track(info.mid, key)
 
     def send(self, event: dict[str, Any]) -> None:
