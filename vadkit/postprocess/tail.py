@@ -39,6 +39,7 @@ BASE_TAIL = 0.1
 MAX_TAIL = 0.5
 GRID = 257  # probability levels stored for the body
 MAX_SHAPE = 0.5
+LN10 = math.log(10.0)
 
 
 def tail_fraction(n: int) -> float:
@@ -85,6 +86,8 @@ def fit_tail(values: np.ndarray) -> dict[str, Any]:
     levels = np.linspace(0.0, 1.0 - t, min(GRID, n))
     grid = np.quantile(a, levels)
     u = float(grid[-1])
+    grid, first = np.unique(grid, return_index=True)  # ties: keep the highest level of each value
+    levels = levels[np.r_[first[1:] - 1, len(levels) - 1]]
     xi, beta = pwm_gpd(a[a > u] - u)
     if beta <= 0:  # ties at the top: the whole sample's spread stands in for the tail's
         beta = float(np.std(a)) or float(a[-1] - a[0])
@@ -99,29 +102,43 @@ def surprisal(values: np.ndarray, state: dict[str, Any]) -> np.ndarray:
     x = np.asarray(values, np.float64)
     if state.get("constant"):
         return np.zeros_like(x) + np.where(np.isnan(x), np.nan, 0.0)
-    grid, levels = np.asarray(state["grid"]), np.asarray(state["levels"])
-    grid, first = np.unique(grid, return_index=True)  # ties: keep the highest level of each value
-    last = np.r_[first[1:] - 1, len(levels) - 1]
-    body_p = 1.0 - np.interp(x, grid, levels[last], left=0.0, right=levels[-1])
-    out = -np.log10(np.clip(body_p, 1e-300, 1.0))
-    u, t = float(state["tail_start"]), float(state["tail_fraction"])
-    xi, beta = float(state["tail_shape"]), float(state["tail_scale"])
-    top = float(state.get("max", np.inf))
+    grid, levels = _arrays(state)  # strictly increasing values, their levels
+    body_p = 1.0 - np.interp(x, grid, levels, left=0.0, right=levels[-1])
+    out = -np.log10(np.maximum(body_p, 1e-300))
+    u, t = state["tail_start"], state["tail_fraction"]
+    xi, beta = state["tail_shape"], state["tail_scale"]
+    top = state.get("max", np.inf)
     over = x > u
     if over.any():
         out[over] = _gpd_surprisal(np.minimum(x[over], top), u, t, xi, beta)
-    past = x > top
-    if past.any():  # beyond the data: p falls like 1 / x
-        out[past] = _gpd_surprisal(np.array([top]), u, t, xi, beta)[0] + np.log10(1.0 + (x[past] - top) / beta)
-    out[np.isnan(x)] = np.nan
+        past = x > top
+        if past.any():  # beyond the data: p falls like 1 / x
+            out[past] = _gpd_surprisal(np.array([top]), u, t, xi, beta)[0] + np.log10(1.0 + (x[past] - top) / beta)
+    nan = np.isnan(x)
+    if nan.any():
+        out[nan] = np.nan
     return out
+
+
+_ARRAYS: dict[int, tuple[dict[str, Any], np.ndarray, np.ndarray]] = {}
+
+
+def _arrays(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The state's grid and levels as arrays, converted once per state (detection calls
+    ``surprisal`` for every frame with the same state)."""
+    hit = _ARRAYS.get(id(state))
+    if hit is None or hit[0] is not state:
+        if len(_ARRAYS) > 64:
+            _ARRAYS.clear()
+        hit = _ARRAYS[id(state)] = (state, np.asarray(state["grid"], np.float64), np.asarray(state["levels"], np.float64))
+    return hit[1], hit[2]
 
 
 def _gpd_surprisal(x: np.ndarray, u: float, t: float, xi: float, beta: float) -> np.ndarray:
     """-log10 p of values past the tail start under the fitted generalised Pareto tail."""
     y = (np.asarray(x, np.float64) - u) / beta
     log_s = -np.log1p(xi * y) / xi if xi > 0 else -y  # natural log of the GPD survival
-    return -(math.log(t) + log_s) / math.log(10.0)
+    return -(math.log(t) + log_s) / LN10
 
 
 def tail_probability(values: np.ndarray, state: dict[str, Any]) -> np.ndarray:
