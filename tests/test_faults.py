@@ -187,11 +187,12 @@ def _start_fill(tmp_path: Path) -> tuple[subprocess.Popen, set[int]]:
     return proc, _descendants(proc.pid)
 
 
-def test_cache_workers_and_resource_tracker_die_with_a_killed_parent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_cache_workers_and_resource_tracker_die_with_a_killed_parent(tmp_path: Path, sig: int) -> None:
     proc, children = _start_fill(tmp_path)
     try:
         assert len(children) >= 2  # two workers (+ multiprocessing's resource tracker)
-        proc.kill()  # kill -9: no cleanup code runs in the parent
+        proc.send_signal(sig)  # kill -9: no cleanup code runs in the parent; SIGTERM: ends it at once too
         proc.wait(timeout=30)
         assert _wait_for(lambda: not any(_alive(p) for p in children), 20), \
             [Path(f"/proc/{p}/cmdline").read_bytes() for p in children if _alive(p)]
