@@ -81,10 +81,9 @@ def speed(recipe: Path, size: int, quick: bool) -> dict[str, float]:
 
 
 def fastest(fps: dict[str, float]) -> tuple[str, float]:
-    """The fastest backend other than torch (torch itself when none is installed)."""
-    exported = {k: v for k, v in fps.items() if not k.startswith("torch")} or fps
-    name = max(exported, key=exported.get)
-    return name, exported[name]
+    """The fastest backend measured (torch fp32, torch in the recipe's fast mode, onnxruntime, OpenVINO)."""
+    name = max(fps, key=fps.get)
+    return name, fps[name]
 
 
 def seeds_to_repeat(rows: list[dict[str, Any]], within: float) -> list[str]:
@@ -107,7 +106,7 @@ def spread(runs: list[dict[str, Any]], key: str) -> str:
 
 def table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
     """The markdown table for docs/zoo.md, with the settings it was measured under."""
-    head = ("| model | recipe | params | GFLOP/frame | Ped2 micro | macro | pooled (calibrated) | train + eval min "
+    head = ("| model | recipe | params | GFLOP/frame | micro AUC | macro AUC | pooled AUC (calibrated) | train + eval min "
             "| forward frames/s torch fp32 | fastest backend |")
     lines = [head, "|" + "---|" * 10]
     for r in rows:
@@ -117,13 +116,16 @@ def table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
         lines.append(f"| {r['name']} | `{r['recipe_rel']}` | {r['params']:,} | {r['gflops']:.2f} | "
                      f"{spread(r['runs'], 'micro')} | {spread(r['runs'], 'macro')} | {spread(r['runs'], 'pooled')} | "
                      f"{mins} | {r['fps'].get('torch fp32', 0):.0f} | {fps:.0f} ({name}) |")
+    sizes = sorted({r["fps_size"] for r in rows})
     m = info["machine"]
     lines += ["", f"Measured by `{info['command']}` on {info['date']}: {m['cpu']} ({', '.join(m['flags'])}), "
               f"{m['threads']} threads, torch {m['torch']}, no GPU; load average {m['loadavg_before'][0]:.1f} before, "
               f"{m['loadavg_after'][0]:.1f} after (other processes shared the cores). Frames/s: the model's forward "
-              "pass at batch 8 and the recipe's resolution, float32, random weights, median pass of blocks timed in "
-              "rounds across the backends (benchmarks/export_speed.py); flow is not included (no zoo model but "
-              "MSTI-Net uses it)."]
+              f"pass at batch 8 and {' / '.join(f'{z}x{z}' for z in sizes)}, random weights, median pass of blocks "
+              "timed in rounds across the backends (benchmarks/export_speed.py); 'torch fast (recipe)' is the recipe's "
+              "[train] fast mode (channels_last, bf16 only on CPUs with native bf16), every other backend float32; "
+              "flow is not included (only MSTI-Net uses it). AUCs: "
+              + (f"{info['data']}, seeds as shown (n), last checkpoint." if info.get("data") else "not measured (--no-train).")]
     return "\n".join(lines) + "\n"
 
 
@@ -144,7 +146,7 @@ def measure_models(models: list[dict[str, Any]], args: argparse.Namespace) -> li
         counted = count(m["recipe"], registry)
         size = 64 if args.quick else counted["resolution"][0]
         row = {"name": m["name"], "recipe_rel": m["recipes"]["ped2_cpu"], "params": counted["params"],
-               "gflops": counted["gflops_per_frame"], "resolution": counted["resolution"],
+               "gflops": counted["gflops_per_frame"], "resolution": counted["resolution"], "fps_size": size,
                "fps": speed(m["recipe"], size, args.quick), "runs": []}
         if not args.no_train:
             row["runs"].append(train_and_eval(m["recipe"], args.data, args.out / m["name"] / "seed0", 0, args.extra))
@@ -190,6 +192,7 @@ def main() -> None:
     models = models_with_cpu_recipes(args.models)
     info: dict[str, Any] = {"command": "python benchmarks/zoo.py " + " ".join(sys.argv[1:]),
                             "date": time.strftime("%Y-%m-%d"), "machine": machine(int(os.environ.get("ZOO_THREADS", "2")))}
+    info["data"] = None if args.no_train else str(args.data)
     rows = measure_models(models, args)
     info["machine"]["loadavg_after"] = os.getloadavg()
     atomic_write_text(args.out / "zoo.json", json.dumps({**info, "models": rows}, indent=2, default=str) + "\n")

@@ -46,6 +46,11 @@ def test_zoo_recipe_trains_one_step(capsys: pytest.CaptureFixture, recipe: Path,
     if "memory_bank" in recipe_text:
         assert {"gather", "triplet"} <= set(steps[0])
     assert RunFolder(out).checkpoint.is_file() and (out / "calibration.json").is_file()
+    # the ONNX export of the trained run matches PyTorch (vadkit export checks it with onnxruntime)
+    assert main(["export", "--run", str(out), "--out", str(tmp_path / "onnx")]) == 0
+    check = json.loads((tmp_path / "onnx" / "manifest.json").read_text())["check"]
+    if "max_abs_diff" in check:
+        assert max(check["max_abs_diff"].values()) < 1e-4
 
 
 def _error(capsys: pytest.CaptureFixture, recipe: Path, synth: Path, out: Path, *overrides: str) -> str:
