@@ -26,6 +26,7 @@ from .video import Video
 MARKER = ".vadkit-cache"  # in every folder a vadkit cache writes: `vadkit cache clear` needs it
 KEY_FIELDS = ("version", "split", "video", "frames", "resolution", "source")
 _verified: set[tuple[str, int, int, int]] = set()  # (path, inode, size, mtime) checked in this process
+_reported: set[tuple[str, str]] = set()
 
 
 def entry_path(directory: Path, video: Video, key: dict[str, Any]) -> Path:
@@ -67,7 +68,10 @@ def write_meta(tmp_data: Path, meta_tmp: Path, key: dict[str, Any]) -> None:
 
 
 def _damaged(path: Path, why: str) -> None:
-    print(f"cache: {path}: {why}; recomputing it", file=sys.stderr, flush=True)
+    """One line per damaged entry and process (the fill checks it, then its writer again)."""
+    if (str(path), why) not in _reported:
+        _reported.add((str(path), why))
+        print(f"cache: {path}: {why}; recomputing it", file=sys.stderr, flush=True)
 
 
 def _checksum_ok(path: Path) -> str | None:
