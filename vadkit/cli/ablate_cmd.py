@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +95,9 @@ def run_one(recipe: Recipe, out: Path, args: argparse.Namespace, registry: Any, 
 
     run_folder = RunFolder(out)
     if args.resume and run_folder.metrics.is_file():
-        return json.loads(run_folder.metrics.read_text())
+        from ..run_schema import METRICS, read_json
+
+        return read_json(run_folder.metrics, METRICS)  # checked: a wrong type is one line naming file and key
     # resuming a finished run trains no further epochs; AUC is computed once, here
     train(recipe, args.data, out, registry, resume=args.resume and run_folder.checkpoint.exists(), console=console)
     return evaluate(out, registry, data_root=args.data, console=console)
