@@ -50,7 +50,7 @@ def models_with_cpu_recipes(names: list[str] | None) -> list[dict[str, Any]]:
         if unknown:
             sys.exit(f"unknown zoo model(s) {', '.join(sorted(unknown))}; with a Ped2 CPU recipe: "
                      f"{', '.join(m['name'] for m in models)}")
-        models = [m for m in models if m["name"] in names]
+        models = sorted((m for m in models if m["name"] in names), key=lambda m: names.index(m["name"]))
     for m in models:
         m["recipe"] = (catalogue_path().parent.parent / m["recipes"]["ped2_cpu"]).resolve()
     return models
@@ -139,8 +139,9 @@ def write_doc(doc: Path, text: str) -> None:
     atomic_write_text(doc, f"{before}{START}\n{text}{END}{after}")
 
 
-def measure_models(models: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Counts, frames/s and seed 0 of every model; then the extra seeds of the close ones."""
+def measure_models(models: list[dict[str, Any]], args: argparse.Namespace, info: dict[str, Any]) -> list[dict[str, Any]]:
+    """Counts, frames/s and seed 0 of every model, the results written after each model (a run
+    stopped early keeps what it measured); then the extra seeds of the close ones."""
     registry, rows = default_registry(), []
     for m in models:
         counted = count(m["recipe"], registry)
@@ -152,6 +153,7 @@ def measure_models(models: list[dict[str, Any]], args: argparse.Namespace) -> li
             row["runs"].append(train_and_eval(m["recipe"], args.data, args.out / m["name"] / "seed0", 0, args.extra))
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "runs"} | {"runs": row["runs"]}), flush=True)
+        publish(rows, info, args)
     if not args.no_train:
         repeat = seeds_to_repeat(rows, args.within)
         for row in rows:
@@ -159,7 +161,17 @@ def measure_models(models: list[dict[str, Any]], args: argparse.Namespace) -> li
                 for seed in args.more_seeds:
                     row["runs"].append(train_and_eval(_recipe(models, row), args.data,
                                                       args.out / row["name"] / f"seed{seed}", seed, args.extra))
+                    publish(rows, info, args)
     return rows
+
+
+def publish(rows: list[dict[str, Any]], info: dict[str, Any], args: argparse.Namespace) -> str:
+    """zoo.json and the doc's table from the rows measured so far."""
+    info["machine"]["loadavg_after"] = os.getloadavg()
+    atomic_write_text(args.out / "zoo.json", json.dumps({**info, "models": rows}, indent=2, default=str) + "\n")
+    text = table(rows, info)
+    write_doc(args.doc, text)
+    return text
 
 
 def _recipe(models: list[dict[str, Any]], row: dict[str, Any]) -> Path:
@@ -193,12 +205,7 @@ def main() -> None:
     info: dict[str, Any] = {"command": "python benchmarks/zoo.py " + " ".join(sys.argv[1:]),
                             "date": time.strftime("%Y-%m-%d"), "machine": machine(int(os.environ.get("ZOO_THREADS", "2")))}
     info["data"] = None if args.no_train else str(args.data)
-    rows = measure_models(models, args)
-    info["machine"]["loadavg_after"] = os.getloadavg()
-    atomic_write_text(args.out / "zoo.json", json.dumps({**info, "models": rows}, indent=2, default=str) + "\n")
-    text = table(rows, info)
-    write_doc(args.doc, text)
-    print(text)
+    print(publish(measure_models(models, args, info), info, args))
 
 
 if __name__ == "__main__":
