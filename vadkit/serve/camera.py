@@ -39,20 +39,20 @@ def backoff(failures: int, low: float, high: float, rng: random.Random) -> float
 
 
 class LoopedFile(FrameSource):
-    """A video file replayed forever at its frame rate (simulated cameras, demos)."""
+    """A video file replayed forever (simulated cameras, demos): at its frame rate, as a live
+    camera (``realtime``), or as fast as it is scored, never dropping a frame (tests)."""
 
-    live = True
-
-    def __init__(self, path: str, fps: float = 25.0) -> None:
+    def __init__(self, path: str, fps: float = 25.0, realtime: bool = True) -> None:
         self._file = VideoFileSource(path, fps)
         self.path, self.name, self.fps = self._file.path, self._file.name, self._file.fps
+        self.live = realtime
 
     def _frames(self):  # type: ignore[override]
         start, n = time.monotonic(), 0
         while True:
             for _, _, rgb in self._file:
                 delay = start + n / self.fps - time.monotonic()
-                if delay > 0:
+                if delay > 0 and self.live:
                     time.sleep(delay)
                 n += 1
                 yield n / self.fps, rgb
@@ -85,7 +85,7 @@ class CameraWorker:
         t, s = self.cam.target, self.settings
         if isinstance(t, int) or self.cam.url:
             return CaptureSource(t, stall_timeout=s.stall_timeout)
-        return LoopedFile(t) if self.cam.loop else VideoFileSource(t)
+        return LoopedFile(t, realtime=self.cam.realtime) if self.cam.loop else VideoFileSource(t)
 
     def _set(self, state: str, message: str | None = None) -> None:
         if state != self.state or message != self.message:
@@ -140,7 +140,7 @@ class CameraWorker:
         """Queue ``item``; a live source drops its oldest frame when the queue is full, a video
         file (not looped) waits instead, so that none of its frames is lost."""
         with self.cond:
-            wait = isinstance(self._source, VideoFileSource)
+            wait = self._source is not None and not self._source.live
             while wait and len(self.items) >= self.settings.queue and not self._stop.is_set():
                 self.cond.wait(0.1)
             if len(self.items) >= self.settings.queue and item is not RESET:
@@ -165,8 +165,10 @@ class CameraWorker:
     def stop(self, wait: float = 2.0) -> None:
         self._stop.set()
         src = self._source
-        if src is not None:
-            src.close()
+        if isinstance(src, CaptureSource):  # built to be closed from another thread; a file's
+            src.close()                      # reader stops at its next frame (releasing it here could hang)
+        with self.cond:
+            self.cond.notify_all()
         self._thread.join(timeout=wait)
 
     def health(self) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class CameraConfig:
     device: int = -1  # a local camera index
     file: str = ""  # a video file (tests, demos); ``loop`` replays it forever
     loop: bool = False
+    realtime: bool = True  # a looped file at its frame rate (dropping frames when scoring lags); false: no drops
     threshold: float = 0.0  # this camera's absolute threshold on the score (0 = the run's)
 
     @property
