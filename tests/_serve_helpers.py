@@ -115,7 +115,7 @@ class Mosquitto:
         assert self.exe
         self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=open(self.root / "mosquitto.log", "ab"))
-        assert wait_for(self._listening, 10.0), "mosquitto did not start"
+        assert wait_for(self._listening, 30.0), "mosquitto did not start"
         return self
 
     def _listening(self) -> bool:
