@@ -20,7 +20,7 @@ import vadkit
 from vadkit.cli import main
 from vadkit.evaluation.evaluate import evaluate
 from vadkit.recipe import load_recipe
-from vadkit.training.resume_check import ResumeMismatch
+from vadkit.training.resume_check import ResumeMismatch, check_resume
 from vadkit.training.run_folder import RunFolder
 from vadkit.training.trainer import train
 from _helpers import TINY_MODEL
@@ -111,22 +111,22 @@ def test_no_command_overwrites_its_inputs_or_the_run(capsys, trained, command: s
     assert targets
 
 
-def test_report_into_the_run_refuses_its_recipe_and_allows_a_new_file(capsys, trained, tmp_path) -> None:
-    run = copy_run(trained[0], tmp_path / "run")
+def test_report_into_the_run_refuses_its_recipe(capsys, trained) -> None:
+    run = trained[0]
     recipe = (run / "recipe.toml").read_bytes()
     code, text = cli(capsys, "report", run, "--out", run / "recipe.toml", "--no-build")
     assert code == 2 and "recipe.toml" in text and "--force" in text
     assert (run / "recipe.toml").read_bytes() == recipe
-    code, text = cli(capsys, "report", run, "--out", run / "report.html", "--no-build")  # no part of the run
-    assert code == 0 and (run / "report.html").is_file()
 
 
 def test_force_writes_where_the_guard_refuses(trained, tmp_path) -> None:
     from vadkit.output_guard import OutputRefused, check_output
 
     run = trained[0]
-    with pytest.raises(OutputRefused, match=r"scores\.csv.*`vadkit detect` does not write"):
+    with pytest.raises(OutputRefused, match=r"is a run folder; `vadkit detect` would write its files among the run's"):
         check_output(run, command="detect", runs=[run], own_run=run, folder=True, files=("scores.csv",))
+    with pytest.raises(OutputRefused, match=r"scores\.csv\) of its run, which `vadkit detect` does not write"):
+        check_output(run / "scores.csv", command="detect", own_run=run)
     assert check_output(run, command="detect", runs=[run], own_run=run, folder=True, force=True) == run
     other = copy_run(run, tmp_path / "other")  # a run export does not own
     with pytest.raises(OutputRefused, match="exported models"):
@@ -167,9 +167,7 @@ def test_resume_refuses_a_changed_model_and_allows_more_epochs(trained, registry
         assert hashes(run) == before, change  # refused before anything was written
     more = train(load_recipe(recipe, ["train.epochs=3", "train.time_budget=30"]), data, run, registry, resume=True)
     assert json.loads(more.info.read_text())["epochs_completed"] == 3
-    forced = train(load_recipe(recipe, ["train.epochs=3", "train.lr=0.01"]), data, run, registry, resume=True,
-                   force=True)  # nothing left to train; the check is skipped
-    assert forced.root == run
+    check_resume(RunFolder(run), load_recipe(recipe, ["train.lr=0.01"]), force=True)  # --force: no check
 
 
 def test_report_lists_values_of_the_wrong_type_instead_of_failing(capsys, trained, tmp_path) -> None:
@@ -184,8 +182,8 @@ def test_report_lists_values_of_the_wrong_type_instead_of_failing(capsys, traine
     (run / "run.json").write_text(json.dumps({**info, "train": [1], "data_root": 5}))
     (run / "validation").mkdir()
     (run / "validation" / "v.json").write_text(json.dumps({"auc_micro": {"x": 1}, "held_out_videos": "01"}))
-    code, text = cli(capsys, "report", run, "--out", tmp_path / "r.html", "--no-build")
-    assert code == 0 and (tmp_path / "r.html").is_file(), text
+    code, text = cli(capsys, "report", run, "--out", run / "report.html", "--no-build")  # no part of the run
+    assert code == 0 and (run / "report.html").is_file(), text
     for needle in ("metrics.json: key 'auc_micro' must be a number or null, got 'high'",
                    "metrics.json: key 'auc_per_video' must be a JSON object", "metrics.json: key 'videos'",
                    "log.jsonl line", "key 'epoch' must be an integer, got 'one'", "key 'seconds' must be a number",
