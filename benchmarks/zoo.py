@@ -104,6 +104,10 @@ def spread(runs: list[dict[str, Any]], key: str) -> str:
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} (n={len(values)})"
 
 
+def _fps(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
     """The markdown table for docs/zoo.md, with the settings it was measured under."""
     head = ("| model | recipe | params | GFLOP/frame | micro AUC | macro AUC | pooled AUC (calibrated) | train + eval min "
@@ -115,7 +119,7 @@ def table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
         name, fps = fastest(r["fps"])
         lines.append(f"| {r['name']} | `{r['recipe_rel']}` | {r['params']:,} | {r['gflops']:.2f} | "
                      f"{spread(r['runs'], 'micro')} | {spread(r['runs'], 'macro')} | {spread(r['runs'], 'pooled')} | "
-                     f"{mins} | {r['fps'].get('torch fp32', 0):.0f} | {fps:.0f} ({name}) |")
+                     f"{mins} | {_fps(r['fps'].get('torch fp32', 0))} | {_fps(fps)} ({name}) |")
     sizes = sorted({r["fps_size"] for r in rows})
     m = info["machine"]
     lines += ["", f"Measured by `{info['command']}` on {info['date']}: {m['cpu']} ({', '.join(m['flags'])}), "
