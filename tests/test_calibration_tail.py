@@ -121,6 +121,8 @@ def test_holdout_falls_back_to_every_videos_tail_when_whole_videos_cannot_be_spa
     assert {vi for vi, _ in calib.index} == {0, 1}
     assert Holdout(2, 0.0).for_split(6).held_videos(6) == {1, 4}  # enough videos: whole ones, as before
     assert not Holdout(0, 0.0).for_split(2).active_for(2)  # in-sample only when asked for
+    short = _clips([9, 9])  # a tail of 2 frames cannot hold a 4-frame clip: no hold-out rather than no calibration
+    assert not Holdout(2, 0.0).for_clips(short).active and len(training_part(short, recipe).index) == 10
 
 
 def _video(labels: np.ndarray, raw: np.ndarray, settings: StreamSettings, threshold: float) -> VideoDetection:

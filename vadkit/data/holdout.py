@@ -47,6 +47,14 @@ class Holdout:
     def active(self) -> bool:
         return self.videos > 0 or self.tail > 0
 
+    def for_clips(self, clips: Any) -> Holdout:
+        """:meth:`for_split` for a ClipDataset, except that a fallback leaving no calibration clip
+        (videos too short for a tail of their own) is dropped: in-sample, as before the fallback."""
+        holdout = self.for_split(len(clips.videos))
+        if holdout.fallback and not holdout.split(clips)[1]:
+            return Holdout(0, 0.0)
+        return holdout
+
     def active_for(self, count: int) -> bool:
         """Whether anything is held out of a split of ``count`` videos."""
         return bool(self.held_videos(count)) or self.tail > 0
@@ -104,19 +112,26 @@ def keep(clips: Any, positions: list[int]) -> Any:
 
 def training_part(clips: Any, recipe: Recipe) -> Any:
     """The training clips of a run: everything but the recipe's hold-out."""
-    holdout = read_holdout(recipe).for_split(len(clips.videos))
+    holdout = read_holdout(recipe).for_clips(clips)
     return keep(clips, holdout.split(clips)[0]) if holdout.active_for(len(clips.videos)) else clips
 
 
-def holdout_note(recipe: Recipe, count: int) -> str | None:
-    """A line for the training log when the hold-out falls back to every video's tail."""
-    holdout = read_holdout(recipe).for_split(count)
-    return f"hold-out for calibration: {holdout.describe()['fallback']}" if holdout.fallback else None
+def holdout_note(recipe: Recipe, clips: Any) -> str | None:
+    """A line for the training log when the hold-out falls back to every video's tail (or, for
+    videos too short for that, to none)."""
+    asked = read_holdout(recipe)
+    holdout = asked.for_clips(clips)
+    if holdout.fallback:
+        return f"hold-out for calibration: {holdout.describe()['fallback']}"
+    if asked.active and not holdout.active_for(len(clips.videos)):
+        return ("hold-out for calibration: the training videos are too few and too short to hold any frames out; "
+                "calibration will use the frames trained on (in-sample)")
+    return None
 
 
 def calibration_part(clips: Any, holdout: Holdout) -> Any:
     """Only the held-out clips (all clips when nothing is held out)."""
-    holdout = holdout.for_split(len(clips.videos))
+    holdout = holdout.for_clips(clips)
     return keep(clips, holdout.split(clips)[1]) if holdout.active_for(len(clips.videos)) else clips
 
 

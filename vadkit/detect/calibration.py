@@ -128,7 +128,7 @@ def _calibration_clips(run: TrainedRun, registry: Registry, root: Path, split: s
     clips = build_clips(run.recipe, registry, root, split, uses_motion=run.model.uses_motion, console=console)
     trained_on = Path(run.folder.read_info().get("data_root", "") or "/nonexistent")
     own = split == "training" and trained_on.exists() and root.resolve() == trained_on.resolve()
-    holdout = Holdout(cfg.holdout_videos, cfg.holdout_tail).for_split(len(clips.videos))
+    holdout = Holdout(cfg.holdout_videos, cfg.holdout_tail).for_clips(clips)
     applies = own and holdout.active_for(len(clips.videos))
     if applies and holdout.fallback:
         console.print(f"calibration hold-out: {holdout.describe()['fallback']}")

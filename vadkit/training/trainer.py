@@ -143,7 +143,7 @@ def _train(recipe: Recipe, data_root: Path, out: Path, registry: Registry, resum
     clips = build_clips(recipe, registry, Path(data_root), "training", uses_motion=state.model.uses_motion,
                         console=console, check=check, shard=(state.dist.rank, state.dist.world_size),
                         barrier=distributed.barrier, frame_cache=state.cfg.frame_cache)
-    if note := holdout_note(recipe, len(clips.videos)):
+    if note := holdout_note(recipe, clips):
         console.print(note)
     clips = training_part(clips, recipe)  # [detect] holdout: normal frames kept for calibration
     _plan_steps(state, clips, recipe, data_root, console, started)
