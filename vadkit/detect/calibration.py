@@ -169,7 +169,10 @@ def _evidence(run: TrainedRun, registry: Registry, root: Path, holdout: dict[str
         from ..validation.evidence import statistic_evidence
 
         return statistic_evidence(run, registry, root, console=console)
-    previous = run.calibration() or {}
+    try:
+        previous = run.calibration() or {}
+    except CheckpointError:  # a damaged earlier calibration is replaced, not a reason to stop
+        previous = {}
     kept = previous.get("evidence") if isinstance(previous.get("evidence"), dict) else None
     if kept and kept.get("auc_pooled") and previous.get("checkpoint_epoch") == run.epoch:
         return {**kept, "note": f"kept from the run's previous calibration on {previous.get('data_root')}"}
