@@ -94,6 +94,8 @@ def test_evidence_sets_the_weights() -> None:
     assert w == pytest.approx(prior) and "at chance" in source
     w, source = evidence_weights({}, prior, {"distance": True})
     assert w == {"psnr": 1.0, "distance": 0.0} and "no evidence" in source
+    w, _ = evidence_weights({"patch": 0.8, "psnr": 0.7}, {"patch": 1.0}, {}, ["patch", "psnr"])  # not in the prior
+    assert w == pytest.approx({"patch": 0.6, "psnr": 0.4})
     state = TwoStats().fit({"tiny": np.arange(300.0), "wide": np.arange(300.0)}, evidence={"tiny": 0.9, "wide": 0.5})
     assert state["weights"] == {"tiny": 1.0, "wide": 0.0} and state["weights_source"] == "evidence"
 

@@ -123,7 +123,7 @@ def _signed(scorer: Scorer, stats: Mapping[str, Any], name: str) -> np.ndarray:
 def _fit_tail(scorer: Scorer, stats: dict[str, np.ndarray], evidence: Mapping[str, float | None] | None) -> dict[str, Any]:
     fitted = {s.name: fit_tail(_signed(scorer, stats, s.name)) for s in scorer.statistics}
     constant = {k: bool(v["constant"]) for k, v in fitted.items()}
-    weights, source = evidence_weights(dict(evidence or {}), scorer.weights(), constant)
+    weights, source = evidence_weights(dict(evidence or {}), scorer.weights(), constant, list(fitted))
     n = min((v["n"] for v in fitted.values()), default=0)
     notes = [f"statistic '{k}' is constant on the {v['n']} normal frames: weight 0" for k, v in fitted.items()
              if v["constant"]]

@@ -15,7 +15,7 @@ weights (``Scorer.weights()``) are used, and the state says so.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -43,9 +43,10 @@ def pooled_auc(values: np.ndarray, labels: np.ndarray) -> float | None:
 
 
 def evidence_weights(aucs: Mapping[str, float | None], prior: Mapping[str, float],
-                     constant: Mapping[str, bool]) -> tuple[dict[str, float], str]:
-    """(weights, source) from per-statistic AUCs; ``prior`` when there is no usable evidence."""
-    names = list(prior)
+                     constant: Mapping[str, bool], names: Sequence[str] | None = None) -> tuple[dict[str, float], str]:
+    """(weights, source) for the statistics ``names`` (default: ``prior``'s) from their AUCs;
+    ``prior`` (missing = 0) when there is no usable evidence."""
+    names = list(names) if names is not None else list(prior)
     raw = {k: max((aucs.get(k) or 0.5) - 0.5, 0.0) if not constant.get(k) else 0.0 for k in names}
     total = sum(raw.values())
     if aucs and total > 0:
