@@ -370,10 +370,12 @@ def test_ctrl_c_during_training_leaves_a_resumable_run(tmp_path: Path) -> None:
     recipe.write_text(dumps_toml(tiny_recipe(epochs=500, steps=3)))
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "400"}
+    # the child gets SIGINT's default disposition whatever this process inherited (a suite started as a
+    # background job of a non-interactive shell inherits SIGINT ignored, and Python then keeps it ignored)
     proc = subprocess.Popen([sys.executable, "-m", "vadkit", "train", "--recipe", str(recipe), "--data", str(data),
                              "--out", str(out)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    deadline = time.monotonic() + 90
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 180
     while not (out / "checkpoints" / "last.pt").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
     time.sleep(0.3)  # inside a later epoch
