@@ -44,10 +44,10 @@ def _worker(rank: int, world: int, port: int, args: dict) -> None:
 
     original = trainer._checkpoint
 
-    def spy(state, epoch):  # every rank reaches _checkpoint; only rank 0 writes the real one
+    def spy(state, epoch, *rest):  # every rank reaches _checkpoint; only rank 0 writes the real one
         sd = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
         torch.save(sd, Path(args["dumps"]) / f"rank{rank}-epoch{epoch}.pt")
-        original(state, epoch)
+        original(state, epoch, *rest)
 
     trainer._checkpoint = spy
     try:
