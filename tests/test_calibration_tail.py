@@ -116,15 +116,15 @@ def _clips(frames_per_video: list[int], T: int = 4) -> SimpleNamespace:
 
 def test_holdout_falls_back_to_every_videos_tail_when_whole_videos_cannot_be_spared() -> None:
     recipe = recipe_from_dict({}, "r.toml")  # defaults: holdout_videos = 2
-    train, calib = training_part(_clips([40, 40]), recipe), calibration_part(_clips([40, 40]), Holdout(2, 0.0))
-    cut = 40 - round(FALLBACK_TAIL * 40)
+    train, calib = training_part(_clips([80, 80]), recipe), calibration_part(_clips([80, 80]), Holdout(2, 0.0))
+    cut = 80 - round(FALLBACK_TAIL * 80)
     assert train.index and all(t < cut for _, t in train.index)
     assert calib.index and all(t >= cut + 4 for _, t in calib.index)  # not even an input frame was trained on
     assert {vi for vi, _ in calib.index} == {0, 1}
     assert Holdout(2, 0.0).for_split(6).held_videos(6) == {1, 4}  # enough videos: whole ones, as before
     assert not Holdout(0, 0.0).for_split(2).active_for(2)  # in-sample only when asked for
-    short = _clips([9, 9])  # a tail of 2 frames cannot hold a 4-frame clip: no hold-out rather than no calibration
-    assert not Holdout(2, 0.0).for_clips(short).active and len(training_part(short, recipe).index) == 10
+    short = _clips([40, 40])  # tails of 10 frames give 6 clips each, too few to stream: in-sample instead
+    assert not Holdout(2, 0.0).for_clips(short).active and len(training_part(short, recipe).index) == 72
 
 
 def _video(labels: np.ndarray, raw: np.ndarray, settings: StreamSettings, threshold: float) -> VideoDetection:

@@ -123,8 +123,11 @@ def test_mqtt_every_event_exactly_once_across_a_broker_restart(world, tmp_path: 
         wait_for(lambda: len(sub.events()) >= len(sent), 60)
         got = Counter(e["id"] for e in sub.events())
         left = sorted(p.name for p in (out / "state" / "home" / "outbox").iterdir())
-        assert Counter(sent) == got, f"sent {sent}, got {got}, left in the outbox {left}"
-        assert len(sent) >= 3 and Counter(sent) == got and set(got.values()) == {1}  # each exactly once
+        # Nothing lost, nothing invented; at most the one message in flight at the restart repeated (QoS 1's
+        # at-least-once: a PUBACK lost with the broker; consumers de-duplicate on the id, docs/serve.md). The
+        # test stops the broker between two events, so a repeat is rare, but on a loaded machine possible.
+        assert set(sent) == set(got), f"sent {sent}, got {got}, left in the outbox {left}"
+        assert len(sent) >= 3 and sum(got.values()) - len(sent) <= 1, f"sent {sent}, got {got}"
         def status_of(topic: str) -> list[str]:
             return [p.decode() for t, p, _ in list(sub.messages) if t == topic]
 

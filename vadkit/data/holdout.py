@@ -25,6 +25,7 @@ from ..recipe import Recipe
 DEFAULT_VIDEOS = 2
 DEFAULT_TAIL = 0.0
 FALLBACK_TAIL = 0.25  # held out of every video when the split has too few videos to hold whole ones
+FALLBACK_MIN_CLIPS = 10  # ... provided some video's tail gives this many calibration clips (else in-sample)
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,17 @@ class Holdout:
         return self.videos > 0 or self.tail > 0
 
     def for_clips(self, clips: Any) -> Holdout:
-        """:meth:`for_split` for a ClipDataset, except that a fallback leaving no calibration clip
-        (videos too short for a tail of their own) is dropped: in-sample, as before the fallback."""
+        """:meth:`for_split` for a ClipDataset, except that a fallback whose tails are too short to
+        stream (no video gives :data:`FALLBACK_MIN_CLIPS` calibration clips) is dropped: in-sample,
+        as before the fallback existed."""
         holdout = self.for_split(len(clips.videos))
-        if holdout.fallback and not holdout.split(clips)[1]:
-            return Holdout(0, 0.0)
+        if holdout.fallback:
+            per_video: dict[int, int] = {}
+            for i in holdout.split(clips)[1]:
+                vi = clips.index[i][0]
+                per_video[vi] = per_video.get(vi, 0) + 1
+            if max(per_video.values(), default=0) < FALLBACK_MIN_CLIPS:
+                return Holdout(0, 0.0)
         return holdout
 
     def active_for(self, count: int) -> bool:
