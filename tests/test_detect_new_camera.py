@@ -32,8 +32,8 @@ from test_detect import tiny_recipe
 SCENE = {"size": 64, "object_size": 10, "frames": 60}
 
 
-def brighten(root: Path, delta: int) -> None:
-    for f in sorted((root / "testing" / "frames").rglob("*.png")):
+def brighten(root: Path, delta: int, splits: tuple[str, ...] = ("testing",)) -> None:
+    for f in sorted(f for split in splits for f in (root / split / "frames").rglob("*.png")):
         img = cv2.imread(str(f)).astype(np.int16) + delta
         cv2.imwrite(str(f), np.clip(img, 0, 255).astype(np.uint8))
 
@@ -120,10 +120,7 @@ def test_calibration_weights_come_from_held_out_pseudo_anomalies(scene_run: tupl
 
 def _new_camera(tmp_path: Path) -> Path:
     other = generate(tmp_path / "camera2", seed=0, train_videos=2, test_videos=2, objects=(4, 6), **SCENE)
-    brighten(other, 30)
-    for f in sorted((other / "training" / "frames").rglob("*.png")):  # the new camera's normal footage, too
-        img = cv2.imread(str(f)).astype(np.int16) + 30
-        cv2.imwrite(str(f), np.clip(img, 0, 255).astype(np.uint8))
+    brighten(other, 30, ("training", "testing"))  # the new camera's normal footage too
     return other
 
 
