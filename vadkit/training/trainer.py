@@ -27,6 +27,7 @@ from ..runtime import PRECISIONS, autocast, describe, prepare_model
 from ..sections import LossConfig, TrainConfig, read_section
 from ..atomic import atomic_write_text
 from ..faults import fault
+from ..stop_signals import deferred, stop_point
 from ..folder_lock import folder_lock
 from . import distributed
 from .budget import plan_epochs, probe_step_seconds
@@ -152,8 +153,9 @@ def _train(recipe: Recipe, data_root: Path, out: Path, registry: Registry, resum
         with _progress(console) as progress:
             task = progress.add_task("train", total=state.steps * cfg.epochs, completed=state.start_epoch * state.steps,
                                      epoch=state.start_epoch + 1, losses="", fps=0.0)
-            for epoch in range(state.start_epoch, cfg.epochs):
-                _run_epoch(state, clips, epoch, progress, task, console)
+            with deferred():  # SIGINT / SIGTERM: the step under way finishes, then Stopped (vadkit/stop_signals.py)
+                for epoch in range(state.start_epoch, cfg.epochs):
+                    _run_epoch(state, clips, epoch, progress, task, console)
     finally:
         if state.loggers is not None:
             state.loggers.close()
@@ -299,6 +301,7 @@ def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, ta
     loader = DataLoader(clips, batch_size=cfg.batch_size, sampler=_sampler(state, clips, epoch),
                         num_workers=cfg.workers, drop_last=True, persistent_workers=False)
     epoch_start, seen, sums, step = time.perf_counter(), 0, {}, 0
+    stop_point()  # a stop asked for while the last checkpoint was written
     for step, batch in enumerate(loader):
         if step >= state.steps:
             break
@@ -314,6 +317,7 @@ def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, ta
                                   "step_s": round(time.perf_counter() - tick, 4)})
         progress.update(task, advance=1, epoch=f"{epoch + 1}/{cfg.epochs}", fps=fps,
                         losses=" ".join(f"{k} {v:.4g}" for k, v in values.items()))
+        stop_point()  # the step is finished; the checkpoint on disk is that of the last whole epoch
     distributed.assert_in_sync(model, f"epoch {epoch + 1}")
     seconds = time.perf_counter() - epoch_start
     means = {f"mean_{k}": v / max(1, step + 1) for k, v in _mean_over_ranks(state, sums).items()}
