@@ -7,10 +7,12 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 from rich.console import Console
 from rich.markup import escape
 
+from ..stop_signals import StopSignals, Stopped
 from ._errors import interrupted_message, user_error
 
 # Subcommand modules, in the order ``vadkit --help`` lists them. Each defines
@@ -35,6 +37,9 @@ COMMANDS: tuple[str, ...] = (
     "serve",
     "zoo",
 )
+# Commands that install their own SIGINT / SIGTERM handlers whatever the inherited disposition and
+# stop cleanly at a step boundary (vadkit/stop_signals.py): exit 130 / 143 with what was kept.
+STOPPABLE = frozenset({"train", "demo", "detect", "eval"})
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -51,7 +56,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A user's mistake ends in a one-line message and exit 2, Ctrl-C in exit
-    130 with a hint; ``--debug`` (anywhere on the line) or VADKIT_DEBUG=1 shows tracebacks."""
+    130 (SIGTERM to a STOPPABLE command: 143) with what was kept and how to go on; ``--debug``
+    (anywhere on the line) or VADKIT_DEBUG=1 shows tracebacks."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("VADKIT_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
@@ -61,12 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
+        with StopSignals() if args.command in STOPPABLE else nullcontext():
+            return int(args.func(args) or 0)
+    except KeyboardInterrupt as exc:
         if debug:
             raise
-        Console(stderr=True).print(interrupted_message(args), highlight=False)
-        return 130
+        signum = exc.signum if isinstance(exc, Stopped) else None
+        Console(stderr=True).print(interrupted_message(args, signum), highlight=False)
+        return exc.exit_status if isinstance(exc, Stopped) else 130
     except Exception as exc:
         message = None if debug else user_error(exc)
         if message is None:

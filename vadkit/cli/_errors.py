@@ -92,18 +92,36 @@ def _resume_command(args: argparse.Namespace, out: Path) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def interrupted_message(args: argparse.Namespace) -> str:
-    """What Ctrl-C left and how to go on, for the interrupted command."""
+def _rerun_command(args: argparse.Namespace, command: str) -> str:
+    """``vadkit eval --run R [--data D] [--set K=V ...]``: the command to run again."""
+    parts = ["vadkit", command, "--run", str(args.run)]
+    if getattr(args, "data", None):
+        parts += ["--data", str(args.data)]
+    for o in getattr(args, "overrides", []) or []:
+        parts += ["--set", o]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def interrupted_message(args: argparse.Namespace, signum: int | None = None) -> str:
+    """What Ctrl-C, SIGINT or SIGTERM (``signum``) left and how to go on, for the stopped command."""
+    from ..stop_signals import signal_name
+
+    head = f"[yellow]interrupted[/] ({signal_name(signum)})" if signum else "[yellow]interrupted[/]"
     command = getattr(args, "command", None)
     if command in ("train", "demo"):
         out = _train_out(args)
         if out is not None and (out / "checkpoints" / "last.pt").is_file():
-            return (f"[yellow]interrupted[/]: {escape(str(out))} keeps the checkpoint of the last completed epoch "
+            return (f"{head}: {escape(str(out))} keeps the checkpoint of the last completed epoch "
                     f"(written atomically, so it is whole); continue with: {escape(_resume_command(args, out))}")
-        return "[yellow]interrupted[/] before the first epoch completed: no checkpoint to resume; start again"
+        return f"{head} before the first epoch completed: no checkpoint to resume; start again"
     if command == "detect":
-        return "[yellow]interrupted[/]: results of the frames scored so far are in the output folder"
-    return "[yellow]interrupted[/]"
+        return (f"{head}: what was scored so far is in the output folder, its events.json marked \"interrupted\"; "
+                "run the same command again to score the whole source (it replaces those outputs)")
+    if command == "eval" and getattr(args, "run", None) is not None:
+        return (f"{head}: the evaluation did not finish; metrics.json and scores.csv are written only when one "
+                f"completes (any in {escape(str(args.run))} are an earlier evaluation's); run it again with: "
+                f"{escape(_rerun_command(args, 'eval'))}")
+    return head
 
 
 
