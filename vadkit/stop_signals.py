@@ -55,6 +55,7 @@ class StopSignals:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.received = 0
+        self.delivered = False  # a Stopped was raised at a stop point for this request
         self._defer = 0
         self._previous: dict[int, Any] = {}
         self._outer: StopSignals | None = None
@@ -100,14 +101,18 @@ def active() -> StopSignals | None:
 def stop_point() -> None:
     """Raise :class:`Stopped` when a stop was requested; call at a loop's step boundaries."""
     if _active is not None and _active.signum is not None:
+        _active.delivered = True
         raise Stopped(_active.signum)
 
 
 @contextmanager
-def deferred() -> Iterator[None]:
+def deferred(raise_at_end: bool = True) -> Iterator[None]:
     """A block whose loop calls :func:`stop_point` between steps, so the first signal lets the
-    current step finish (a second still stops at once). A stop requested before the block or
-    still pending when it ends is raised there, so nothing after it starts."""
+    current step finish (a second still stops at once). A stop requested before the block, or
+    requested and not yet raised when it ends, is raised there, so nothing after it starts; one
+    already raised inside and handled there (outputs closed as interrupted) is not raised again.
+    ``raise_at_end=False``: a block that completes a piece of work (a publish of results) lets a
+    stop requested during it wait, since the work is then whole and the command about to end."""
     stops = _active
     if stops is None:
         yield
@@ -118,7 +123,13 @@ def deferred() -> Iterator[None]:
         yield
     finally:
         stops._defer -= 1
-    stop_point()
+    if raise_at_end and not stops.delivered:
+        stop_point()
+
+
+def reason(exc: BaseException) -> str:
+    """Why a loop stopped, for a status file: ``interrupted by SIGTERM`` or ``... by the user``."""
+    return f"interrupted by {signal_name(exc.signum)}" if isinstance(exc, Stopped) else "interrupted by the user"
 
 
 def exit_status(default: int = 130) -> int:
@@ -126,4 +137,4 @@ def exit_status(default: int = 130) -> int:
     return 128 + _active.signum if _active is not None and _active.signum is not None else default
 
 
-__all__ = ["SIGNALS", "StopSignals", "Stopped", "active", "deferred", "exit_status", "signal_name", "stop_point"]
+__all__ = ["SIGNALS", "StopSignals", "Stopped", "active", "deferred", "exit_status", "reason", "signal_name", "stop_point"]

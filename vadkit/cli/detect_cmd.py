@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..detect import detect
     from ..detect.multi import detect_many
     from ._errors import too_short_message
+    from ..stop_signals import exit_status
 
     console = Console()
     overrides = {
@@ -103,9 +104,11 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"[bold red]error:[/] {r.message}", highlight=False)
             console.print(f"results up to the break written to {r.out}", highlight=False)
             code = 2
-        elif r.status == "interrupted":
-            console.print(f"[yellow]interrupted[/]: results so far written to {r.out}")
-            return 130
+        elif r.status == "interrupted":  # closed, events.json says "interrupted"; 130 Ctrl-C / SIGINT, 143 SIGTERM
+            Console(stderr=True).print(f"[yellow]{r.message or 'interrupted'}[/]: results so far written to {r.out}, "
+                                       "marked \"interrupted\" in its events.json; run the same command again to "
+                                       "score the whole source", highlight=False)
+            return exit_status()
         elif r.message:
             console.print(f"[yellow]note:[/] {r.message}", highlight=False)
         if (short := too_short_message(r, args.run)) is not None:  # nothing scored is a failure, not a success

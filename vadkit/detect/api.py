@@ -16,6 +16,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ..atomic import clean_stale_temps
 from ..errors import DataError
 from ..faults import fault
+from ..stop_signals import deferred, stop_point
+from ..stop_signals import reason as stop_reason
 from ..folder_lock import folder_lock
 from ..memory_estimate import check_memory
 from ..registry import Registry
@@ -236,20 +238,22 @@ class Detector:
         task = progress.add_task(source.name, total=source.total, fps=0.0) if progress else None
         status, message, read = "complete", None, 0
         try:
-            for index, time_s, rgb in source:
-                read += 1
-                ready = scorer.push(index, time_s, rgb)
-                if session.overlay is not None and not scorer.warm:
-                    session.overlay.frame(rgb, index, time_s)
-                session.handle(ready)
-                if progress is not None and task is not None:
-                    progress.update(task, advance=1, fps=read / max(time.perf_counter() - start, 1e-9))
-                if max_frames and read >= max_frames:
-                    break
+            with deferred():  # SIGINT / SIGTERM: this frame is finished, then the outputs close as interrupted
+                for index, time_s, rgb in source:
+                    read += 1
+                    ready = scorer.push(index, time_s, rgb)
+                    if session.overlay is not None and not scorer.warm:
+                        session.overlay.frame(rgb, index, time_s)
+                    session.handle(ready)
+                    if progress is not None and task is not None:
+                        progress.update(task, advance=1, fps=read / max(time.perf_counter() - start, 1e-9))
+                    if max_frames and read >= max_frames:
+                        break
+                    stop_point()
         except DataError as exc:
             status, message = "error", str(exc)
-        except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted by the user"
+        except KeyboardInterrupt as exc:
+            status, message = "interrupted", stop_reason(exc)
         except OSError as exc:  # a write failed (disk full): events.json says so if it still can
             session.fail(exc)
             raise

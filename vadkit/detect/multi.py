@@ -28,6 +28,8 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from ..atomic import atomic_write_text
 from ..errors import DataError
 from ..folder_lock import folder_lock
+from ..stop_signals import deferred, stop_point
+from ..stop_signals import reason as stop_reason
 from ..registry import Registry
 from ..trained_run import TrainedRun
 from .api import DetectResult, Detector, SourceSession, _source_settings
@@ -91,18 +93,20 @@ class MultiDetector:
         results: dict[int, StreamResult] = {}
         active = list(streams)
         try:
-            while active:
-                got = sum(self._read(s) for s in active)
-                self._score(active)
-                for s in [s for s in active if s.done]:
-                    results[id(s)] = self._finish(s)
-                    active.remove(s)
-                self._show(streams)
-                if not got and active:
-                    self._wait(active)
-        except KeyboardInterrupt:
+            with deferred():  # SIGINT / SIGTERM: this round is finished, then the outputs close as interrupted
+                while active:
+                    got = sum(self._read(s) for s in active)
+                    self._score(active)
+                    for s in [s for s in active if s.done]:
+                        results[id(s)] = self._finish(s)
+                        active.remove(s)
+                    self._show(streams)
+                    stop_point()
+                    if not got and active:
+                        self._wait(active)
+        except KeyboardInterrupt as exc:
             for s in active:
-                s.status, s.message, s.done = "interrupted", "interrupted by the user", True
+                s.status, s.message, s.done = "interrupted", stop_reason(exc), True
             self._score(active)
             for s in active:
                 results[id(s)] = self._finish(s)

@@ -14,6 +14,7 @@ import torch
 from rich.console import Console
 from rich.progress import Progress
 
+from ..stop_signals import deferred
 from ..atomic import atomic_write_text, temp_name
 from ..data.factory import build_clips
 from ..errors import DataError, RecipeError
@@ -195,7 +196,8 @@ def evaluate(
     pictures: dict[Path, Path] = {}
     try:
         _pictures(run, clips, videos, eval_cfg, pictures)
-        _publish(run, videos, metrics, pictures)
+        with deferred(raise_at_end=False):  # SIGINT / SIGTERM wait: pictures, scores.csv, metrics.json agree
+            _publish(run, videos, metrics, pictures)
     finally:
         for tmp in pictures.values():
             tmp.unlink(missing_ok=True)
