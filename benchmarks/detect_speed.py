@@ -25,7 +25,7 @@ from vadkit.detect.preprocess import Preprocessor
 from vadkit.detect.stream import StreamingScorer
 from vadkit.recipe import load_recipe
 from vadkit.runtime import describe, prepare_model
-from vadkit.sections import TrainConfig, read_section
+from vadkit.config import TrainConfig, read_section
 
 
 def frames(n: int, height: int, width: int):

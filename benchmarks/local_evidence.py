@@ -31,11 +31,11 @@ from rich.console import Console
 from vadkit import default_registry
 from vadkit.builder import build_scorer
 from vadkit.detect import calibrate
-from vadkit.evaluation.inference import collect_stats
+from vadkit.inference import collect_stats
 from vadkit.postprocess.evidence import pooled_auc
 from vadkit.recipe import load_recipe
 from vadkit.trained_run import TrainedRun
-from vadkit.validation.clips import pseudo_clips
+from vadkit.pseudo.clips import pseudo_clips
 
 QUIET = Console(file=io.StringIO())
 MARGIN = 0.005

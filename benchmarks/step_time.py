@@ -19,7 +19,7 @@ from vadkit import create_registry
 from vadkit.builder import build_model
 from vadkit.recipe import load_recipe
 from vadkit.runtime import autocast, cpu_has_native_bf16, prepare_model
-from vadkit.sections import LossConfig, read_section
+from vadkit.config import LossConfig, read_section
 from vadkit.training.loss import compute_loss
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from vadkit.cli import main
 from vadkit.cli.ablate_cmd import parse_seeds
-from vadkit.cli.ablate_seeds import add_comparisons, csv_text, summarise, table_rows
+from vadkit.ablation.seeds import add_comparisons, csv_text, summarise, table_rows
 from vadkit.errors import RecipeError
 from _helpers import TINY_MODEL
 

@@ -22,7 +22,7 @@ from vadkit.detect.detection_metrics import detection_metrics
 from vadkit.detect.outputs import read_scores
 from vadkit.evaluation.detection import stream_videos
 from vadkit.evaluation.evaluate import evaluate
-from vadkit.evaluation.inference import collect_stats
+from vadkit.inference import collect_stats
 from vadkit.recipe import recipe_from_dict
 from vadkit.trained_run import TrainedRun
 from vadkit.training.trainer import train

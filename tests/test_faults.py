@@ -431,7 +431,7 @@ def test_checkpoint_faults_lose_at_most_the_epoch_and_keep_the_log(tmp_path: Pat
     after = vadkit(*train, fault="checkpoint-renamed@2")  # epoch 2 renamed, its log line never written
     assert after.returncode == -signal.SIGKILL
     assert not list((out / "checkpoints").glob(".*.tmp"))  # the first kill's temp file, cleaned
-    from vadkit.training.checkpoint import load_checkpoint
+    from vadkit.checkpoint import load_checkpoint
 
     assert int(load_checkpoint(out / "checkpoints" / "last.pt")["epoch"]) == 1
     ends = lambda: [r["epoch"] for r in map(json.loads, (out / "log.jsonl").read_text().splitlines())

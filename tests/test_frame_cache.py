@@ -161,7 +161,7 @@ def test_frame_cache_modes_choose_which_videos_are_cached(frames_root: Path, vid
 def _train_tiny(root: Path, out: Path, cache: Path, frame_cache: str, registry) -> dict[str, torch.Tensor]:
     from _helpers import TINY_MODEL
     from vadkit.recipe import load_recipe
-    from vadkit.training.checkpoint import load_checkpoint
+    from vadkit.checkpoint import load_checkpoint
     from vadkit.training.trainer import train
 
     (out.parent / f"{frame_cache}.toml").write_text(TINY_MODEL + f"""[train]

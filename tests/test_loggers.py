@@ -11,7 +11,7 @@ import pytest
 
 from vadkit.errors import RecipeError
 from vadkit.training.loggers import build_loggers, scalars
-from vadkit.training.run_folder import RunFolder
+from vadkit.run_folder import RunFolder
 
 RECORDS = [
     {"epoch": 1, "step": 1, "global_step": 1, "intensity": 0.5, "total": 0.4, "lr": 1e-3},

@@ -21,7 +21,7 @@ from vadkit.cli import main
 from vadkit.evaluation.evaluate import evaluate
 from vadkit.recipe import load_recipe
 from vadkit.training.resume_check import ResumeMismatch, check_resume
-from vadkit.training.run_folder import RunFolder
+from vadkit.run_folder import RunFolder
 from vadkit.training.trainer import train
 from _helpers import TINY_MODEL
 

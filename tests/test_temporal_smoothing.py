@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from vadkit.errors import RecipeError
-from vadkit.evaluation.inference import VideoScores, score_videos
+from vadkit.inference import VideoScores, score_videos
 from vadkit.evaluation.metrics import frame_auc, stat_auc
-from vadkit.evaluation.temporal import gaussian_kernel, smooth_series
+from vadkit.postprocess.temporal import gaussian_kernel, smooth_series
 from vadkit.recipe import load_recipe
 from vadkit.scoring import Scorer, Statistic, minmax
-from vadkit.sections import read_eval
+from vadkit.config import EvalConfig, read_section
 
 
 class PSNROnly(Scorer):
@@ -89,10 +89,10 @@ def test_a_bad_sigma_names_the_recipe_key(tmp_path: Path, value: str) -> None:
     recipe = tmp_path / "r.toml"
     recipe.write_text(f"[eval]\ntemporal_sigma = {value}\n")
     with pytest.raises(RecipeError, match="eval.temporal_sigma") as err:
-        read_eval(load_recipe(recipe))
+        read_section(load_recipe(recipe), "eval", EvalConfig)
     assert "r.toml" in str(err.value)
     recipe.write_text("[eval]\ntemporal_sigma = 3\n")
-    assert read_eval(load_recipe(recipe)).temporal_sigma == 3.0
+    assert read_section(load_recipe(recipe), "eval", EvalConfig).temporal_sigma == 3.0
 
 
 def test_detect_offline_column_follows_the_eval_protocol(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import vadkit
 from vadkit.errors import RecipeError
 from vadkit.recipe import load_recipe
 from vadkit.training import budget
-from vadkit.training.checkpoint import load_checkpoint
+from vadkit.checkpoint import load_checkpoint
 from vadkit.training.trainer import train
 from _helpers import TINY_MODEL
 

@@ -15,7 +15,7 @@ import vadkit
 from vadkit.errors import CheckpointError
 from vadkit.evaluation.evaluate import evaluate
 from vadkit.recipe import load_recipe
-from vadkit.training.checkpoint import load_checkpoint
+from vadkit.checkpoint import load_checkpoint
 from vadkit.training.loss import NonFiniteLossError
 from vadkit.training.trainer import train
 from _helpers import TINY_MODEL
@@ -205,7 +205,7 @@ def test_eval_with_temporal_smoothing_reports_the_unsmoothed_protocol_beside(rec
                                                                             tmp_path: Path) -> None:
     """[eval] temporal_sigma: scores.csv keeps the raw statistics, its regularity is eq. 10 on the
     smoothed ones, and metrics.json also holds the paper's unsmoothed AUC of the same run."""
-    from vadkit.evaluation.temporal import smooth_series
+    from vadkit.postprocess.temporal import smooth_series
     from vadkit.scoring import minmax
 
     from vadkit.cli import main

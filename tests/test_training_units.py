@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from vadkit.errors import CheckpointError, RecipeError
-from vadkit.evaluation.inference import VideoScores
+from vadkit.inference import VideoScores
 from vadkit.evaluation.metrics import frame_auc
 from vadkit.interfaces import MemoryOutput, ModelOutput
 from vadkit.recipe import recipe_from_dict
-from vadkit.sections import LossConfig, TrainConfig, read_section
-from vadkit.training.checkpoint import atomic_save, check_compatible, load_checkpoint, rng_state, set_rng_state
+from vadkit.config import LossConfig, TrainConfig, read_section
+from vadkit.checkpoint import atomic_save, check_compatible, load_checkpoint, rng_state, set_rng_state
 from vadkit.training.loss import NonFiniteLossError, check_finite, compute_loss
 
 
@@ -73,7 +73,7 @@ def test_checkpoint_with_code_is_refused(tmp_path: Path) -> None:
 
 def test_architecture_mismatch_says_what_differs(tmp_path: Path) -> None:
     small, big = torch.nn.Linear(3, 2), torch.nn.Linear(3, 4)
-    from vadkit.training.checkpoint import architecture
+    from vadkit.checkpoint import architecture
 
     ck = {"architecture": architecture(small), "model_recipe": {"memory": {"slots": 2}}}
     with pytest.raises(CheckpointError, match=r"model\.memory\.slots: checkpoint 2, recipe 4"):

@@ -10,7 +10,7 @@ import pytest
 
 from _helpers import REPO
 from vadkit.cli import main
-from vadkit.training.run_folder import RunFolder
+from vadkit.run_folder import RunFolder
 
 ZOO_RECIPES = sorted((REPO / "recipes" / "zoo").glob("*.toml"))
 IDS = [p.name for p in ZOO_RECIPES]

@@ -10,24 +10,10 @@ from typing import Any
 from torch import nn
 
 from .assembly import TwoBranchModel, VADModel
+from .config import DEFAULT_SCORER, ModelConfig, read_section
 from .errors import RecipeError, RegistryError
 from .recipe import Recipe
 from .registry import Registry
-
-MODEL_KEYS = {
-    "frames": 4,
-    "image_channels": 3,
-    "resolution": [256, 256],
-    "join": "none",
-    "assembly": "fused",
-    "appearance": None,
-    "motion": {"type": "none"},
-    "attention": {"type": "none"},
-    "fusion": {"type": "none"},
-    "memory": {"type": "none"},
-    "decoder": None,
-}
-
 
 def instantiate(registry: Registry, kind: str, table: Any, recipe: Recipe, key: str, **derived: Any) -> Any:
     """Build the ``kind`` component described by recipe table ``key``.
@@ -92,24 +78,8 @@ def check_options(registry: Registry, kind: str, table: Any, recipe: Recipe, key
 
 
 def model_section(recipe: Recipe) -> dict[str, Any]:
-    """The ``[model]`` table with defaults filled in; unknown keys are errors."""
-    section = recipe.section("model")
-    for k in section:
-        if k not in MODEL_KEYS:
-            close = difflib.get_close_matches(k, list(MODEL_KEYS), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise recipe.error(f"model.{k}", f"unknown model option.{hint} Options: {', '.join(MODEL_KEYS)}")
-    for k, default in MODEL_KEYS.items():
-        if k not in section:
-            if default is None:
-                raise recipe.error(f"model.{k}", "missing (a component table with a 'type')")
-            section[k] = default
-    if section["assembly"] not in ASSEMBLIES:
-        raise recipe.error("model.assembly", f"must be one of {', '.join(repr(a) for a in ASSEMBLIES)}, got {section['assembly']!r}")
-    res = section["resolution"]
-    if not (isinstance(res, list) and len(res) == 2 and all(isinstance(v, int) and v > 0 for v in res)):
-        raise recipe.error("model.resolution", f"must be [height, width] of positive integers, got {res!r}")
-    return section
+    """The ``[model]`` table with defaults filled in (``vadkit.config.ModelConfig`` checks it)."""
+    return read_section(recipe, "model", ModelConfig).table()
 
 
 def build_model(recipe: Recipe, registry: Registry) -> VADModel | TwoBranchModel:
@@ -185,11 +155,6 @@ def build_two_branch(recipe: Recipe, registry: Registry, m: dict[str, Any]) -> T
         raise RecipeError(str(exc), file=str(recipe.path), key="model") from None
 
 
-# [model] assembly: "fused" = VADModel (E, A, C, D and the old B with join = "concat"),
-# "two_branch" = TwoBranchModel (B without interaction)
-ASSEMBLIES = ("fused", "two_branch")
-
-
 def build_scorer(recipe: Recipe, registry: Registry) -> Any:
-    table = recipe.section("score") or {"type": "regularity"}
+    table = recipe.section("score") or dict(DEFAULT_SCORER)
     return instantiate(registry, "scorer", table, recipe, "score")

@@ -105,15 +105,20 @@ def parameter_bytes(recipe: Any, registry: Any) -> int:
     return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
 
-def _probe(recipe: Any, registry: Any, resolution: tuple[int, int], train: bool) -> int:
-    """Peak activation bytes of one batch-1 pass at ``resolution`` (RNG state left untouched)."""
+def _probe(recipe: Any, registry: Any, resolution: tuple[int, int], train: bool, model: Any = None) -> int:
+    """Peak activation bytes of one batch-1 pass at ``resolution`` (RNG state left untouched);
+    ``model``: an already built model in eval mode (inference probes), else one is built."""
     from .builder import build_model
     from .summary import dry_inputs
 
+    given = model is not None
     with torch.random.fork_rng(devices=[]):
-        model = build_model(recipe, registry).train(train)
+        if model is None:
+            model = build_model(recipe, registry).train(train)
         grads = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad) if train else 0
-        inputs = dry_inputs(model, 1, *resolution)
+        device = next(iter(model.parameters()), torch.empty(0)).device
+        inputs = {k: v.to(device) for k, v in dry_inputs(model, 1, *resolution).items()}
+        kept = {k: v.detach().clone() for k, v in model.state_dict().items()} if given else None
         mode = _LivePeak()
         with torch.set_grad_enabled(train), mode:
             output = model(**inputs)
@@ -122,10 +127,13 @@ def _probe(recipe: Any, registry: Any, resolution: tuple[int, int], train: bool)
                 prediction = getattr(output, "prediction", output)
                 prediction.float().mean().backward()
         del output
+        if kept is not None:  # a memory that updates at test time must not keep the probe's random frames
+            model.load_state_dict(kept)
     return max(mode.peak - grads, saved) + sum(v.numel() * v.element_size() for v in inputs.values())
 
 
-def estimate(recipe: Any, registry: Any, purpose: str, batch: int = 1, *, params: int | None = None) -> MemoryEstimate:
+def estimate(recipe: Any, registry: Any, purpose: str, batch: int = 1, *, params: int | None = None,
+             model: Any = None) -> MemoryEstimate:
     """The memory ``purpose`` (build | training | detection) needs with the recipe's model."""
     from .builder import model_section
 
@@ -136,7 +144,7 @@ def estimate(recipe: Any, registry: Any, purpose: str, batch: int = 1, *, params
     probe = probe_resolution(resolution)  # type: ignore[arg-type]
     train = purpose == "training"
     scale = resolution[0] * resolution[1] / (probe[0] * probe[1]) * max(1, batch)
-    activations = int(_probe(recipe, registry, probe, train) * scale)
+    activations = int(_probe(recipe, registry, probe, train, None if train else model) * scale)
     return MemoryEstimate(purpose, resolution, batch, params * (4 if train else 1), activations)  # type: ignore[arg-type]
 
 
@@ -166,21 +174,27 @@ def _refuse(recipe: Any, need: str, have: int, source: str, device: torch.device
                          f"on {device} ({source}). {hint}")
 
 
-def check_memory(recipe: Any, registry: Any, purpose: str, device: torch.device | str = "cpu", batch: int = 1) -> MemoryEstimate | None:
+def check_memory(recipe: Any, registry: Any, purpose: str, device: torch.device | str = "cpu", batch: int = 1,
+                 *, model: Any = None) -> MemoryEstimate | None:
     """Refuse with the estimate when ``purpose`` cannot fit on ``device``; the estimate otherwise.
 
     Parameters are checked first (on the meta device), so the activation probe never
-    allocates a model that cannot fit either."""
+    allocates a model that cannot fit either. ``model``: the run's model, already built and
+    loaded (detection): its parameters are counted and it is probed itself, so nothing is built
+    again."""
     device = torch.device(device)
     have = available_bytes(device)
-    params = parameter_bytes(recipe, registry)
+    if model is not None:
+        params = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    else:
+        params = parameter_bytes(recipe, registry)
     hint = ("Lower model.resolution or the batch size"
             + (" ([train] batch_size)" if purpose == "training" else " (--batch)") + ", or the model widths.")
     if have is not None and params * (4 if purpose == "training" else 1) > have[0]:
         need = (f"the model's parameter state alone needs {fmt_bytes(params * (4 if purpose == 'training' else 1))} "
                 f"for {purpose}")
         raise _refuse(recipe, need, have[0], have[1], device, "Narrow the model (widths, slots).")
-    est = estimate(recipe, registry, purpose, batch, params=params)
+    est = estimate(recipe, registry, purpose, batch, params=params, model=model)
     if have is not None and est.total > have[0]:
         raise _refuse(recipe, f"the model needs {est.describe()}", have[0], have[1], device, hint)
     return est

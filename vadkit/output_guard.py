@@ -6,7 +6,7 @@ An output is refused (one line, exit 2) when it
 - is one of the command's own inputs (a run folder, a data root, a detect source), or lies
   inside an input folder the command scans (a data root, a folder of frames);
 - is a file or folder of a run that the command does not write: a run's parts are named in one
-  place (``vadkit.training.run_folder.PARTS``) and each command writes only its own parts of
+  place (``vadkit.run_folder.PARTS``) and each command writes only its own parts of
   its own ``--run`` (``WRITERS``): `vadkit report --out RUN/recipe.toml` is refused, while
   ``RUN/report.html`` (no part of the run) is allowed;
 - is a folder output (export, detect) placed on a run folder itself, where its files would land
@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import OutputError
-from .training.run_folder import PARTS, WRITERS, RunFolder
+from .run_folder import PARTS, WRITERS, RunFolder
 
 FORCE_HINT = "choose another path (or pass --force to write it anyway)"
 

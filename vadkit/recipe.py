@@ -52,7 +52,15 @@ class Recipe:
             raise self.error(key, f"must be a table, got {type(value).__name__}")
         return copy.deepcopy(value)
 
+    def with_values(self, values: dict[str, Any], source: str = "command line") -> Recipe:
+        """A copy with dotted ``values`` set (``{"detect.threshold": 2.0}``); errors name ``source``."""
+        data, origins = copy.deepcopy(self.data), dict(self.origins)
+        for key, value in values.items():
+            apply_override(data, key, value, origins, source)
+        return Recipe(data=data, path=self.path, origins=origins)
+
     def to_toml(self) -> str:
+        """The merged recipe as TOML (tomli-w: strings with newlines, keys with spaces or dots round-trip)."""
         return dumps_toml(self.data)
 
 
@@ -150,7 +158,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, parsed
 
 
-def apply_override(data: dict[str, Any], key: str, value: Any, origins: dict[str, str]) -> None:
+def apply_override(data: dict[str, Any], key: str, value: Any, origins: dict[str, str], source: str = "--set") -> None:
     node = data
     parts = key.split(".")
     for i, part in enumerate(parts[:-1]):
@@ -158,7 +166,7 @@ def apply_override(data: dict[str, Any], key: str, value: Any, origins: dict[str
         if not isinstance(child, dict):
             raise RecipeError(
                 f"cannot set '{key}': '{'.'.join(parts[: i + 1])}' is a {type(child).__name__}, not a table",
-                file="--set",
+                file=source,
                 key=key,
             )
         node = child
@@ -167,7 +175,7 @@ def apply_override(data: dict[str, Any], key: str, value: Any, origins: dict[str
         for k in list(node):
             node.pop(k)
     node[leaf] = value
-    _record(value, origins, "--set", key)
+    _record(value, origins, source, key)
 
 
 def load_recipe(path: str | Path, overrides: Iterable[str] = (), *, base: str | Path | None = None) -> Recipe:
@@ -192,31 +200,8 @@ def recipe_from_dict(data: dict[str, Any], name: str = "<dict>") -> Recipe:
     return Recipe(data=copy.deepcopy(data), path=Path(name), origins=origins)
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+def dumps_toml(data: dict[str, Any]) -> str:
+    """``data`` as TOML text, written by tomli-w (a maintained writer that round-trips any recipe)."""
+    import tomli_w
 
-
-def dumps_toml(data: dict[str, Any], prefix: str = "") -> str:
-    """A minimal TOML writer for recipes (tables, scalars, arrays)."""
-    lines: list[str] = []
-    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    if prefix and (scalars or not tables):
-        lines.append(f"[{prefix}]")
-    for k, v in scalars.items():
-        lines.append(f"{k} = {_toml_value(v)}")
-    if scalars or (prefix and not tables):
-        lines.append("")
-    for k, v in tables.items():
-        lines.append(dumps_toml(v, f"{prefix}.{k}" if prefix else k))
-    return "\n".join(lines)
+    return tomli_w.dumps(data)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-PRECISIONS = ("auto", "bfloat16", "float16", "float32")
+from .config import PRECISIONS  # declared once, in vadkit.config
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -142,7 +142,7 @@ def guard_run_outputs(args: argparse.Namespace, command: str) -> None:
     """The output guard for a command writing fixed parts of its ``--run`` (eval, calibrate,
     validate): ``--data`` (else the run's recorded data root) may not hold those outputs."""
     from ..output_guard import check_run_outputs
-    from ..training.run_folder import RunFolder
+    from ..run_folder import RunFolder
 
     data = getattr(args, "data", None)
     if data is None:

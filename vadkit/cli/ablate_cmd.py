@@ -1,7 +1,7 @@
 """``vadkit ablate``: train and evaluate each ablation of the paper's Table II and write the
 table (markdown and CSV). With ``--seeds 0,1,2`` every variant is trained once per seed and the
 table gives mean and standard deviation per column and whether each variant differs from E by
-more than the seed spread (JSON, CSV, markdown; see vadkit/cli/ablate_seeds.py)."""
+more than the seed spread (JSON, CSV, markdown; see vadkit/ablation/seeds.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ..ablation.tables import describe, table_rows, to_markdown
 from ..errors import RecipeError
 from ..recipe import BUILTIN_RECIPES, Recipe, load_recipe
-
-COLUMNS = ("model", "recipe", "motion", "fusion", "memory", "auc_micro", "auc_macro")
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ablate", help="train + evaluate Table II ablations, write the table", description=__doc__)
@@ -44,38 +42,6 @@ def ablation_path(ref: str) -> Path:
     return Path(ref)
 
 
-def describe(recipe: Recipe) -> dict[str, str]:
-    fusion = str(recipe.get("model.fusion.type", "none"))
-    fusion += " + late concat" if recipe.get("model.join") == "concat" else ""
-    fusion += " (two branches, mixed at the output)" if recipe.get("model.assembly") == "two_branch" else ""
-    return {
-        "motion": str(recipe.get("model.motion.type", "none")),
-        "fusion": fusion,
-        "memory": str(recipe.get("model.memory.type", "none")),
-    }
-
-
-def table_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    categories = sorted({c for r in results for c in (r.get("auc_per_category") or {})})
-    header = list(COLUMNS) + [f"auc_{c}" for c in categories]
-
-    def pct(x: Any) -> str:
-        return "" if x is None else f"{100 * x:.1f}"
-
-    rows = []
-    for r in results:
-        cats = r.get("auc_per_category") or {}
-        rows.append([r["model"], r["recipe"], r["motion"], r["fusion"], r["memory"], pct(r.get("auc_micro")),
-                     pct(r.get("auc_macro"))] + [pct(cats.get(c)) for c in categories])
-    return header, rows
-
-
-def to_markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
 def parse_seeds(text: str) -> list[int]:
     """``"0,1,2"`` -> [0, 1, 2]; anything else is an error naming the option."""
     try:
@@ -90,7 +56,7 @@ def parse_seeds(text: str) -> list[int]:
 def run_one(recipe: Recipe, out: Path, args: argparse.Namespace, registry: Any, console: Console) -> dict[str, Any]:
     """Train and evaluate one run folder (or read its metrics with --resume); its metrics."""
     from ..evaluation.evaluate import evaluate
-    from ..training.run_folder import RunFolder
+    from ..run_folder import RunFolder
     from ..training.trainer import train
 
     run_folder = RunFolder(out)
@@ -124,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             results.append(row if seed is None else {**row, "seed": seed})
     args.out.mkdir(parents=True, exist_ok=True)
     if seeds is not None:
-        from .ablate_seeds import write_seed_tables
+        from ..ablation.seeds import write_seed_tables
 
         write_seed_tables(results, args.out, console)
         return 0

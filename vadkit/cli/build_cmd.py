@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from ..memory_estimate import check_memory
     from ..plugins import default_registry
     from ..recipe import load_recipe
-    from ..sections import validate_recipe
+    from ..recipe_check import check_recipe
     from ..summary import render_tree, summarize
 
     recipe = load_recipe(args.recipe, args.overrides)
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch < 1:
         raise VadkitError(f"--batch must be >= 1, got {args.batch}")
     registry = default_registry()
-    validate_recipe(recipe, registry)  # every section, not only [model]
+    check_recipe(recipe, registry)  # every section, not only [model]
     scorer = build_scorer(recipe, registry)
     resolution = tuple(model_section(recipe)["resolution"])
     estimate = check_memory(recipe, registry, "build", "cpu", batch=args.batch)  # the dry run runs on the CPU

@@ -9,18 +9,18 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..config import DetectConfig
+from ._common import add_setting_flags, given_settings
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help="learn normal score statistics for `vadkit detect`", description=__doc__)
     p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
     p.add_argument("--data", type=Path, default=None, help="dataset root of normal videos (default: the run's)")
     p.add_argument("--split", default="training", choices=("training", "testing"), help="split to calibrate on")
-    p.add_argument("--threshold-quantile", type=float, default=None, help="quantile of the normal score (default 0.99)")
-    p.add_argument("--smoothing", type=int, default=None, help="causal moving average over N frames (default 5)")
-    p.add_argument("--max-frames", type=int, default=None, help="use about N frames (0 = all training clips)")
-    p.add_argument("--calibration", default=None, choices=("tail", "zscore"),
-                   help="tail: scale-free tail probabilities weighted by evidence (default); zscore: the previous "
-                        "release's standardisation")
+    add_setting_flags(p, "detect", DetectConfig, ("threshold_quantile", "smoothing", "calibration_max_frames",
+                                                  "calibration", "calibration_weights"),
+                      rename={"calibration_max_frames": "max_frames"})
     p.add_argument("--force", action="store_true",
                    help="write even where an output is an input or a file of a run (see docs/architecture.md)")
     p.set_defaults(func=run)
@@ -34,7 +34,6 @@ def run(args: argparse.Namespace) -> int:
     require_run_folder(args.run)
     guard_run_outputs(args, "calibrate")
 
-    overrides = {"threshold_quantile": args.threshold_quantile, "smoothing": args.smoothing,
-                 "calibration_max_frames": args.max_frames, "calibration": args.calibration}
+    overrides = given_settings(args, "detect")
     calibrate(args.run, default_registry(), data_root=args.data, console=Console(), split=args.split, overrides=overrides)
     return 0

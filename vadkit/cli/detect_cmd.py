@@ -8,6 +8,13 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..config import DetectConfig
+from ._common import add_setting_flags, given_settings
+
+# [detect] settings that `vadkit detect` takes as flags (help, type and default from vadkit.config)
+DETECT_FLAGS = ("threshold_quantile", "threshold", "smoothing", "merge_gap", "min_event", "batch", "fps",
+                "stall_timeout", "backend", "refit_frames", "drop_frames")
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="detect anomalies in a video, folder, camera or stream", description=__doc__)
@@ -18,24 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default: <run>/detect/<source name>; several sources: <out>/<name> each)")
     p.add_argument("--no-video", action="store_true", help="skip the overlay video")
-    p.add_argument("--threshold-quantile", type=float, default=None, help="quantile of the normal score (default 0.99)")
-    p.add_argument("--threshold", type=float, default=None, help="absolute score threshold instead of a quantile")
-    p.add_argument("--smoothing", type=int, default=None, help="causal moving average over N frames (default 5)")
-    p.add_argument("--merge-gap", type=int, default=None, help="join flagged frames at most N frames apart (default 10)")
-    p.add_argument("--min-event", type=int, default=None, help="drop events shorter than N frames (default 3)")
-    p.add_argument("--batch", type=int, default=None, help="clips per forward pass (default 1: lowest latency)")
-    p.add_argument("--fps", type=float, default=None, help="frame rate of frame folders / videos without one (default 25)")
-    p.add_argument("--stall-timeout", type=float, default=None, help="seconds without a frame before a stream stalls")
+    add_setting_flags(p, "detect", DetectConfig, DETECT_FLAGS)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: the run's [train] device)")
     p.add_argument("--max-frames", type=int, default=None, help="stop each source after N frames")
-    p.add_argument("--backend", default=None, choices=("torch", "onnxruntime", "openvino", "auto"),
-                   help="inference runtime (default torch; auto = the fastest installed one, timed once on this "
-                        "machine); non-torch backends export the model into <run>/export/onnx on first use")
-    p.add_argument("--refit-frames", type=int, default=None,
-                   help="fit each source's own calibration on its first N scored frames, assumed normal and never "
-                        "flagged (a new camera without labels; default 0 = off)")
-    p.add_argument("--drop-frames", action="store_true", default=None,
-                   help="live sources: drop frames that arrive while scoring lags, to stay near real time")
     p.add_argument("--force", action="store_true",
                    help="write --out even where it is an input or a file of a run (see docs/architecture.md)")
     p.set_defaults(func=run)
@@ -54,7 +46,7 @@ def guard_out(args: argparse.Namespace) -> None:
     folders inside it are checked too."""
     from ..detect import outputs
     from ..output_guard import check_output
-    from ..training.run_folder import DETECT_CURVE, DETECT_EVENTS
+    from ..run_folder import DETECT_CURVE, DETECT_EVENTS
 
     names = (*getattr(outputs, "OUTPUT_FILES", ("scores.csv", "overlay.avi", DETECT_CURVE)), DETECT_EVENTS)
     sources = [Path(s) for s in args.sources if not s.isdigit() and "://" not in s]
@@ -74,16 +66,11 @@ def run(args: argparse.Namespace) -> int:
     from ..stop_signals import exit_status
 
     console = Console()
-    overrides = {
-        "threshold_quantile": args.threshold_quantile, "threshold": args.threshold, "smoothing": args.smoothing,
-        "merge_gap": args.merge_gap, "min_event": args.min_event, "batch": args.batch, "fps": args.fps,
-        "stall_timeout": args.stall_timeout, "backend": args.backend, "drop_frames": args.drop_frames,
-        "refit_frames": args.refit_frames,
-    }
+    overrides = given_settings(args, "detect")
     single = args.run / "detect" / source_name(args.sources[0])
     if args.out is not None:
         guard_out(args)
-    if len(args.sources) > 1 or args.drop_frames:
+    if len(args.sources) > 1 or overrides.get("drop_frames"):
         out = args.out or (single if len(args.sources) == 1 else args.run / "detect")
         results = detect_many(args.sources, args.run, out, default_registry(), overrides=overrides,
                               video=not args.no_video, device=args.device, console=console, max_frames=args.max_frames)

@@ -30,18 +30,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..config import read_config
+
+    config = read_config(load_recipe_args(args))  # every section checked before torch, plugins or data load
     from .. import default_registry
+    from ..recipe_check import check_recipe
     from ..training import distributed
     from ..training.trainer import train
 
     _import_after_training_steps()
 
     console = Console()
-    recipe = load_recipe_args(args)
-    out = args.out or Path("runs") / recipe.path.stem
+    out = args.out or Path("runs") / config.recipe.path.stem
     registry = default_registry()
+    check_recipe(config, registry)  # [data] and [flow] components too, before any data is read
     try:
-        run_folder = train(recipe, args.data, out, registry, resume=args.resume, console=console,
+        run_folder = train(config, args.data, out, registry, resume=args.resume, console=console,
                            check="full" if args.check else "auto", force=args.force)
         distributed.barrier()  # every rank has finished; rank 0 goes on alone
         main = distributed.current().is_main

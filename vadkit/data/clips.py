@@ -27,14 +27,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from vadkit.config import DEFAULT_FLOW_SCALE
 from vadkit.errors import DataError
 
 from .flow_cache import FlowCache
 from .frame_cache import FrameCache, is_video_file
 from .transforms import normalise_flow, resize_flow, resize_frame
 from .video import Video
-
-DEFAULT_FLOW_SCALE = 10.0
 
 
 class ClipDataset(Dataset):

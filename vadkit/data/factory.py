@@ -30,14 +30,13 @@ from ..builder import instantiate, model_section
 from ..errors import DataError, RegistryError
 from ..recipe import Recipe, recipe_from_dict
 from ..registry import Registry
-from .clips import DEFAULT_FLOW_SCALE, ClipDataset
+from ..config import AUTO_LAYOUT, FRAME_CACHE_MODES, ModelConfig, read_flow, read_section
+from .clips import ClipDataset
 from .flow_cache import FlowCache
 from .frame_cache import FrameCache, entry_bytes, is_video_file
 from .frame_check import check_videos, resolve_mode
 
-AUTO = "auto"
-DEFAULT_FLOW = {"type": "dis", "preset": "fast"}
-FLOW_SETTINGS = ("scale", "clip", "cache")
+AUTO = AUTO_LAYOUT
 
 
 def _recipe(recipe: Recipe | None) -> Recipe:
@@ -87,33 +86,24 @@ def open_dataset(root: str | Path, registry: Registry, recipe: Recipe | None = N
 def make_flow(registry: Registry, recipe: Recipe | None = None) -> Any:
     """The flow estimator of the ``[flow]`` table (default DIS, preset fast)."""
     recipe = _recipe(recipe)
-    section = recipe.section("flow")
-    table = {k: v for k, v in section.items() if k not in FLOW_SETTINGS}
-    if "type" not in table:
-        table = {**DEFAULT_FLOW, **table}
-    return instantiate(registry, "flow", table, recipe, "flow")
+    return instantiate(registry, "flow", read_flow(recipe).estimator, recipe, "flow")
 
 
 def flow_settings(recipe: Recipe | None = None) -> dict[str, Any]:
     """``scale`` (float), ``clip`` (float or None) and ``cache`` (FlowCache) from ``[flow]``."""
-    recipe = _recipe(recipe)
-    section = recipe.section("flow")
-    scale = section.get("scale", DEFAULT_FLOW_SCALE)
-    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale <= 0:
-        raise recipe.error("flow.scale", f"must be a positive number of pixels, got {scale!r}")
-    clip = section.get("clip", 0)
-    if not isinstance(clip, (int, float)) or isinstance(clip, bool) or clip < 0:
-        raise recipe.error("flow.clip", f"must be a number >= 0 (0 = no clipping), got {clip!r}")
-    cache = section.get("cache") or None
-    if cache is not None and not isinstance(cache, str):
-        raise recipe.error("flow.cache", f"must be a folder path, got {cache!r}")
-    return {"scale": float(scale), "clip": float(clip) or None, "cache": FlowCache(cache)}
+    settings = read_flow(_recipe(recipe)).settings()
+    return {**settings, "cache": FlowCache(settings["cache"])}
+
+
+def _checked(recipe: Recipe, key: str, value: Any) -> Any:
+    cfg = read_section(recipe, "model", ModelConfig, {"appearance": {}, "decoder": {}, key: value})
+    return getattr(cfg, key)
 
 
 def model_resolution(recipe: Recipe | None) -> tuple[int, int]:
-    res = _recipe(recipe).get("model.resolution", [256, 256])
-    if not (isinstance(res, list) and len(res) == 2 and all(isinstance(v, int) and v > 0 for v in res)):
-        raise _recipe(recipe).error("model.resolution", f"must be [height, width] of positive integers, got {res!r}")
+    recipe = _recipe(recipe)
+    given = {k: v for k, v in recipe.section("model").items() if k == "resolution"}
+    res = ModelConfig(**{k: _checked(recipe, k, v) for k, v in given.items()}).resolution
     return int(res[0]), int(res[1])
 
 
@@ -182,7 +172,6 @@ def build_clips(
 # training frames, 54 GiB at 256x256) are not. Video files (Avenue) are cached in every mode
 # but "none".
 AUTO_FRAME_CACHE_BYTES = 4 * 2**30
-FRAME_CACHE_MODES = ("auto", "all", "video_files", "none")
 
 
 def frame_cache_covers(mode: bool | str | None, videos: list[Any], resolution: tuple[int, int],

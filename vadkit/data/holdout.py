@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import DEFAULT_HOLDOUT_TAIL as DEFAULT_TAIL
+from ..config import DEFAULT_HOLDOUT_VIDEOS as DEFAULT_VIDEOS
+from ..config import DetectConfig, RunConfig, read_section
 from ..recipe import Recipe
-
-DEFAULT_VIDEOS = 2
-DEFAULT_TAIL = 0.0
 FALLBACK_TAIL = 0.25  # held out of every video when the split has too few videos to hold whole ones
 FALLBACK_MIN_CLIPS = 10  # ... provided some video's tail gives this many calibration clips (else in-sample)
 
@@ -100,15 +100,13 @@ class Holdout:
         return out
 
 
-def read_holdout(recipe: Recipe) -> Holdout:
-    """``[detect] holdout_videos`` / ``holdout_tail`` of ``recipe``, checked."""
-    videos = recipe.get("detect.holdout_videos", DEFAULT_VIDEOS)
-    tail = recipe.get("detect.holdout_tail", DEFAULT_TAIL)
-    if isinstance(videos, bool) or not isinstance(videos, int) or videos < 0:
-        raise recipe.error("detect.holdout_videos", f"must be an integer >= 0, got {videos!r}")
-    if isinstance(tail, bool) or not isinstance(tail, (int, float)) or not 0.0 <= tail < 1.0:
-        raise recipe.error("detect.holdout_tail", f"must be a fraction in [0, 1), got {tail!r}")
-    return Holdout(int(videos), float(tail))
+def read_holdout(source: Recipe | RunConfig | DetectConfig) -> Holdout:
+    """The hold-out ``[detect] holdout_videos`` / ``holdout_tail`` asks for (checked by vadkit.config)."""
+    if isinstance(source, RunConfig):
+        source = source.detect
+    elif isinstance(source, Recipe):
+        source = read_section(source, "detect", DetectConfig)
+    return Holdout(source.holdout_videos, source.holdout_tail)
 
 
 def keep(clips: Any, positions: list[int]) -> Any:
@@ -117,13 +115,13 @@ def keep(clips: Any, positions: list[int]) -> Any:
     return clips
 
 
-def training_part(clips: Any, recipe: Recipe) -> Any:
+def training_part(clips: Any, recipe: Recipe | RunConfig | DetectConfig) -> Any:
     """The training clips of a run: everything but the recipe's hold-out."""
     holdout = read_holdout(recipe).for_clips(clips)
     return keep(clips, holdout.split(clips)[0]) if holdout.active_for(len(clips.videos)) else clips
 
 
-def holdout_note(recipe: Recipe, clips: Any) -> str | None:
+def holdout_note(recipe: Recipe | RunConfig | DetectConfig, clips: Any) -> str | None:
     """A line for the training log when the hold-out falls back to every video's tail (or, for
     videos too short for that, to none)."""
     asked = read_holdout(recipe)

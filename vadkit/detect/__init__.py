@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from .api import DetectResult, Detector, detect
 from .calibration import calibrate, load_calibration
-from .config import DetectConfig, read_detect
+from ..config import DetectConfig
+from .config import read_detect
 from .events import Event, EventMerger, merge_events
 from .sources import CaptureSource, FrameFolderSource, FrameSource, IterableSource, VideoFileSource, open_sources
 from .stream import StreamingScorer

@@ -21,11 +21,10 @@ from ..stop_signals import reason as stop_reason
 from ..folder_lock import folder_lock
 from ..memory_estimate import check_memory
 from ..registry import Registry
-from ..sections import read_eval
-from ..trained_run import TrainedRun
+from ..config import DetectConfig, RunConfig
+from ..trained_run import TrainedRun, read_run_config
 from .backends import detector_model
 from .calibration import calibrate, load_calibration, resolve_threshold, stream_settings
-from .config import DetectConfig, read_detect
 from .events import Event, EventMerger
 from .memory_update import NormalFrameUpdater, raw_threshold
 from .outputs import ScoreLog, StatusFile, add_offline_minmax, score_curve
@@ -147,7 +146,7 @@ class SourceSession:
         files = {"scores": str(out / "scores.csv"), "events": str(out / "events.json")}
         if not source.live and status != "interrupted" and self.log.rows:
             run = self.detector.run
-            add_offline_minmax(out / "scores.csv", run.scorer, read_eval(run.recipe).temporal_sigma)
+            add_offline_minmax(out / "scores.csv", run.scorer, run.config.eval.temporal_sigma)
         if self.overlay is not None and read:
             if self.overlay.failed:
                 message = (message + "; " if message else "") + self.overlay.failed
@@ -171,11 +170,20 @@ class Detector:
     """A trained run ready to score sources: model, scorer with its calibration, threshold."""
 
     def __init__(self, run: Path | TrainedRun, registry: Registry, *, overrides: dict[str, Any] | None = None,
-                 device: str | None = None, console: Console | None = None, calibrate_if_missing: bool = True) -> None:
+                 device: str | None = None, console: Console | None = None, calibrate_if_missing: bool = True,
+                 config: RunConfig | None = None) -> None:
+        """``overrides``: [detect] settings from the command line; ``config``: the run's configuration
+        when the caller has read it already (it then has the overrides applied)."""
         self.console = console or Console()
-        self.run = run if isinstance(run, TrainedRun) else TrainedRun.open(run, registry, device=device)
-        self.cfg: DetectConfig = read_detect(self.run.recipe, **(overrides or {}))
-        check_memory(self.run.recipe, registry, "detection", self.run.device, batch=self.cfg.batch)
+        settings = detect_settings(overrides)
+        if isinstance(run, TrainedRun):
+            self.run = run
+            self.cfg: DetectConfig = (config or run.configured(settings)).detect
+        else:  # the model is built once, here
+            self.run = TrainedRun.open(run, registry, device=device, settings=settings, config=config)
+            self.cfg = self.run.config.detect
+        check_memory(self.run.recipe, registry, "detection", self.run.device, batch=self.cfg.batch,
+                     model=self.run.model)
         if self.run.calibration() is None and calibrate_if_missing:
             self.console.print(f"[yellow]{self.run.root} has no calibration yet: calibrating on its training videos[/]")
             calibrate(self.run, registry, console=self.console)
@@ -293,21 +301,21 @@ def detect(
     Cameras and streams are opened before the model loads, so a bad one fails at once.
     """
     console = console or Console()
+    config = run_config(run_dir, overrides)  # read and checked once, before a source or the model opens
     if isinstance(source, FrameSource):
         sources = [source]
     elif isinstance(source, list):
         sources = source
     else:
-        cfg = _source_settings(run_dir, overrides)
-        sources = open_sources(source, fps=cfg.fps, stall_timeout=cfg.stall_timeout)
+        sources = open_sources(source, fps=config.detect.fps, stall_timeout=config.detect.stall_timeout)
     with folder_lock(Path(out), "detect"):  # one writer per output folder: a second gets the holder's PID
-        return _detect(sources, run_dir, out, registry, overrides, video, device, console, max_frames)
+        return _detect(sources, run_dir, config, out, registry, video, device, console, max_frames)
 
 
-def _detect(sources: list[FrameSource], run_dir: Path | TrainedRun, out: Path, registry: Registry,
-            overrides: dict[str, Any] | None, video: bool, device: str | None, console: Console,
+def _detect(sources: list[FrameSource], run_dir: Path | TrainedRun, config: RunConfig, out: Path,
+            registry: Registry, video: bool, device: str | None, console: Console,
             max_frames: int | None) -> list[DetectResult]:
-    detector = Detector(run_dir, registry, overrides=overrides, device=device, console=console)
+    detector = Detector(run_dir, registry, device=device, console=console, config=config)
     console.print(
         f"detecting in {len(sources)} source{'s' if len(sources) != 1 else ''} with {detector.run.root}: "
         f"threshold {detector.threshold:.3f} ({detector.threshold_rule}), first score after "
@@ -325,15 +333,16 @@ def _detect(sources: list[FrameSource], run_dir: Path | TrainedRun, out: Path, r
     return results
 
 
-def _source_settings(run: Path | TrainedRun, overrides: dict[str, Any] | None) -> DetectConfig:
-    """[detect] of the run's recipe (for fps / stall timeout), read before the model loads."""
-    from ..recipe import load_recipe
-    from ..training.run_folder import RunFolder
+def detect_settings(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """``[detect]`` command-line values as dotted recipe keys (None = not given, dropped later)."""
+    return {f"detect.{k}": v for k, v in (overrides or {}).items()}
 
+
+def run_config(run: Path | TrainedRun, overrides: dict[str, Any] | None) -> RunConfig:
+    """The run's configuration with ``[detect]`` overrides applied, read once (no model is built)."""
     if isinstance(run, TrainedRun):
-        return read_detect(run.recipe, **(overrides or {}))
-    folder = RunFolder(Path(run))
-    return read_detect(load_recipe(folder.recipe), **(overrides or {})) if folder.recipe.is_file() else DetectConfig()
+        return run.configured(detect_settings(overrides))
+    return read_run_config(run, detect_settings(overrides))
 
 
-__all__ = ["Detector", "DetectResult", "detect", "SourceSession"]
+__all__ = ["Detector", "DetectResult", "detect", "SourceSession", "run_config", "detect_settings"]

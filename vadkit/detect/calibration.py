@@ -31,7 +31,7 @@ from ..atomic import atomic_write_bytes, atomic_write_text
 from ..errors import CheckpointError, DataError
 from ..registry import Registry
 from ..trained_run import TrainedRun
-from .config import DetectConfig, read_detect
+from ..config import DetectConfig
 from .online import StreamSettings, flaggable, stream_scores
 from .running_norm import robust_reference
 from .stream import forward_stats
@@ -166,7 +166,7 @@ def _evidence(run: TrainedRun, registry: Registry, root: Path, holdout: dict[str
         return {"note": f"not used ([detect] calibration = {cfg.calibration!r}, "
                         f"calibration_weights = {cfg.calibration_weights!r})"}
     if holdout.get("applied") and holdout.get("videos"):
-        from ..validation.evidence import statistic_evidence
+        from ..pseudo.evidence import statistic_evidence
 
         return statistic_evidence(run, registry, root, console=console)
     try:
@@ -204,8 +204,12 @@ def calibrate(
     """
     console = console or Console()
     start = time.perf_counter()
-    run = run if isinstance(run, TrainedRun) else TrainedRun.open(run, registry)
-    cfg = read_detect(run.recipe, **(overrides or {}))
+    settings = {f"detect.{k}": v for k, v in (overrides or {}).items()}
+    if isinstance(run, TrainedRun):
+        cfg = run.configured(settings).detect
+    else:  # settings checked before the model is built
+        run = TrainedRun.open(run, registry, settings=settings)
+        cfg = run.config.detect
     root = run.data_root(data_root, purpose="calibration data (normal videos)")
     clips, holdout = _calibration_clips(run, registry, root, split, cfg, console)
     data = _subset(clips, cfg.calibration_max_frames)
@@ -277,6 +281,7 @@ def _write(run: TrainedRun, result: dict[str, Any], stats: dict[str, np.ndarray]
     np.savez(buf, video_index=video_index, offsets=offsets, **{STAT_PREFIX + k: v for k, v in stats.items()})
     atomic_write_bytes(run.root / STATS_NAME, buf.getvalue())
     atomic_write_text(run.folder.calibration, json.dumps(result, indent=2) + "\n")
+    run.forget_calibration()
 
 
 def load_calibration(run: TrainedRun) -> dict[str, Any]:

@@ -32,7 +32,8 @@ from ..stop_signals import deferred, stop_point
 from ..stop_signals import reason as stop_reason
 from ..registry import Registry
 from ..trained_run import TrainedRun
-from .api import DetectResult, Detector, SourceSession, _source_settings
+from ..config import RunConfig
+from .api import DetectResult, Detector, SourceSession, run_config
 from .sources import BufferedReader, FailedSource, FrameSource, open_sources
 from .stream import StreamingScorer
 
@@ -252,20 +253,21 @@ def detect_many(
 ) -> list[StreamResult]:
     """Detect in all ``specs`` at once; one source writes into ``out``, several into ``out/<name>``."""
     console = console or Console()
+    config = run_config(run_dir, overrides)  # read and checked once, before a source or the model opens
     if all(isinstance(s, FrameSource) for s in specs):
         sources: list[FrameSource] = list(specs)  # type: ignore[arg-type]
         unique_names(sources)
     else:
-        cfg = _source_settings(run_dir, overrides)
+        cfg = config.detect
         sources = open_many(list(specs), fps=cfg.fps, stall_timeout=cfg.stall_timeout)  # type: ignore[arg-type]
     with folder_lock(Path(out), "detect"):  # one writer per output folder
-        return _detect_many(sources, run_dir, out, registry, overrides, video, device, console, max_frames)
+        return _detect_many(sources, run_dir, config, out, registry, video, device, console, max_frames)
 
 
-def _detect_many(sources: list[FrameSource], run_dir: Path | TrainedRun, out: Path, registry: Registry,
-                 overrides: dict[str, Any] | None, video: bool, device: str | None, console: Console,
+def _detect_many(sources: list[FrameSource], run_dir: Path | TrainedRun, config: RunConfig, out: Path,
+                 registry: Registry, video: bool, device: str | None, console: Console,
                  max_frames: int | None) -> list[StreamResult]:
-    detector = Detector(run_dir, registry, overrides=overrides, device=device, console=console)
+    detector = Detector(run_dir, registry, device=device, console=console, config=config)
     multi = MultiDetector(detector, video=video, drop_frames=detector.cfg.drop_frames, max_frames=max_frames)
     console.print(
         f"detecting in {len(sources)} source{'s' if len(sources) != 1 else ''} at once with {detector.run.root}: "

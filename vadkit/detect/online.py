@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import DetectConfig
+from ..config import DetectConfig
 from .running_norm import RunningNorm
 from .smoothing import Smoother
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_write_text
-from ..evaluation.temporal import smooth_stats
+from ..postprocess.temporal import smooth_stats
 from ..scoring import Scorer
 from .events import Event
 
@@ -157,7 +157,7 @@ def _alive(pid: int) -> bool:
 
 def score_curve(scores_path: Path, out: Path, threshold: float, events: list[Event], title: str) -> Path | None:
     """score over frames, the threshold, events shaded; the offline min-max score when present."""
-    from ..evaluation.plots import plt, save_figure  # plots selects the Agg backend first
+    from ..plots import plt, save_figure  # plots selects the Agg backend first
 
     cols = read_scores(scores_path)
     if cols["frame"].size == 0:

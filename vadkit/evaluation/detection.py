@@ -11,18 +11,17 @@ import numpy as np
 
 from ..errors import CheckpointError, DataError
 from ..trained_run import TrainedRun
-from .inference import VideoScores
+from ..inference import VideoScores
 
 
 def stream_videos(run: TrainedRun, videos: list[VideoScores], overrides: dict[str, Any] | None = None) -> tuple[
         list[Any], dict[str, Any]]:
     """Each labelled video through detection's path; (VideoDetection list, the settings used)."""
     from ..detect.calibration import load_calibration, resolve_threshold, stream_settings
-    from ..detect.config import read_detect
     from ..detect.detection_metrics import detect_video
 
     cal = load_calibration(run)
-    cfg = read_detect(run.recipe, **(overrides or {}))
+    cfg = run.configured({f"detect.{k}": v for k, v in (overrides or {}).items()}).detect
     threshold, rule = resolve_threshold(run, cal, cfg)
     settings = stream_settings(cal, cfg)
     out = []
@@ -41,7 +40,6 @@ def stream_videos(run: TrainedRun, videos: list[VideoScores], overrides: dict[st
 def detection_section(run: TrainedRun, videos: list[VideoScores]) -> dict[str, Any]:
     """Detection metrics of the run at its calibrated threshold, or a note saying why not."""
     from ..detect.calibration import load_calibration, stream_settings
-    from ..detect.config import read_detect
     from ..detect.detection_metrics import detection_metrics
 
     labelled = [v for v in videos if v.labels and min(v.labels) >= 0]
@@ -51,7 +49,7 @@ def detection_section(run: TrainedRun, videos: list[VideoScores]) -> dict[str, A
         streamed, used = stream_videos(run, labelled)
     except (CheckpointError, DataError) as exc:
         return {"note": f"detection metrics not computed: {exc}"}
-    settings = stream_settings(load_calibration(run), read_detect(run.recipe))
+    settings = stream_settings(load_calibration(run), run.config.detect)
     return {**detection_metrics(streamed, used["fps"], settings, used["merge_gap"], used["min_event"]),
             "settings": used}
 

@@ -18,15 +18,15 @@ from ..stop_signals import deferred
 from ..atomic import atomic_write_text, temp_name
 from ..data.factory import build_clips
 from ..errors import DataError, RecipeError
-from ..recipe import load_recipe
+from ..recipe import parse_override
 from ..registry import Registry
 from ..scoring import Scorer
-from ..sections import EvalConfig, read_eval
+from ..config import EvalConfig
 from ..trained_run import TrainedRun
 from .detection import detection_section, detection_text
-from .inference import VideoScores, collect_stats, score_videos
+from ..inference import VideoScores, collect_stats, score_videos
 from .metrics import frame_auc, stat_auc
-from .plots import error_panels, regularity_curve
+from ..plots import error_panels, regularity_curve
 
 PROTOCOL = (
     "Frame-level AUC of score = 1 - regularity, regularity from the scorer (see 'scorer_protocol'). "
@@ -160,14 +160,21 @@ def require_test_videos(clips: Any, root: Path) -> None:
                         "pass the dataset root that holds the test videos and labels (--data)")
 
 
-def eval_config(run: TrainedRun, overrides: Sequence[str] = ()) -> EvalConfig:
-    """The run's [eval] section with ``eval.KEY=VALUE`` overrides; other sections would change
-    the trained model or its calibrated scorer, so they are refused."""
-    bad = [o for o in overrides if not o.split("=", 1)[0].strip().startswith("eval.")]
+def eval_settings(run: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """``eval.KEY=VALUE`` overrides as settings; other sections would change the trained model or
+    its calibrated scorer, so they are refused."""
+    settings = dict(parse_override(o) for o in overrides)
+    bad = [k for k in settings if not k.startswith("eval.")]
     if bad:
-        raise RecipeError(f"{run.folder.recipe}: eval --set takes [eval] keys only, not {', '.join(bad)} (a model, "
-                          "scorer or training change needs its own run, or `vadkit validate --set score.KEY=V`)")
-    return read_eval(load_recipe(run.folder.recipe, list(overrides)) if overrides else run.recipe)
+        raise RecipeError(f"{Path(run) / 'recipe.toml'}: eval --set takes [eval] keys only, not {', '.join(bad)} "
+                          "(a model, scorer or training change needs its own run, or `vadkit validate --set "
+                          "score.KEY=V`)")
+    return settings
+
+
+def eval_config(run: TrainedRun, overrides: Sequence[str] = ()) -> EvalConfig:
+    """The run's [eval] section with ``eval.KEY=VALUE`` overrides applied."""
+    return run.configured(eval_settings(run.root, overrides)).eval
 
 
 def evaluate(
@@ -176,9 +183,12 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score the test split once with the last checkpoint; write metrics.json, scores.csv, plots."""
     console = console or Console()
-    run = run_dir if isinstance(run_dir, TrainedRun) else TrainedRun.open(run_dir, registry)
+    if isinstance(run_dir, TrainedRun):
+        run, eval_cfg = run_dir, eval_config(run_dir, eval_overrides)
+    else:  # the overrides checked before the model is built
+        run = TrainedRun.open(run_dir, registry, settings=eval_settings(run_dir, eval_overrides))
+        eval_cfg = run.config.eval
     root = run.data_root(data_root, purpose="the test data")
-    eval_cfg = eval_config(run, eval_overrides)
     clips = build_clips(run.recipe, registry, root, "testing", uses_motion=run.model.uses_motion, console=console)
     require_test_videos(clips, root)
     with Progress(console=console) as progress:

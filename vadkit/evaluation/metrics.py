@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ..scoring import minmax
-from .inference import VideoScores
+from ..inference import VideoScores
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float | None:

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ..evaluation.plots import spans  # noqa: E402
+from ..plots import spans  # noqa: E402
 
 # Keys that index a record rather than measure anything.
 INDEX_KEYS = frozenset({"epoch", "step", "global_step", "epoch_end", "resumed_after_epoch"})

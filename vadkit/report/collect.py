@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import VadkitError
 from ..run_schema import CALIBRATION, LOG_RECORD, METRICS, RUN_INFO, VALIDATION, Shape, clean
 from ..training.loggers import flatten
-from ..training.run_folder import DETECT_CURVE, RunFolder
+from ..run_folder import DETECT_CURVE, RunFolder
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCORE_KEYS = ("video", "frame", "label", "score")

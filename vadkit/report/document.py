@@ -6,7 +6,9 @@ import time
 from typing import Any
 
 from .. import __version__
-from . import charts, run_sections
+from .charts import comparison_chart
+from .run_sections import (auc, calibration, detection, other_plots, run_facts, score_curves, top_frames, training,
+                           validation)
 from .collect import RunData
 from .compare import PAPER_NOTE, PAPER_TABLE_II, Group, data_names, seed_groups
 from .html import Raw, img, join, page, problems_box, tag, table
@@ -20,7 +22,7 @@ def _mean_std(value: tuple[float, float] | None, n: int) -> str:
 
 
 def _describe(run: RunData) -> dict[str, str]:
-    from ..cli.ablate_cmd import describe
+    from ..ablation.tables import describe
 
     return describe(run.recipe) if run.recipe is not None else {"motion": "?", "fusion": "?", "memory": "?"}
 
@@ -58,30 +60,29 @@ def _chart(groups: list[Group]) -> Raw:
     if not any(micro):
         return tag("p", "No run has a micro AUC yet (no metrics.json): nothing to chart.", cls="muted")
     paper = [PAPER_TABLE_II.get(g.letter) if g.letter else None for g in groups]
-    png = charts.comparison_chart([g.label for g in groups], micro, paper)
+    png = comparison_chart([g.label for g in groups], micro, paper)
     return img(png, "comparison of frame AUC")
 
 
 def run_card(index: int, run: RunData, info: ModelInfo, max_videos: int) -> Raw:
-    s = run_sections
     blocks: list[Any] = [
         tag("h2", run.name), tag("div", str(run.root.resolve()), cls="path"), problems_box(run.problems),
-        tag("h3", "Recipe and model"), s.run_facts(run, info),
-        tag("h3", "Training curves (log.jsonl)"), s.training(run),
-        tag("h3", "Frame-level AUC (metrics.json)"), s.auc(run),
-        tag("h3", "Score per video (shaded: ground-truth anomaly)"), s.score_curves(run, max_videos),
-        tag("h3", "Most anomalous frames"), s.top_frames(run),
+        tag("h3", "Recipe and model"), run_facts(run, info),
+        tag("h3", "Training curves (log.jsonl)"), training(run),
+        tag("h3", "Frame-level AUC (metrics.json)"), auc(run),
+        tag("h3", "Score per video (shaded: ground-truth anomaly)"), score_curves(run, max_videos),
+        tag("h3", "Most anomalous frames"), top_frames(run),
     ]
-    cal = s.calibration(run)
+    cal = calibration(run)
     if cal is not None:
         blocks += [tag("h3", "Calibration: the detection score and its weights (calibration.json)"), cal]
-    val = s.validation(run)
+    val = validation(run)
     if val is not None:
         blocks += [tag("h3", "Validation without test labels (validation/*.json)"), val]
-    others = s.other_plots(run)
+    others = other_plots(run)
     if others:
         blocks += [tag("h3", "Other pictures in plots/"), others]
-    det = s.detection(run)
+    det = detection(run)
     blocks += [tag("h3", "Detection"), det or tag("p", "No detect*/…/events.json and no 'detection' key in metrics.json.", cls="muted")]
     return tag("section", join(blocks), cls="card", id=f"run-{index}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import charts
+from .charts import score_curve, training_figures
 from .collect import RunData
 from .html import Raw, fmt, img, join, kv_table, pct, table, tag
 from .modelinfo import ModelInfo
@@ -69,7 +69,7 @@ def training(run: RunData) -> Raw:
     """Every numeric key of log.jsonl, one figure per group (loss terms, epoch means, memory/..., diag/...)."""
     if not run.log:
         return tag("p", "No training records (log.jsonl missing or empty).", cls="muted")
-    figures = charts.training_figures(run.log)
+    figures = training_figures(run.log)
     if not figures:
         return tag("p", "log.jsonl holds no numeric keys with a step or an epoch.", cls="muted")
     parts = []
@@ -167,7 +167,7 @@ def score_curves(run: RunData, max_videos: int) -> Raw:
     for name in names[:max_videos]:
         png = run.plots.get(f"regularity_{name}.png")
         if png is None:
-            png = charts.score_curve(name, run.videos[name], run.stat_columns)
+            png = score_curve(name, run.videos[name], run.stat_columns)
         parts.append(img(png, f"score curve of video {name}"))
     note = f"{len(names) - max_videos} more videos not shown (--max-videos {max_videos})." if len(names) > max_videos else ""
     return join([tag("div", join(parts), cls="grid"), tag("p", note, cls="muted") if note else ""])

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from ..errors import RecipeError
 from ..recipe import Recipe
-from .checkpoint import rng_state, set_rng_state
+from ..checkpoint import rng_state, set_rng_state
 
 PROBE_WARMUP = 3  # first steps: allocation, oneDNN kernel selection, worker start-up
 PROBE_STEPS = 20

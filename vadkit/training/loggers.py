@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import RecipeError
-from .run_folder import RunFolder
+from ..run_folder import RunFolder
 
 INDEX_KEYS = frozenset({"epoch", "step", "global_step", "epoch_end", "resumed_after_epoch"})
 TENSORBOARD_HINT = "pip install 'vadkit[tensorboard]'"

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import CheckpointError, VadkitError
 from ..recipe import Recipe, load_recipe
-from .run_folder import RunFolder
+from ..run_folder import RunFolder
 
 RESUMABLE_TRAIN = frozenset({"epochs", "time_budget", "threads", "workers", "device", "frame_cache", "loggers"})
 AFTER_TRAINING = frozenset({"score", "eval", "detect"})  # sections read only after training

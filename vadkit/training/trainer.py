@@ -17,14 +17,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from .. import __version__
-from ..builder import build_model, model_section
-from ..data.factory import FRAME_CACHE_MODES, build_clips
+from ..builder import build_model
+from ..config import RunConfig, read_config
+from ..data.factory import build_clips
 from ..data.holdout import holdout_note, training_part
 from ..errors import CheckpointError, RecipeError
 from ..recipe import Recipe
 from ..registry import Registry
-from ..runtime import PRECISIONS, autocast, describe, prepare_model
-from ..sections import LossConfig, TrainConfig, read_section
+from ..runtime import autocast, describe, prepare_model
+from ..config import TrainConfig
 from ..atomic import atomic_write_text
 from ..faults import fault
 from ..stop_signals import deferred, stop_point
@@ -34,37 +35,16 @@ from .budget import plan_epochs, probe_step_seconds
 from .diagnostics import MemoryDiagnostics
 from .loggers import build_loggers
 from .distributed import DistContext
-from .checkpoint import (architecture, atomic_save, check_compatible, load_checkpoint, restore_epoch_record,
+from ..checkpoint import (architecture, atomic_save, check_compatible, load_checkpoint, restore_epoch_record,
                          rng_state, set_rng_state)
 from .loss import check_finite, compute_loss
 from .resume_check import check_resume
-from .run_folder import RunFolder, environment
-
-LR_SCHEDULES = ("constant", "cosine")
-
+from ..run_folder import RunFolder, environment
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def validate_train(cfg: TrainConfig, recipe: Recipe) -> None:
-    checks = [
-        ("epochs", cfg.epochs >= 1, "must be >= 1"),
-        ("time_budget", math.isfinite(cfg.time_budget) and cfg.time_budget >= 0,
-         "must be minutes >= 0 (0 = no budget)"),
-        ("batch_size", cfg.batch_size >= 1, "must be >= 1"),
-        ("lr", cfg.lr > 0, "must be > 0"),
-        ("lr_schedule", cfg.lr_schedule in LR_SCHEDULES, f"must be one of {', '.join(LR_SCHEDULES)}"),
-        ("workers", cfg.workers >= 0, "must be >= 0"),
-        ("frame_cache", cfg.frame_cache in FRAME_CACHE_MODES, f"must be one of {', '.join(FRAME_CACHE_MODES)}"),
-        ("precision", cfg.precision in PRECISIONS, f"must be one of {', '.join(PRECISIONS)}"),
-        ("betas", len(cfg.betas) == 2 and all(0 <= b < 1 for b in cfg.betas), "must be two numbers in [0, 1)"),
-    ]
-    for key, ok, msg in checks:
-        if not ok:
-            raise recipe.error(f"train.{key}", f"{msg}, got {getattr(cfg, key)!r}")
 
 
 def _progress(console: Console) -> Progress:
@@ -104,7 +84,7 @@ class TrainState:
 
 
 def train(
-    recipe: Recipe,
+    recipe: Recipe | RunConfig,
     data_root: Path,
     out: Path,
     registry: Registry,
@@ -124,29 +104,32 @@ def train(
     recipe changed in a way resuming cannot honour (vadkit/training/resume_check.py).
     """
     started = time.perf_counter()  # [train] time_budget counts data preparation too
+    config = recipe if isinstance(recipe, RunConfig) else read_config(recipe)  # every section, before any data
+    recipe = config.recipe
     console = console or Console()
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 alone writes (and locks) the run folder
-        return _train(recipe, data_root, out, registry, resume, console, check, started)
+        return _train(config, data_root, out, registry, resume, console, check, started)
     with folder_lock(Path(out), "train"):  # one writer per run folder: a second one gets its PID, exit 2
         if resume:  # before anything is read or written: the recipe may not have changed under the run
             check_resume(RunFolder(Path(out)), recipe, force=force)
-        return _train(recipe, data_root, out, registry, resume, console, check, started)
+        return _train(config, data_root, out, registry, resume, console, check, started)
 
 
-def _train(recipe: Recipe, data_root: Path, out: Path, registry: Registry, resume: bool, console: Console,
+def _train(config: RunConfig, data_root: Path, out: Path, registry: Registry, resume: bool, console: Console,
            check: bool | str, started: float) -> RunFolder:
-    state = _prepare(recipe, registry, RunFolder(Path(out)), resume, console)
+    recipe = config.recipe
+    state = _prepare(config, registry, RunFolder(Path(out)), resume, console)
     if not state.dist.is_main:  # rank 0 alone prints, logs and writes the run folder
         console = Console(quiet=True)
     else:
-        _record_run(state, recipe, data_root)
+        _record_run(state, config, registry, data_root)
         state.loggers = build_loggers(state.cfg.loggers, state.run, str(recipe.path))
     clips = build_clips(recipe, registry, Path(data_root), "training", uses_motion=state.model.uses_motion,
                         console=console, check=check, shard=(state.dist.rank, state.dist.world_size),
                         barrier=distributed.barrier, frame_cache=state.cfg.frame_cache)
-    if note := holdout_note(recipe, clips):
+    if note := holdout_note(config.detect, clips):
         console.print(note)
-    clips = training_part(clips, recipe)  # [detect] holdout: normal frames kept for calibration
+    clips = training_part(clips, config.detect)  # [detect] holdout: normal frames kept for calibration
     _plan_steps(state, clips, recipe, data_root, console, started)
     cfg = state.cfg
     try:
@@ -188,10 +171,9 @@ def _plan_steps(state: TrainState, clips: Any, recipe: Recipe, data_root: Path, 
     )
 
 
-def _prepare(recipe: Recipe, registry: Registry, run: RunFolder, resume: bool, console: Console) -> TrainState:
-    """Validate the settings, build the model and optimiser, and load the checkpoint to resume."""
-    cfg = read_section(recipe, "train", TrainConfig)
-    validate_train(cfg, recipe)
+def _prepare(config: RunConfig, registry: Registry, run: RunFolder, resume: bool, console: Console) -> TrainState:
+    """Build the model and optimiser from the checked settings, and load the checkpoint to resume."""
+    cfg, recipe = config.train, config.recipe
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     ctx, device = distributed.setup(cfg.device)
@@ -211,8 +193,7 @@ def _prepare(recipe: Recipe, registry: Registry, run: RunFolder, resume: bool, c
     check_memory(recipe, registry, "training", device, batch=cfg.batch_size)
     model = prepare_model(build_model(recipe, registry), device, cfg.fast)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-    state = TrainState(cfg, run, device, model, optimizer, read_section(recipe, "loss", LossConfig).weights,
-                       model_section(recipe), dist=ctx)
+    state = TrainState(cfg, run, device, model, optimizer, config.loss.weights, config.model.table(), dist=ctx)
     if resume:
         _resume(state, console)
     # after the resume: wrapping broadcasts rank 0's weights and buffers to every rank
@@ -243,9 +224,12 @@ def _resume(state: TrainState, console: Console) -> None:
         run.append_log({"resumed_after_epoch": state.start_epoch, "global_step": state.global_step})
 
 
-def _record_run(state: TrainState, recipe: Recipe, data_root: Path) -> None:
-    """recipe.toml and run.json (versions, data, settings, environment) of the run folder."""
-    run = state.run
+def _record_run(state: TrainState, config: RunConfig, registry: Registry, data_root: Path) -> None:
+    """recipe.toml and run.json (versions, data, settings, environment, and the distribution of
+    every component: vadkit/provenance.py) of the run folder."""
+    from ..provenance import provenance
+
+    run, recipe = state.run, config.recipe
     run.root.mkdir(parents=True, exist_ok=True)
     run.clean_temps()  # what a killed earlier run left behind
     atomic_write_text(run.recipe, recipe.to_toml())
@@ -253,6 +237,7 @@ def _record_run(state: TrainState, recipe: Recipe, data_root: Path) -> None:
     info.update({"vadkit_version": __version__, "recipe_source": str(recipe.path),
                  "data_root": str(Path(data_root).resolve()), "train": asdict(state.cfg), "device": str(state.device)})
     info.setdefault("environment", []).append(environment())
+    info.setdefault("provenance", provenance(config, registry))  # a resumed run keeps what it was trained with
     run.write_info(info)
 
 
@@ -397,12 +382,3 @@ def _checkpoint(state: TrainState, epoch: int, record: dict[str, Any] | None = N
     atomic_save(ckpt, state.run.checkpoint)
     fault("checkpoint-renamed")
     distributed.barrier()
-
-
-def load_trained(run: RunFolder, registry: Registry, recipe: Recipe, device: torch.device) -> tuple[Any, dict[str, Any]]:
-    """The model of a run with its last checkpoint loaded, in eval mode."""
-    model = build_model(recipe, registry)
-    ckpt = load_checkpoint(run.checkpoint)
-    check_compatible(ckpt, model, model_section(recipe), run.checkpoint)
-    model.load_state_dict(ckpt["model"])
-    return model.to(device).eval(), ckpt

@@ -4,6 +4,6 @@ per-statistic evidence calibration weights by (``evidence``). Import the submodu
 package imports nothing eagerly, so calibration can use ``evidence`` without pulling in the
 evaluation job."""
 
-from .pseudo import KINDS, pseudo_videos
+from ..pseudo.anomalies import KINDS, pseudo_videos
 
 __all__ = ["KINDS", "pseudo_videos"]

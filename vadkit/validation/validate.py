@@ -2,7 +2,7 @@
 
 This is the number to choose settings by (a scorer option, a recipe) without looking at the
 test split: the videos were held out of training by ``[detect] holdout_videos``, and the
-anomalies are drawn into them (:mod:`vadkit.validation.pseudo`), so the labels are known by
+anomalies are drawn into them (:mod:`vadkit.pseudo.anomalies`), so the labels are known by
 construction. ``score_overrides`` re-score the same run with other ``[score]`` options (the
 scorer is not part of the trained weights), and so do the [eval] protocol keys
 :data:`PROTOCOL_KEYS` (temporal smoothing, test-time memory update), so such variants compare
@@ -24,14 +24,14 @@ from ..atomic import atomic_write_text
 from ..builder import build_scorer
 from ..errors import RecipeError
 from ..evaluation.evaluate import memory_updater, statistic_aucs
-from ..evaluation.inference import collect_stats
+from ..inference import collect_stats
 from ..evaluation.metrics import frame_auc
-from ..recipe import load_recipe
+from ..recipe import parse_override
 from ..registry import Registry
-from ..sections import EvalConfig, read_eval
+from ..config import EvalConfig
 from ..trained_run import TrainedRun
-from .clips import held_out_videos, pseudo_clips
-from .pseudo import KINDS
+from ..pseudo.clips import held_out_videos, pseudo_clips
+from ..pseudo.anomalies import KINDS
 
 PROTOCOL = (
     "Frame-level AUC on pseudo-anomalies drawn into the run's held-out normal training videos "
@@ -53,8 +53,8 @@ def rescored(run: TrainedRun, registry: Registry, overrides: Sequence[str]) -> t
     if bad:
         raise RecipeError(f"{run.folder.recipe}: validate only re-scores; {', '.join(bad)} is neither a [score] key nor "
                           f"one of {', '.join(PROTOCOL_KEYS)} (a model or training change needs its own run)")
-    recipe = load_recipe(run.folder.recipe, list(overrides)) if overrides else run.recipe
-    eval_cfg = read_eval(recipe)
+    config = run.configured(dict(parse_override(o) for o in overrides))
+    recipe, eval_cfg = config.recipe, config.eval
     rescore = any(k.startswith("score.") for k in keys)
     if eval_cfg.memory_update and rescore:
         raise RecipeError(f"{run.folder.recipe}: eval.memory_update thresholds with the run's calibration, which was "

@@ -128,7 +128,7 @@ def csv_text(summary: list[dict[str, Any]]) -> str:
 
 def write_seed_tables(runs: list[dict[str, Any]], out: Path, console: Console) -> list[dict[str, Any]]:
     """Summarise the runs, write table.json / table.csv / table.md under ``out``, print it."""
-    from .ablate_cmd import to_markdown
+    from .tables import to_markdown
 
     summary = summarise(runs)
     add_comparisons(summary)

@@ -11,10 +11,10 @@ import torch
 from rich.progress import Progress
 from torch.utils.data import DataLoader
 
-from ..interfaces import ModelOutput
-from ..scoring import Scorer
-from ..runtime import autocast
-from .temporal import smooth_stats
+from .interfaces import ModelOutput
+from .scoring import Scorer
+from .runtime import autocast
+from .postprocess.temporal import smooth_stats
 
 
 @dataclass

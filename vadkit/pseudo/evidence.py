@@ -13,12 +13,12 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..errors import DataError
-from ..evaluation.inference import collect_stats
+from ..inference import collect_stats
 from ..postprocess.evidence import pooled_auc
 from ..registry import Registry
 from ..scoring import Scorer
 from ..trained_run import TrainedRun
-from .pseudo import KINDS
+from .anomalies import KINDS
 from .clips import pseudo_clips
 
 COPIES = 4

@@ -6,19 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..builder import model_section
 from ..data.clips import ClipDataset
-from ..data.factory import flow_settings, make_flow, open_dataset
+from ..data.factory import make_flow, open_dataset
 from ..data.holdout import read_holdout
 from ..errors import DataError
 from ..registry import Registry
 from ..trained_run import TrainedRun
-from .pseudo import KINDS, pseudo_videos
+from .anomalies import KINDS, pseudo_videos
 
 
 def held_out_videos(run: TrainedRun, registry: Registry, root: Path) -> list[Any]:
     """The whole training videos the run did not train on."""
-    holdout = read_holdout(run.recipe)
+    holdout = read_holdout(run.config)
     videos = open_dataset(root, registry, run.recipe).videos("training")
     held = sorted(holdout.held_videos(len(videos)))
     if not held:
@@ -33,15 +32,15 @@ def held_out_videos(run: TrainedRun, registry: Registry, root: Path) -> list[Any
 def pseudo_clips(run: TrainedRun, registry: Registry, root: Path, copies: int = 4, seed: int = 0,
                  kinds: Sequence[str] = KINDS) -> tuple[list[Any], list[Any], ClipDataset]:
     """(held-out videos, their pseudo-anomalous copies, the clips of those copies)."""
-    m = model_section(run.recipe)
-    frames = int(m["frames"])
+    m = run.config.model
+    frames = m.frames
     held = held_out_videos(run, registry, root)
     videos = pseudo_videos(held, copies, frames=frames, seed=seed, kinds=tuple(kinds))
-    settings = flow_settings(run.recipe)
+    flow = run.config.flow
     clips = ClipDataset(  # no flow cache: it is keyed by video, and these frames change with the seed
-        videos, frames=frames, resolution=m["resolution"], image_channels=int(m["image_channels"]),
+        videos, frames=frames, resolution=m.resolution, image_channels=m.image_channels,
         flow=make_flow(registry, run.recipe) if run.model.uses_motion else None, cache=None,
-        flow_scale=settings["scale"], flow_clip=settings["clip"], frame_cache=2 * frames + 2,
+        flow_scale=flow.scale, flow_clip=flow.clip or None, frame_cache=2 * frames + 2,
     )
     return held, videos, clips
 

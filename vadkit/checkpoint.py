@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..atomic import atomic_write
-from ..errors import CheckpointError
-from ..faults import fault
+from .atomic import atomic_write
+from .errors import CheckpointError
+from .faults import fault
 
 CHECKPOINT_NAME = "last.pt"
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..atomic import atomic_write_text, clean_stale_temps
-from ..folder_lock import LOCK_NAME
+from . import __version__
+from .atomic import atomic_write_text, clean_stale_temps
+from .folder_lock import LOCK_NAME
 
 
 # Every entry of a run folder, by name, with the commands that write it: the one place that
@@ -156,7 +156,7 @@ class RunFolder:
 
     def read_info(self) -> dict[str, Any]:
         """run.json checked against its shape (vadkit/run_schema.py); {} when there is none."""
-        from ..run_schema import RUN_INFO, read_json
+        from .run_schema import RUN_INFO, read_json
 
         return read_json(self.info, RUN_INFO) if self.info.is_file() else {}
 
