@@ -23,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       rename={"calibration_max_frames": "max_frames"})
     p.add_argument("--force", action="store_true",
                    help="write even where an output is an input or a file of a run (see docs/architecture.md)")
+    p.add_argument("--allow-plugin-change", action="store_true",
+                   help="use a component whose name now resolves to another plugin distribution than the run was "
+                        "trained with (run.json provenance); refused by default")
     p.set_defaults(func=run)
 
 
@@ -35,5 +38,6 @@ def run(args: argparse.Namespace) -> int:
     guard_run_outputs(args, "calibrate")
 
     overrides = given_settings(args, "detect")
-    calibrate(args.run, default_registry(), data_root=args.data, console=Console(), split=args.split, overrides=overrides)
+    calibrate(args.run, default_registry(), data_root=args.data, console=Console(), split=args.split, overrides=overrides,
+              allow_plugin_change=args.allow_plugin_change)
     return 0

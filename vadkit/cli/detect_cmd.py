@@ -30,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, default=None, help="stop each source after N frames")
     p.add_argument("--force", action="store_true",
                    help="write --out even where it is an input or a file of a run (see docs/architecture.md)")
+    p.add_argument("--allow-plugin-change", action="store_true",
+                   help="use a component whose name now resolves to another plugin distribution than the run was "
+                        "trained with (run.json provenance); refused by default")
     p.set_defaults(func=run)
 
 
@@ -73,10 +76,12 @@ def run(args: argparse.Namespace) -> int:
     if len(args.sources) > 1 or overrides.get("drop_frames"):
         out = args.out or (single if len(args.sources) == 1 else args.run / "detect")
         results = detect_many(args.sources, args.run, out, default_registry(), overrides=overrides,
-                              video=not args.no_video, device=args.device, console=console, max_frames=args.max_frames)
+                              video=not args.no_video, device=args.device, console=console, max_frames=args.max_frames,
+                              allow_plugin_change=args.allow_plugin_change)
     else:
         results = detect(args.sources[0], args.run, args.out or single, default_registry(), overrides=overrides,
-                         video=not args.no_video, device=args.device, console=console, max_frames=args.max_frames)
+                         video=not args.no_video, device=args.device, console=console, max_frames=args.max_frames,
+                              allow_plugin_change=args.allow_plugin_change)
     code = 0
     for r in results:
         dropped = getattr(r, "frames_dropped", 0)

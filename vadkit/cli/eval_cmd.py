@@ -19,6 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
     p.add_argument("--force", action="store_true",
                    help="write even where an output is an input or a file of a run (see docs/architecture.md)")
+    p.add_argument("--allow-plugin-change", action="store_true",
+                   help="use a component whose name now resolves to another plugin distribution than the run was "
+                        "trained with (run.json provenance); refused by default")
     p.set_defaults(func=run)
 
 
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     guard_run_outputs(args, "eval")
     console = Console(stderr=args.json)
     metrics = evaluate(args.run, default_registry(), data_root=args.data, console=console,
-                       eval_overrides=args.overrides)
+                       eval_overrides=args.overrides, allow_plugin_change=args.allow_plugin_change)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

@@ -171,7 +171,7 @@ class Detector:
 
     def __init__(self, run: Path | TrainedRun, registry: Registry, *, overrides: dict[str, Any] | None = None,
                  device: str | None = None, console: Console | None = None, calibrate_if_missing: bool = True,
-                 config: RunConfig | None = None) -> None:
+                 config: RunConfig | None = None, allow_plugin_change: bool = False) -> None:
         """``overrides``: [detect] settings from the command line; ``config``: the run's configuration
         when the caller has read it already (it then has the overrides applied)."""
         self.console = console or Console()
@@ -180,7 +180,8 @@ class Detector:
             self.run = run
             self.cfg: DetectConfig = (config or run.configured(settings)).detect
         else:  # the model is built once, here
-            self.run = TrainedRun.open(run, registry, device=device, settings=settings, config=config)
+            self.run = TrainedRun.open(run, registry, device=device, settings=settings, config=config,
+                                       allow_plugin_change=allow_plugin_change, console=self.console)
             self.cfg = self.run.config.detect
         check_memory(self.run.recipe, registry, "detection", self.run.device, batch=self.cfg.batch,
                      model=self.run.model)
@@ -294,11 +295,14 @@ def detect(
     device: str | None = None,
     console: Console | None = None,
     max_frames: int | None = None,
+    allow_plugin_change: bool = False,
 ) -> list[DetectResult]:
     """Detect anomalies in ``source`` with the run in ``run_dir``; one result per video.
 
     A single source writes into ``out``; several (a folder of videos) into ``out/<name>``.
     Cameras and streams are opened before the model loads, so a bad one fails at once.
+    ``allow_plugin_change``: use a component whose name now resolves to another plugin
+    distribution than at training (vadkit/provenance.py), with a warning.
     """
     console = console or Console()
     config = run_config(run_dir, overrides)  # read and checked once, before a source or the model opens
@@ -309,13 +313,13 @@ def detect(
     else:
         sources = open_sources(source, fps=config.detect.fps, stall_timeout=config.detect.stall_timeout)
     with folder_lock(Path(out), "detect"):  # one writer per output folder: a second gets the holder's PID
-        return _detect(sources, run_dir, config, out, registry, video, device, console, max_frames)
+        detector = Detector(run_dir, registry, device=device, console=console, config=config,
+                            allow_plugin_change=allow_plugin_change)
+        return _detect(sources, detector, out, video, console, max_frames)
 
 
-def _detect(sources: list[FrameSource], run_dir: Path | TrainedRun, config: RunConfig, out: Path,
-            registry: Registry, video: bool, device: str | None, console: Console,
+def _detect(sources: list[FrameSource], detector: Detector, out: Path, video: bool, console: Console,
             max_frames: int | None) -> list[DetectResult]:
-    detector = Detector(run_dir, registry, device=device, console=console, config=config)
     console.print(
         f"detecting in {len(sources)} source{'s' if len(sources) != 1 else ''} with {detector.run.root}: "
         f"threshold {detector.threshold:.3f} ({detector.threshold_rule}), first score after "

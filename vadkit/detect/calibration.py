@@ -196,6 +196,7 @@ def calibrate(
     *,
     split: str = "training",
     overrides: dict[str, Any] | None = None,
+    allow_plugin_change: bool = False,
 ) -> dict[str, Any]:
     """Score the normal clips of ``split`` with the run's model and scorer; write the calibration.
 
@@ -208,7 +209,8 @@ def calibrate(
     if isinstance(run, TrainedRun):
         cfg = run.configured(settings).detect
     else:  # settings checked before the model is built
-        run = TrainedRun.open(run, registry, settings=settings)
+        run = TrainedRun.open(run, registry, settings=settings, allow_plugin_change=allow_plugin_change,
+                              console=console)
         cfg = run.config.detect
     root = run.data_root(data_root, purpose="calibration data (normal videos)")
     clips, holdout = _calibration_clips(run, registry, root, split, cfg, console)

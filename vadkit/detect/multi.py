@@ -249,7 +249,7 @@ def _safe_name(spec: str) -> str:
 def detect_many(
     specs: list[str | int | Path] | list[FrameSource], run_dir: Path | TrainedRun, out: Path, registry: Registry, *,
     overrides: dict[str, Any] | None = None, video: bool = True, device: str | None = None,
-    console: Console | None = None, max_frames: int | None = None,
+    console: Console | None = None, max_frames: int | None = None, allow_plugin_change: bool = False,
 ) -> list[StreamResult]:
     """Detect in all ``specs`` at once; one source writes into ``out``, several into ``out/<name>``."""
     console = console or Console()
@@ -261,13 +261,13 @@ def detect_many(
         cfg = config.detect
         sources = open_many(list(specs), fps=cfg.fps, stall_timeout=cfg.stall_timeout)  # type: ignore[arg-type]
     with folder_lock(Path(out), "detect"):  # one writer per output folder
-        return _detect_many(sources, run_dir, config, out, registry, video, device, console, max_frames)
+        detector = Detector(run_dir, registry, device=device, console=console, config=config,
+                            allow_plugin_change=allow_plugin_change)
+        return _detect_many(sources, detector, out, video, console, max_frames)
 
 
-def _detect_many(sources: list[FrameSource], run_dir: Path | TrainedRun, config: RunConfig, out: Path,
-                 registry: Registry, video: bool, device: str | None, console: Console,
+def _detect_many(sources: list[FrameSource], detector: Detector, out: Path, video: bool, console: Console,
                  max_frames: int | None) -> list[StreamResult]:
-    detector = Detector(run_dir, registry, device=device, console=console, config=config)
     multi = MultiDetector(detector, video=video, drop_frames=detector.cfg.drop_frames, max_frames=max_frames)
     console.print(
         f"detecting in {len(sources)} source{'s' if len(sources) != 1 else ''} at once with {detector.run.root}: "

@@ -179,14 +179,15 @@ def eval_config(run: TrainedRun, overrides: Sequence[str] = ()) -> EvalConfig:
 
 def evaluate(
     run_dir: Path | TrainedRun, registry: Registry, *, data_root: Path | None = None, console: Console | None = None,
-    eval_overrides: Sequence[str] = (),
+    eval_overrides: Sequence[str] = (), allow_plugin_change: bool = False,
 ) -> dict[str, Any]:
     """Score the test split once with the last checkpoint; write metrics.json, scores.csv, plots."""
     console = console or Console()
     if isinstance(run_dir, TrainedRun):
         run, eval_cfg = run_dir, eval_config(run_dir, eval_overrides)
     else:  # the overrides checked before the model is built
-        run = TrainedRun.open(run_dir, registry, settings=eval_settings(run_dir, eval_overrides))
+        run = TrainedRun.open(run_dir, registry, settings=eval_settings(run_dir, eval_overrides),
+                              allow_plugin_change=allow_plugin_change, console=console)
         eval_cfg = run.config.eval
     root = run.data_root(data_root, purpose="the test data")
     clips = build_clips(run.recipe, registry, root, "testing", uses_motion=run.model.uses_motion, console=console)
