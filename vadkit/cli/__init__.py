@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         signum = exc.signum if isinstance(exc, Stopped) else None
-        Console(stderr=True).print(interrupted_message(args, signum), highlight=False)
+        Console(stderr=True).print(interrupted_message(args, signum), highlight=False, soft_wrap=True)  # one line
         return exc.exit_status if isinstance(exc, Stopped) else 130
     except Exception as exc:
         message = None if debug else user_error(exc)

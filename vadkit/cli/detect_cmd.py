@@ -3,6 +3,8 @@ camera or a stream, without labels; write scores, events, an overlay video and a
 
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 from pathlib import Path
 
@@ -75,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
         guard_out(args)
     if len(args.sources) > 1 or overrides.get("drop_frames"):
         out = args.out or (single if len(args.sources) == 1 else args.run / "detect")
-        results = detect_many(args.sources, args.run, out, default_registry(), overrides=overrides,
+        results: list[Any] = detect_many(args.sources, args.run, out, default_registry(), overrides=overrides,
                               video=not args.no_video, device=args.device, console=console, max_frames=args.max_frames,
-                              allow_plugin_change=args.allow_plugin_change)
+                         allow_plugin_change=args.allow_plugin_change)
     else:
         results = detect(args.sources[0], args.run, args.out or single, default_registry(), overrides=overrides,
                          video=not args.no_video, device=args.device, console=console, max_frames=args.max_frames,
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         elif r.status == "interrupted":  # closed, events.json says "interrupted"; 130 Ctrl-C / SIGINT, 143 SIGTERM
             Console(stderr=True).print(f"[yellow]{r.message or 'interrupted'}[/]: results so far written to {r.out}, "
                                        "marked \"interrupted\" in its events.json; run the same command again to "
-                                       "score the whole source", highlight=False)
+                                       "score the whole source", highlight=False, soft_wrap=True)
             return exit_status()
         elif r.message:
             console.print(f"[yellow]note:[/] {r.message}", highlight=False)
