@@ -66,6 +66,29 @@ def anomaly_video(path: Path, n: int = 100, anomalies: tuple[tuple[int, int], ..
     return write_video(path, scene(np.random.default_rng(7), n, anomalies))
 
 
+TINY_RECIPE = {
+    "model": {"frames": 4, "resolution": [32, 32],
+              "appearance": {"type": "conv_encoder", "widths": [8, 16, 32, 64]},
+              "motion": {"type": "conv_encoder", "widths": [8, 16, 32, 64]},
+              "attention": {"type": "channel_attention", "reduction": 4}, "fusion": {"type": "astfm"},
+              "memory": {"type": "memory_bank", "slots": 4}, "decoder": {"type": "unet_decoder"}},
+    "score": {"type": "regularity", "tau": 0.7},
+    "train": {"epochs": 1, "batch_size": 4, "lr": 2e-3, "threads": 1, "device": "cpu"},
+}
+
+
+def normal_frames(folder: Path, videos: int = 4, brighten: int = 0, seed: int = 0) -> Path:
+    """A frames-layout data root of ``videos`` normal 32-frame videos (``brighten``: another camera)."""
+    rng = np.random.default_rng(seed)
+    for v in range(videos):
+        d = folder / "training" / "frames" / f"{v:02d}"
+        d.mkdir(parents=True)
+        for k, f in enumerate(scene(rng, 32)):
+            f = np.clip(f.astype(np.int16) + brighten, 0, 255).astype(np.uint8)
+            cv2.imwrite(str(d / f"{k:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    return folder
+
+
 def tiny_run(root: Path) -> Path:
     """A 1-epoch 32x32 run on four normal videos, calibrated (seconds on one core)."""
     from vadkit import default_registry
@@ -73,22 +96,8 @@ def tiny_run(root: Path) -> Path:
     from vadkit.recipe import recipe_from_dict
     from vadkit.training.trainer import train
 
-    rng = np.random.default_rng(0)
-    for v in range(4):
-        d = root / "data" / "training" / "frames" / f"{v:02d}"
-        d.mkdir(parents=True)
-        for k, f in enumerate(scene(rng, 32)):
-            cv2.imwrite(str(d / f"{k:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    recipe = {
-        "model": {"frames": 4, "resolution": [32, 32],
-                  "appearance": {"type": "conv_encoder", "widths": [8, 16, 32, 64]},
-                  "motion": {"type": "conv_encoder", "widths": [8, 16, 32, 64]},
-                  "attention": {"type": "channel_attention", "reduction": 4}, "fusion": {"type": "astfm"},
-                  "memory": {"type": "memory_bank", "slots": 4}, "decoder": {"type": "unet_decoder"}},
-        "score": {"type": "regularity", "tau": 0.7},
-        "train": {"epochs": 1, "batch_size": 4, "lr": 2e-3, "threads": 1, "device": "cpu"},
-        "flow": {"type": "dis", "preset": "ultrafast", "scale": 2.0, "cache": str(root / "cache")},
-    }
+    normal_frames(root / "data")
+    recipe = {**TINY_RECIPE, "flow": {"type": "dis", "preset": "ultrafast", "scale": 2.0, "cache": str(root / "cache")}}
     registry = default_registry()
     train(recipe_from_dict(recipe, "tiny.toml"), root / "data", root / "run", registry)
     calibrate(root / "run", registry)

@@ -192,7 +192,7 @@ def test_image_folder_training_caches_frames_and_trains_the_same_model(frames_ro
 def test_bad_frame_cache_names_the_recipe_key(frames_root: Path, registry, tmp_path: Path) -> None:
     from vadkit.errors import RecipeError
 
-    with pytest.raises(RecipeError, match=r"train\.frame_cache.*auto, all, video_files, none"):
+    with pytest.raises(RecipeError, match=r"train\.frame_cache.*'auto', 'all', 'video_files', 'none'"):
         _train_tiny(frames_root, tmp_path / "sometimes", tmp_path / "c", "sometimes", registry)
 
 

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from _helpers import make_plugin
-from _serve_helpers import Mosquitto, free_port
+from _serve_helpers import TINY_RECIPE, Mosquitto, free_port
 from vadkit import create_registry, default_registry
 from vadkit.cli import main
 from vadkit.errors import ComponentError
+from vadkit.recipe import dumps_toml
 from vadkit.serve import ConfigError, load_config
 from vadkit.serve.camera import backoff
 from vadkit.serve.clips import ClipStore
@@ -30,7 +31,7 @@ HAS_MOSQUITTO = bool(shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").ex
 def config(tmp_path: Path, body: str) -> Path:
     run = tmp_path / "run"
     run.mkdir(exist_ok=True)
-    (run / "recipe.toml").write_text("")
+    (run / "recipe.toml").write_text(dumps_toml(TINY_RECIPE))
     path = tmp_path / "cameras.toml"
     path.write_text(f'run = "run"\n{body}\n')
     return path

@@ -5,6 +5,8 @@ plain Python alike."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Sequence
 
 import torch
@@ -129,6 +131,7 @@ class VADModel(nn.Module):
                     x = self.fusions[i](x, m)
                 skips.append(x)
         if self.join == "concat":
+            assert m is not None  # the constructor refuses concat without a motion stream
             x = self.join_proj(torch.cat([x, m], dim=1))
         memory = self.memory(x)
         prediction = self.decoder(memory.features, skips, frames.shape[-2:])
@@ -257,6 +260,7 @@ class TwoBranchModel(nn.Module):
         """Test-time update of both memories with the selected frames (see ``update_memory``)."""
         used, start = 0, 0
         for memory in self.memory:
-            used = max(used, update_memory(memory, output.memory.features[:, start:], normal_mask))
-            start += memory.out_channels
+            mem: Any = memory  # a Memory, held in an nn.ModuleList
+            used = max(used, update_memory(mem, output.memory.features[:, start:], normal_mask))
+            start += int(mem.out_channels)
         return used

@@ -93,7 +93,7 @@ def build_model(recipe: Recipe, registry: Registry) -> VADModel | TwoBranchModel
     levels = len(appearance.channels) - 1
     if getattr(motion, "disabled", False):
         motion = None
-    fusions: list[nn.Module] = []
+    fusions: list[Any] = []
     fusion_type = m["fusion"].get("type") if isinstance(m["fusion"], dict) else None
     if motion is None and fusion_type not in (None, "none"):
         raise recipe.error("model.fusion.type", f"fusion '{fusion_type}' needs a motion stream, but model.motion.type is 'none'")

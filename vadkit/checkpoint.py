@@ -66,7 +66,7 @@ def restore_epoch_record(log: Path, record: Any) -> bool:
 
 def rng_state() -> dict[str, Any]:
     """Every RNG the training loop touches, as tensors and plain data."""
-    np_state = np.random.get_state()
+    np_state: Any = np.random.get_state()  # a tuple (name, keys, pos, has_gauss, cached)
     return {
         "torch": torch.get_rng_state(),
         "numpy": {

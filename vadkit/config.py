@@ -54,8 +54,13 @@ def setting(default: Any = None, help: str = "", *, ge: float | None = None, gt:
     meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices, "note": note,
             "required": required}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: typing.cast(Any, _copy(d)), metadata=meta)
+        return field(default_factory=_factory(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def _factory(default: Any) -> typing.Callable[[], Any]:
+    """A fresh copy of a list or table default for every instance."""
+    return lambda: _copy(default)
 
 
 def _copy(value: Any) -> Any:
@@ -91,7 +96,7 @@ class ModelConfig(Section):
 
     def problems(self) -> list[tuple[str, str]]:
         res = self.resolution
-        if not (len(res) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 65_536 for v in res)):
+        if not (len(res) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in res)):
             return [("resolution", f"must be [height, width] of positive integers, got {res!r}")]
         return []
 
@@ -323,7 +328,8 @@ def _value(recipe: Recipe, key: str, value: Any, hint: Any) -> Any:
         return [_scalar(recipe, key, v, args[0]) for v in value]
     if kind is dict:
         if not isinstance(value, dict):
-            raise recipe.error(key, f"must be a table, got {value!r}")
+            what = "a table of numbers" if args and args[1] is float else "a table"
+            raise recipe.error(key, f"must be {what}, got {value!r}")
         if args and args[1] is float:
             if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value.values()):
                 raise recipe.error(key, f"must be a table of numbers, got {value!r}")
@@ -420,7 +426,7 @@ def read_config(recipe: Recipe) -> RunConfig:
 def settings_of(cls: type) -> list[tuple[str, Any, typing.Mapping[str, Any], Any]]:
     """(name, default, metadata, type hint) of every setting of a section class, in order."""
     hints = _hints(cls)
-    out = []
+    out: list[tuple[str, Any, typing.Mapping[str, Any], Any]] = []
     for f in dataclasses.fields(cls):
         if f.metadata.get("internal"):
             continue

@@ -92,7 +92,7 @@ def check_output(path: Path | str, *, command: str, option: str = "--out", input
     for t in targets:
         shown = path if t == target else t
         _check_inputs(t, shown, option, command, inputs_l, runs_l, hint)
-        _check_run_part(t, shown, option, command, own_run)
+        _check_run_part(t, shown, option, command, None if own_run is None else Path(own_run))
     return Path(path)
 
 

@@ -37,7 +37,7 @@ def regularity_curve(video: VideoScores, path: Path, title: str | None = None) -
     labels = np.asarray(video.labels)
     for a, b in spans(labels == 1):
         ax.axvspan(frames[a] - 0.5, frames[b] + 0.5, color="tab:red", alpha=0.18, lw=0)
-    ax.plot(frames, video.regularity, color="tab:blue", lw=1.4, label="regularity $R_t$")
+    ax.plot(frames, np.asarray(video.regularity), color="tab:blue", lw=1.4, label="regularity $R_t$")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(frames.min() - 1, frames.max() + 1)
     ax.set_xlabel("frame")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -61,7 +61,7 @@ class Statistic:
 class Scorer(ABC):
     """Per-frame statistics -> benchmark regularity (offline) and calibrated anomaly (streaming)."""
 
-    statistics: ClassVar[tuple[Statistic, ...]] = ()
+    statistics: tuple[Statistic, ...] = ()  # a class default; an instance may declare its own (options)
 
     @property
     def stat_names(self) -> tuple[str, ...]:

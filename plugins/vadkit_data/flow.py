@@ -48,7 +48,7 @@ class DISFlow(LazyCV):
 
     def __call__(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
         if self._impl is None:
-            self._impl = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
+            self._impl = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])  # type: ignore[attr-defined]  # not in the stubs
         return self._impl.calc(_gray(prev), _gray(nxt), None).astype(np.float32, copy=False)
 
     def cache_key(self) -> dict:
@@ -64,7 +64,9 @@ class FarnebackFlow(FlowEstimator):
                            iterations=int(iterations), poly_n=int(poly_n), poly_sigma=float(poly_sigma))
 
     def __call__(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
-        return cv2.calcOpticalFlowFarneback(_gray(prev), _gray(nxt), None, flags=0, **self.params).astype(np.float32)
+        flow = cv2.calcOpticalFlowFarneback(_gray(prev), _gray(nxt), None, flags=0,  # type: ignore[call-overload]
+                                            **self.params)
+        return flow.astype(np.float32)
 
     def cache_key(self) -> dict:
         return {"method": "farneback", **self.params}

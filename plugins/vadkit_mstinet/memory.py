@@ -116,6 +116,7 @@ class MemoryBank(Memory):
         self.objective = objective
         self.margin = float(margin)
         generator = torch.Generator().manual_seed(0)
+        self.items: torch.Tensor
         self.register_buffer("items", F.normalize(torch.randn(slots, channels, generator=generator), dim=1))
 
     def forward(self, query: Tensor) -> MemoryOutput:

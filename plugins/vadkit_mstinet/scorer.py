@@ -77,7 +77,7 @@ class _PSNRTerm:
 class PSNRScorer(_PSNRTerm, Scorer):
     """Regularity = f(PSNR): a well-predicted frame is normal."""
 
-    statistics = (PSNR,)
+    statistics: tuple[Statistic, ...] = (PSNR,)
 
     def __init__(self, patch: int = 0) -> None:
         self.patch = check_patch(patch)
@@ -100,7 +100,7 @@ class PSNRScorer(_PSNRTerm, Scorer):
 class MemoryDistanceScorer(Scorer):
     """Regularity = 1 - f(D(q, p)): queries far from every memory item are abnormal."""
 
-    statistics = (DISTANCE,)
+    statistics: tuple[Statistic, ...] = (DISTANCE,)
 
     def stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]:
         return {"distance": output.memory.distance.float()}
@@ -115,7 +115,7 @@ class MemoryDistanceScorer(Scorer):
 class RegularityScorer(_PSNRTerm, Scorer):
     """R_t = 1 - tau (1 - f(PSNR)) - (1 - tau) f(D(q, p)), f = per-video min-max (eq. 10)."""
 
-    statistics = (PSNR, DISTANCE)
+    statistics: tuple[Statistic, ...] = (PSNR, DISTANCE)
 
     def __init__(self, tau: float = 0.7, patch: int = 0) -> None:
         if not 0.0 <= tau <= 1.0:

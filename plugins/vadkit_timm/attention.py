@@ -6,6 +6,8 @@ the block's gate (``x * gate``), with the same shape. Options are timm's own.
 
 from __future__ import annotations
 
+from typing import Any
+
 from timm.layers import EcaModule, SEModule
 from timm.layers.cbam import CbamModule  # not re-exported by timm.layers
 from torch import Tensor, nn
@@ -38,7 +40,7 @@ class ECAAttention(_TimmAttention):
 
     def __init__(self, channels: int, kernel_size: int | None = None, gamma: int = 2, beta: int = 1) -> None:
         super().__init__()
-        extra = {"kernel_size": kernel_size} if kernel_size is not None else {}
+        extra: dict[str, Any] = {"kernel_size": kernel_size} if kernel_size is not None else {}
         self.block = EcaModule(channels, gamma=gamma, beta=beta, **extra)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -88,7 +90,7 @@ class TimmEncoder(Encoder):
         drop_path_rate: float | None = None,
     ) -> None:
         super().__init__()
-        kwargs = {"drop_path_rate": drop_path_rate} if drop_path_rate is not None else {}
+        kwargs: dict[str, Any] = {"drop_path_rate": drop_path_rate} if drop_path_rate is not None else {}
         if weights:
             kwargs["pretrained_cfg_overlay"] = _local_weights(weights)
         try:
@@ -103,8 +105,9 @@ class TimmEncoder(Encoder):
         except RuntimeError as exc:  # timm reports unknown names and bad checkpoints as RuntimeError
             raise ValueError(f"timm could not create '{model_name}': {exc}") from None
         self.stages = nn.ModuleList(split_stages(net))
-        self.channels = tuple(int(c) for c in net.feature_info.channels())
-        self.strides = tuple(int(r) for r in net.feature_info.reduction())
+        info: Any = net.feature_info
+        self.channels = tuple(int(c) for c in info.channels())
+        self.strides = tuple(int(r) for r in info.reduction())
         if len(self.stages) != len(self.channels):
             raise ValueError(f"'{model_name}' split into {len(self.stages)} stages for {len(self.channels)} levels")
         self.in_channels = in_channels

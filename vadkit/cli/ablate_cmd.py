@@ -100,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_text(args.out / "table.csv", buf.getvalue())
     atomic_write_text(args.out / "table.md", to_markdown(header, rows))
     table = Table(*header, title="Ablations (frame-level AUC %, micro = paper protocol)")
-    for row in rows:
-        table.add_row(*row)
+    for cells in rows:
+        table.add_row(*cells)
     console.print(table)
     console.print(f"table: {args.out / 'table.md'}, {args.out / 'table.csv'}")
     return 0

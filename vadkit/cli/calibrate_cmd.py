@@ -18,6 +18,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
     p.add_argument("--data", type=Path, default=None, help="dataset root of normal videos (default: the run's)")
     p.add_argument("--split", default="training", choices=("training", "testing"), help="split to calibrate on")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write the calibration to this file (its per-frame statistics beside it, <stem>_stats.npz) "
+                        "instead of into the run: e.g. one camera's own calibration for `vadkit serve` "
+                        "(docs/serve.md)")
     add_setting_flags(p, "detect", DetectConfig, ("threshold_quantile", "smoothing", "calibration_max_frames",
                                                   "calibration", "calibration_weights"),
                       rename={"calibration_max_frames": "max_frames"})
@@ -35,9 +39,22 @@ def run(args: argparse.Namespace) -> int:
     from ._errors import guard_run_outputs, require_run_folder
 
     require_run_folder(args.run)
-    guard_run_outputs(args, "calibrate")
+    if args.out is None:
+        guard_run_outputs(args, "calibrate")
+    else:
+        _guard_out(args)
 
     overrides = given_settings(args, "detect")
     calibrate(args.run, default_registry(), data_root=args.data, console=Console(), split=args.split, overrides=overrides,
-              allow_plugin_change=args.allow_plugin_change)
+              allow_plugin_change=args.allow_plugin_change, out=args.out)
     return 0
+
+
+def _guard_out(args: argparse.Namespace) -> None:
+    """``--out`` and its statistics file: not an input, not a part of a run that calibrate does not write."""
+    from ..detect.calibration import stats_path
+    from ..output_guard import check_output
+
+    inputs = [args.data] if args.data is not None else []
+    for path in (args.out, stats_path(args.out)):
+        check_output(path, command="calibrate", inputs=inputs, runs=[args.run], own_run=args.run, force=args.force)

@@ -100,7 +100,7 @@ class FrameCache:
                 if rgb.shape != first:
                     raise DataError(f"{where(video.file_of(k), video, k)}: frame size {rgb.shape[:2]} differs "
                                     f"from frame 0's {first[:2]}")
-                out[k] = resize_frame(rgb, shape[2:], shape[1])
+                out[k] = resize_frame(rgb, (int(shape[2]), int(shape[3])), shape[1])
                 if progress:
                     progress(1)
                 fault("cache-fill")

@@ -92,7 +92,7 @@ class VideoFile:
         return {"path": self.path, "num_frames": self.num_frames}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"], state["num_frames"])
+        self.__init__(state["path"], state["num_frames"])  # type: ignore[misc]  # rebuilt from its own arguments
 
     def file_of(self, index: int) -> str:
         return self.path

@@ -105,7 +105,7 @@ class SourceSession:
             if self.overlay is not None and s.rgb is not None:
                 self.overlay.frame(s.rgb, s.index, s.time, score, flagged, s.error)
         self.log.flush()
-        if fitting and self.refit.add(batch):
+        if fitting and self.refit is not None and self.refit.add(batch):
             self._adopt_refit()
         self.status.tick(self.events, frames_scored=self.log.rows)
         fault("detect-events")
@@ -113,6 +113,7 @@ class SourceSession:
     def _adopt_refit(self) -> None:
         """Score this source with the calibration fitted on its first frames from now on."""
         refit = self.refit
+        assert refit is not None and refit.threshold is not None and refit.stream is not None  # fitted
         self.state, self.threshold = refit.state, float(refit.threshold)
         self.stream = ScoreStream(refit.stream, self.threshold)
         for r in refit.raw:  # the fitted frames prime the smoothing and the running statistics

@@ -62,7 +62,7 @@ def fastest(run: Any, candidates: dict[str, Any], batch: int, console: Console |
     inputs = example_inputs(int(m["frames"]), int(m["image_channels"]), m["resolution"],
                             bool(getattr(run.model, "uses_motion", False)), batch=batch)
     seconds = {name: time_backend(model, run, inputs) for name, model in candidates.items()}
-    choice = min(seconds, key=seconds.get)
+    choice = min(seconds, key=lambda name: seconds[name])
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps({"key": key, "choice": choice, "frames_per_s":
                                         {k: round(batch / v, 2) for k, v in seconds.items()}}, indent=2) + "\n")

@@ -15,6 +15,7 @@ too narrow a normal spread. Any other data root or split (``--data``/``--split``
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import time
@@ -111,6 +112,7 @@ def _score_clips(run: TrainedRun, data: Any, console: Console) -> tuple[dict[str
                 stats.setdefault(k, []).append(v)
             video.append(np.asarray(batch["video_index"]))
             frame.append(np.asarray(batch["frame"]))
+            assert maps is not None  # asked for with error_maps=True
             error.append(maps.reshape(len(maps), -1).mean(axis=1))
             progress.advance(task, len(maps))
     merged = {k: np.concatenate(v) for k, v in stats.items()}
@@ -197,19 +199,22 @@ def calibrate(
     split: str = "training",
     overrides: dict[str, Any] | None = None,
     allow_plugin_change: bool = False,
+    out: Path | None = None,
 ) -> dict[str, Any]:
     """Score the normal clips of ``split`` with the run's model and scorer; write the calibration.
 
     The threshold is the ``threshold_quantile`` of the detection score over these frames
-    (``[detect]`` settings of the run's recipe, or ``overrides``).
+    (``[detect]`` settings of the run's recipe, or ``overrides``). ``out``: write the calibration
+    there (its statistics beside it, :func:`stats_path`) instead of into the run, e.g. one camera's
+    own calibration for ``vadkit serve``.
     """
     console = console or Console()
     start = time.perf_counter()
-    settings = {f"detect.{k}": v for k, v in (overrides or {}).items()}
+    flags = {f"detect.{k}": v for k, v in (overrides or {}).items()}
     if isinstance(run, TrainedRun):
-        cfg = run.configured(settings).detect
+        cfg = run.configured(flags).detect
     else:  # settings checked before the model is built
-        run = TrainedRun.open(run, registry, settings=settings, allow_plugin_change=allow_plugin_change,
+        run = TrainedRun.open(run, registry, settings=flags, allow_plugin_change=allow_plugin_change,
                               console=console)
         cfg = run.config.detect
     root = run.data_root(data_root, purpose="calibration data (normal videos)")
@@ -234,6 +239,7 @@ def calibrate(
         "version": VERSION,
         "run": str(run.root),
         "checkpoint_epoch": run.epoch,
+        "checkpoint_sha256": checkpoint_digest(run.folder.checkpoint),
         "data_root": str(root.resolve()),
         "split": split,
         "videos": int(len(offsets) - 1),
@@ -255,12 +261,13 @@ def calibrate(
         "detect": asdict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
     }
-    _write(run, result, stats, video_index, offsets)
-    _report(console, run, result, holdout, split)
+    written = _write(run, result, stats, video_index, offsets, out)
+    _report(console, run, result, holdout, split, written)
     return result
 
 
-def _report(console: Console, run: TrainedRun, result: dict[str, Any], holdout: dict[str, Any], split: str) -> None:
+def _report(console: Console, run: TrainedRun, result: dict[str, Any], holdout: dict[str, Any], split: str,
+            written: Path) -> None:
     where = "held-out" if holdout["applied"] else ("in-sample" if "note" in holdout else split)
     state = result["state"]
     for note in state.get("notes", []):
@@ -272,18 +279,37 @@ def _report(console: Console, run: TrainedRun, result: dict[str, Any], holdout: 
     console.print(
         f"calibrated on {result['frames']} {where} normal frames of {result['videos']} videos: threshold "
         f"{result['threshold']:.3f} (quantile {result['threshold_quantile']:g} of the score, smoothing "
-        f"{result['smoothing']}) -> {run.folder.calibration}"
+        f"{result['smoothing']}) -> {written}"
     )
 
 
 def _write(run: TrainedRun, result: dict[str, Any], stats: dict[str, np.ndarray], video_index: np.ndarray,
-           offsets: np.ndarray) -> None:
-    """calibration_stats.npz (per-frame statistics, to re-derive thresholds) and calibration.json."""
+           offsets: np.ndarray, out: Path | None = None) -> Path:
+    """calibration_stats.npz (per-frame statistics, to re-derive thresholds) and calibration.json
+    (or ``out`` and its :func:`stats_path`); the calibration file written."""
     buf = io.BytesIO()
-    np.savez(buf, video_index=video_index, offsets=offsets, **{STAT_PREFIX + k: v for k, v in stats.items()})
-    atomic_write_bytes(run.root / STATS_NAME, buf.getvalue())
-    atomic_write_text(run.folder.calibration, json.dumps(result, indent=2) + "\n")
+    np.savez(buf, video_index=video_index, offsets=offsets,
+             **{STAT_PREFIX + k: v for k, v in stats.items()})  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
+    target = Path(out) if out is not None else run.folder.calibration
+    atomic_write_bytes(stats_path(target), buf.getvalue())
+    atomic_write_text(target, json.dumps(result, indent=2) + "\n")
     run.forget_calibration()
+    return target
+
+
+def stats_path(calibration: Path) -> Path:
+    """The per-frame statistics beside a calibration file: ``<stem>_stats.npz`` (for the run's own
+    calibration.json, calibration_stats.npz)."""
+    return Path(calibration).with_name(Path(calibration).stem + "_stats.npz")
+
+
+def checkpoint_digest(path: Path) -> str:
+    """SHA-256 of a checkpoint file: which weights a calibration was computed with."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_calibration(run: TrainedRun) -> dict[str, Any]:
@@ -332,4 +358,5 @@ def resolve_threshold(run: TrainedRun, cal: dict[str, Any], cfg: DetectConfig) -
                    "(recomputed)")
 
 
-__all__ = ["calibrate", "load_calibration", "resolve_threshold", "stream_settings", "describe"]
+__all__ = ["calibrate", "load_calibration", "resolve_threshold", "stream_settings", "describe", "stats_path",
+           "checkpoint_digest"]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..config import CALIBRATIONS, WEIGHTINGS, DetectConfig, RunConfig, read_config, read_section
+from ..config import CALIBRATIONS, WEIGHTINGS, DetectConfig, RunConfig, read_section
 from ..recipe import Recipe, recipe_from_dict
 
 
@@ -22,7 +22,7 @@ def validate(cfg: DetectConfig, recipe: Recipe | None = None) -> DetectConfig:
 
     values = {f"detect.{k}": v for k, v in dataclasses.asdict(cfg).items()}
     base = recipe if recipe is not None else recipe_from_dict({}, "<settings>")
-    return read_config(base.with_values(values, str(base.path))).detect
+    return read_section(base.with_values(values, str(base.path)), "detect", DetectConfig)
 
 
 __all__ = ["DetectConfig", "read_detect", "validate", "CALIBRATIONS", "WEIGHTINGS"]

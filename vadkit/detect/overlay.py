@@ -87,7 +87,8 @@ class OverlayWriter:
         size = (canvas.shape[1], canvas.shape[0])
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"MJPG"), self.fps, size)
+            fourcc = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]  # missing from OpenCV's stubs
+            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, size)
             self._size = size
             if not self._writer.isOpened():
                 self.failed = f"{self.path}: OpenCV cannot write an MJPG video here"

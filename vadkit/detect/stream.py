@@ -124,7 +124,7 @@ class StreamingScorer:
 def clip_shapes(pre: Preprocessor, batch: int = 1) -> dict[str, tuple[int, ...]]:
     """The input shapes one forward pass gets (for messages and benchmarks)."""
     h, w = pre.resolution
-    shapes = {"frames": (batch, pre.frames, pre.channels, h, w)}
+    shapes: dict[str, tuple[int, ...]] = {"frames": (batch, pre.frames, pre.channels, h, w)}
     if pre.flow is not None:
         shapes["flows"] = (batch, pre.frames, 2, h, w)
     return shapes

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import Progress
@@ -55,7 +56,8 @@ def scores_csv(videos: list[VideoScores], scorer: Scorer) -> str:
     for v in videos:
         for i, frame in enumerate(v.frames):
             stats = [f"{v.stats[name][i]:.8g}" for name in scorer.stat_names]
-            row = [v.name, frame, v.labels[i], *stats, f"{v.regularity[i]:.6f}", f"{1.0 - v.regularity[i]:.6f}"]
+            regularity = float(np.asarray(v.regularity)[i])
+            row = [v.name, frame, v.labels[i], *stats, f"{regularity:.6f}", f"{1.0 - regularity:.6f}"]
             writer.writerow(row + ([v.categories[i]] if with_categories else []))
     return buf.getvalue()
 
@@ -78,7 +80,8 @@ def _top_frame_rows(run: TrainedRun, clips: Any, videos: list[VideoScores], k: i
     """Re-run the k most anomalous frames to draw input / prediction / error panels."""
     model, device = run.model, run.device
     ranked = sorted(
-        ((1.0 - float(v.regularity[i]), v.name, f) for v in videos for i, f in enumerate(v.frames)), reverse=True
+        ((1.0 - float(np.asarray(v.regularity)[i]), v.name, f) for v in videos for i, f in enumerate(v.frames)),
+        reverse=True
     )[:k]
     lookup = {(clips.videos[vi].name, frame): i for i, (vi, frame) in enumerate(clips.index)}
     rows = []

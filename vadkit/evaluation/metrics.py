@@ -30,11 +30,11 @@ def frame_auc(videos: list[VideoScores]) -> dict[str, Any]:
     if not labelled:
         return {"auc_micro": None, "auc_macro": None, "note": "no frame labels: AUC not computed"}
     labels = np.concatenate([np.asarray(v.labels) for v in labelled])
-    scores = np.concatenate([1.0 - v.regularity for v in labelled])
+    scores = np.concatenate([1.0 - np.asarray(v.regularity) for v in labelled])
     per_video: dict[str, float] = {}
     skipped: list[str] = []
     for v in labelled:
-        auc = _auc(np.asarray(v.labels), 1.0 - v.regularity)
+        auc = _auc(np.asarray(v.labels), 1.0 - np.asarray(v.regularity))
         if auc is None:
             skipped.append(v.name)
         else:

@@ -104,13 +104,21 @@ def auc(run: RunData) -> Raw:
     return join(parts)
 
 
+def _table(d: Any, key: str) -> dict[str, Any]:
+    """``d[key]`` when it is a table, else an empty one (a damaged file shows as missing)."""
+    value = d.get(key) if isinstance(d, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def validation(run: RunData) -> Raw | None:
     """``vadkit validate`` results: AUC on pseudo-anomalies in held-out normal videos."""
     if not run.validations:
         return None
     rows = []
     for name, v in run.validations.items():
-        kinds = v.get("auc_per_category") if isinstance(v.get("auc_per_category"), dict) else {}
+        if not isinstance(v, dict):
+            continue
+        kinds = _table(v, "auc_per_category")
         rows.append((name, pct(v.get("auc_micro")), pct(v.get("auc_macro")),
                      ", ".join(f"{k} {pct(x)}" for k, x in kinds.items()), ", ".join(v.get("held_out_videos") or [])))
     note = tag("p", "Pseudo-anomalies drawn into training videos held out of training; no test data "
@@ -123,14 +131,14 @@ def calibration(run: RunData) -> Raw | None:
     """calibration.json: how the detection score is formed, each statistic's weight and the
     evidence behind it, the frames it was fitted on and the threshold."""
     cal = run.calibration
-    if not cal:
+    if not isinstance(cal, dict) or not cal:
         return None
-    state = cal.get("state") if isinstance(cal.get("state"), dict) else {}
-    weights = state.get("weights") if isinstance(state.get("weights"), dict) else {}
-    evidence = cal.get("evidence") if isinstance(cal.get("evidence"), dict) else {}
-    aucs = evidence.get("auc_pooled") if isinstance(evidence.get("auc_pooled"), dict) else {}
+    state = _table(cal, "state")
+    weights = _table(state, "weights")
+    evidence = _table(cal, "evidence")
+    aucs = _table(evidence, "auc_pooled")
     rows = [(k, fmt(w), pct(aucs.get(k)) if isinstance(aucs.get(k), (int, float)) else "n/a") for k, w in weights.items()]
-    holdout = cal.get("holdout") if isinstance(cal.get("holdout"), dict) else {}
+    holdout = _table(cal, "holdout")
     facts = {"method": state.get("method", "zscore"), "weights from": state.get("weights_source", "scorer weights"),
              "evidence": evidence.get("source") or evidence.get("note"), "rule": state.get("rule"),
              "calibration frames": cal.get("frames"), "held-out videos": ", ".join(holdout.get("held_out_videos") or []),
@@ -145,7 +153,7 @@ def calibration(run: RunData) -> Raw | None:
 
 def per_video_table(run: RunData) -> Raw:
     m = run.metrics or {}
-    per_video = m.get("auc_per_video") if isinstance(m.get("auc_per_video"), dict) else {}
+    per_video = _table(m, "auc_per_video")
     skipped = set(m.get("macro_skipped_videos") or [])
     names = sorted(set(per_video) | set(run.videos) | skipped)
     rows = []

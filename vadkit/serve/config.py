@@ -36,6 +36,8 @@ class CameraConfig:
     loop: bool = False
     realtime: bool = True  # a looped file at its frame rate (dropping frames when scoring lags); false: no drops
     threshold: float = 0.0  # this camera's absolute threshold on the score (0 = the run's)
+    calibration: str = ""  # this camera's own calibration file (`vadkit calibrate --out`); "" = the run's
+    refit_frames: int = -1  # fit this camera's calibration on its first N frames (0 = off, -1 = [detect]'s)
 
     @property
     def target(self) -> str | int:
@@ -142,6 +144,14 @@ def _cameras(file: Path, items: Any) -> list[CameraConfig]:
             raise ConfigError(file, f"{where}.name", f"{cam.name!r} is used twice")
         if cam.threshold < 0:
             raise ConfigError(file, f"{where}.threshold", f"must be >= 0, got {cam.threshold}")
+        if cam.refit_frames < -1:
+            raise ConfigError(file, f"{where}.refit_frames", f"must be >= 0 (-1: [detect] refit_frames), got "
+                                                            f"{cam.refit_frames}")
+        if cam.threshold and cam.refit_frames > 0:
+            raise ConfigError(file, f"{where}.refit_frames", "cannot be used with an absolute threshold (the re-fit "
+                                                            "sets this camera's threshold); remove one of the two")
+        if cam.calibration:
+            cam.calibration = str((file.parent / Path(cam.calibration).expanduser()).resolve())
         seen.add(cam.name)
         cams.append(cam)
     return cams
@@ -197,17 +207,36 @@ def load_config(path: Path | str, registry: Registry) -> ServeConfig:
     detect = data.get("detect", {})
     if not isinstance(detect, dict):
         raise ConfigError(file, "detect", "must be a table of [detect] keys (docs/detect.md)")
-    _check_detect(file, detect)
-    return ServeConfig(file, run, settings, _cameras(file, data.get("cameras")),
-                       _sinks(file, data.get("sinks"), registry), detect)
+    smoothing = _check_detect(file, run, detect)
+    cameras = _cameras(file, data.get("cameras"))
+    _check_calibrations(file, run, cameras, smoothing)
+    return ServeConfig(file, run, settings, cameras, _sinks(file, data.get("sinks"), registry), detect)
 
 
-def _check_detect(file: Path, detect: dict[str, Any]) -> None:
-    from ..detect.config import DetectConfig, validate
+def _check_calibrations(file: Path, run: Path, cameras: list[CameraConfig], smoothing: int) -> None:
+    """Each camera's calibration file is one of this run's checkpoint; refit_frames exceeds smoothing."""
+    from .calibrations import check_refit, read_camera_file
 
-    cfg = _typed(file, "detect.", detect, DetectConfig)
+    for i, cam in enumerate(cameras):
+        if cam.calibration:
+            read_camera_file(file, f"cameras[{i}].calibration", Path(cam.calibration), run)
+    for i, cam in enumerate(cameras):
+        check_refit(file, f"cameras[{i}].refit_frames", cam.refit_frames, smoothing)
+
+
+def _check_detect(file: Path, run: Path, detect: dict[str, Any]) -> int:
+    """The run's recipe (key ``run``) with the ``[detect]`` keys applied (key ``detect``), checked by
+    the rules of ``vadkit.config``, without loading the model; the smoothing that results."""
+    from ..config import DetectConfig, read_config
+    from ..recipe import load_recipe
+
+    _typed(file, "detect.", detect, DetectConfig)  # unknown keys and wrong types name the key
     try:
-        validate(cfg)
+        config = read_config(load_recipe(run / "recipe.toml"))
+    except RecipeError as exc:
+        raise ConfigError(file, "run", f"the run's recipe.toml is not valid: {exc}") from None
+    try:
+        return config.replace({f"detect.{k}": v for k, v in detect.items()}, str(file)).detect.smoothing
     except RecipeError as exc:
         raise ConfigError(file, "detect", str(exc)) from None
 

@@ -1,6 +1,7 @@
 """One camera's path from scored frames to events, composed from detect's public classes:
 ``StreamingScorer`` (ring buffer) -> ``Scorer.anomaly`` -> ``ScoreStream`` (running
-normalisation, smoothing, threshold) -> ``EventMerger``; plus the pre-roll buffer, the clip of
+normalisation, smoothing, threshold: the camera's own calibration, vadkit/serve/calibrations.py)
+-> ``EventMerger``; plus the pre-roll buffer, the clip of
 each event (pre-roll, event, post-roll) and the event payload handed to the sinks once its clip
 is complete. A new connection (reconnect) ends the open event: frames across a gap are no
 clip of one another."""
@@ -19,6 +20,7 @@ from ..detect.api import Detector
 from ..detect.events import Event, EventMerger
 from ..detect.online import ScoreStream
 from ..detect.stream import FrameStats, StreamingScorer
+from .calibrations import CameraCalibration
 from .clips import ClipRecorder, ClipStore, annotate, shrink
 from .config import ServeSettings
 
@@ -44,14 +46,16 @@ def iso(t: float) -> str:
 class CameraPipeline:
     """Scored frames of one camera in, finished event payloads out (through ``emit``)."""
 
-    def __init__(self, name: str, detector: Detector, model: Any, threshold: float, settings: ServeSettings,
+    def __init__(self, name: str, detector: Detector, model: Any, calib: CameraCalibration, settings: ServeSettings,
                  store: ClipStore, emit: Callable[[dict[str, Any]], None], meta: dict[str, Any]) -> None:
         run = detector.run
-        self.name, self.detector, self.threshold, self.settings = name, detector, float(threshold), settings
+        self.name, self.detector, self.calib, self.settings = name, detector, calib, settings
         self.store, self.emit, self.meta = store, emit, meta
         self.scorer = StreamingScorer(model, run.scorer, detector.pre, run.device, fast=run.fast,
                                       precision=run.precision, batch=NEVER, keep_frames=True, error_maps=False)
-        self.stream = ScoreStream(detector.stream, self.threshold)
+        self.state, self.threshold, self.rule = calib.state, calib.threshold, calib.rule
+        self.stream = ScoreStream(calib.stream, self.threshold)
+        self.refit = calib.refit(detector)  # refit_frames: fitted on the first frames (of the first connection)
         self.merger = EventMerger(detector.cfg.merge_gap, detector.cfg.min_event)
         self.fps = 25.0
         self.preroll: deque[np.ndarray] = deque(maxlen=max(1, int(round(settings.pre_roll * self.fps))))
@@ -80,9 +84,12 @@ class CameraPipeline:
         if not ready:
             return
         scorer, now = self.detector.run.scorer, time.monotonic()
-        raw = scorer.anomaly({k: np.array([s.stats[k] for s in ready]) for k in scorer.stat_names}, self.detector.state)
+        batch = {k: np.array([s.stats[k] for s in ready]) for k in scorer.stat_names}
+        raw = scorer.anomaly(batch, self.state)
+        fitting = self.refit is not None and not self.refit.done
         for s, r in zip(ready, raw):
             score, flagged = self.stream(float(r))
+            flagged = flagged and not fitting  # the frames of a re-fit are assumed normal
             read = self.read_at.pop(s.index, None)
             if read is not None:
                 self.latencies.append(now - read)
@@ -99,6 +106,20 @@ class CameraPipeline:
                 self.preroll.append(frame)
             for rec in [r for r in self.closing if s.time >= r.until]:
                 self._finish(rec, s.time)
+        if fitting and self.refit is not None and self.refit.add(batch):
+            self._adopt_refit()
+
+    def _adopt_refit(self) -> None:
+        """Score this camera with the calibration fitted on its first frames from now on."""
+        refit = self.refit
+        assert refit is not None and refit.threshold is not None and refit.stream is not None  # fitted
+        self.state, self.threshold = refit.state, float(refit.threshold)
+        self.stream = ScoreStream(refit.stream, self.threshold)
+        for r in refit.raw:  # the fitted frames prime the smoothing and the running statistics
+            self.stream(float(r))
+        self.rule = f"quantile {refit.quantile:g} of this camera's first {refit.frames} scored frames (refit_frames)"
+        self.detector.console.print(f"{self.name}: calibration re-fitted on its first {refit.frames} frames, "
+                                    f"threshold {self.threshold:.3f}", highlight=False)
 
     def _track(self, s: FrameStats, score: float, flagged: bool) -> None:
         """Follow the merger: move a closed event to its post-roll, drop a too-short one, start a new one."""

@@ -23,6 +23,7 @@ from ..atomic import atomic_write_text
 from ..detect.api import Detector
 from ..detect.backends import detector_model
 from ..registry import Registry
+from .calibrations import CameraCalibration, camera_calibration
 from .camera import RESET, CameraWorker
 from .clips import ClipStore
 from .config import ServeConfig
@@ -72,6 +73,7 @@ class Service:
             self.detector = Detector(cfg.run, self.registry, overrides=cfg.detect, device=cfg.serve.device or None,
                                      console=self.console)
             model = detector_model(self.detector)
+            calibs = [camera_calibration(self.detector, cam, cfg.file, i) for i, cam in enumerate(cfg.cameras)]
         except BaseException:
             self.sinks.close(0.0)  # what they hold stays queued on disk
             raise
@@ -80,9 +82,8 @@ class Service:
         self.pool.batch = NEVER
         self.store = ClipStore(out / "clips", cfg.serve.clip_quota_mb * 1e6)
         meta = {"instance": cfg.serve.name, "run": str(run.root), "run_id": f"{run.root.name}@epoch{run.epoch}"}
-        for cam in cfg.cameras:
-            threshold = cam.threshold or self.detector.threshold
-            self.pipelines[cam.name] = CameraPipeline(cam.name, self.detector, model, threshold, cfg.serve,
+        for cam, calib in zip(cfg.cameras, calibs):
+            self.pipelines[cam.name] = CameraPipeline(cam.name, self.detector, model, calib, cfg.serve,
                                                       self.store, self._emit, meta)
         self.registry_metrics, self.latency = metrics_registry(self.snapshot)
         self.health = None
@@ -96,8 +97,16 @@ class Service:
             f"serving {len(cfg.cameras)} camera(s) with {run.root}: threshold {self.detector.threshold:.3f} "
             f"({self.detector.threshold_rule}), sinks {', '.join(s.name for s in self.sinks.sinks)}"
             + (f", health on {info['health']}/healthz and /metrics" if self.health else ""))
+        self._print_calibrations(calibs)
         for k, cam in enumerate(cfg.cameras):
             self.workers[cam.name] = CameraWorker(cam, cfg.serve, self.cond, self._on_state, seed=k).start()
+
+    def _print_calibrations(self, calibs: list[CameraCalibration]) -> None:
+        for cam, calib in zip(self.config.cameras, calibs):
+            if calib.source != "run" or calib.refit_frames or cam.threshold:
+                refit = f", re-fitted on its first {calib.refit_frames} frames" if calib.refit_frames else ""
+                self.console.print(f"{cam.name}: threshold {calib.threshold:.3f} ({calib.rule}; calibration "
+                                   f"{calib.source}){refit}", highlight=False)
 
     def _on_state(self, camera: str, state: str, message: str | None) -> None:
         colour = {"up": "green", "failing": "red"}.get(state, "yellow")
@@ -195,7 +204,9 @@ class Service:
         for name, worker in self.workers.items():
             pipe = self.pipelines[name]
             cams[name] = {**worker.health(), "frames_scored": pipe.scored, "events": pipe.events,
-                          "last_score": pipe.last_score}
+                          "last_score": pipe.last_score, "threshold": pipe.threshold, "threshold_rule": pipe.rule,
+                          "calibration": pipe.calib.source,
+                          "refit": pipe.refit.describe() if pipe.refit is not None else None}
         return health_body(cams, self.loop_tick, LOOP_STALL)
 
     def snapshot(self) -> dict[str, Any]:

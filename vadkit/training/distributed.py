@@ -129,7 +129,7 @@ def wrap(model: nn.Module, ctx: DistContext, device: torch.device, sync_batchnor
     no_forward_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(ddp).parameters
                        else {"broadcast_buffers": False})
     # some components leave parameters out of the graph (ablations, unused objectives)
-    return ddp(model, device_ids=ids, find_unused_parameters=True, **no_forward_sync)
+    return ddp(model, device_ids=ids, find_unused_parameters=True, **no_forward_sync)  # type: ignore[arg-type]
 
 
 def check_sync_batchnorm(enabled: bool, device: torch.device) -> str | None:
@@ -194,7 +194,7 @@ def assert_in_sync(model: nn.Module, what: str) -> None:
     if not (dist.is_initialized() and dist.get_world_size() > 1):
         return
     mine = fingerprint(model)
-    everyone = [None] * dist.get_world_size()
+    everyone: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(everyone, mine)
     bad = [r for r, fp in enumerate(everyone) if not torch.equal(fp, everyone[0])]
     if bad:

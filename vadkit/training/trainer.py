@@ -192,7 +192,7 @@ def _prepare(config: RunConfig, registry: Registry, run: RunFolder, resume: bool
 
     check_memory(recipe, registry, "training", device, batch=cfg.batch_size)
     model = prepare_model(build_model(recipe, registry), device, cfg.fast)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.betas[0], cfg.betas[1]), weight_decay=cfg.weight_decay)
     state = TrainState(cfg, run, device, model, optimizer, config.loss.weights, config.model.table(), dist=ctx)
     if resume:
         _resume(state, console)
@@ -285,7 +285,8 @@ def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, ta
     state.diagnostics.reset()
     loader = DataLoader(clips, batch_size=cfg.batch_size, sampler=_sampler(state, clips, epoch),
                         num_workers=cfg.workers, drop_last=True, persistent_workers=False)
-    epoch_start, seen, sums, step = time.perf_counter(), 0, {}, 0
+    sums: dict[str, float] = {}
+    epoch_start, seen, step = time.perf_counter(), 0, 0
     stop_point()  # a stop asked for while the last checkpoint was written
     for step, batch in enumerate(loader):
         if step >= state.steps:
@@ -347,7 +348,7 @@ def _sampler(state: TrainState, clips: Any, epoch: int) -> Any:
     under DDP each rank takes its own 1/world of it."""
     cfg = state.cfg
     if state.dist.enabled:
-        sampler = DistributedSampler(clips, num_replicas=state.dist.world_size, rank=state.dist.rank,
+        sampler: Any = DistributedSampler(clips, num_replicas=state.dist.world_size, rank=state.dist.rank,
                                      shuffle=True, seed=cfg.seed, drop_last=True)
         sampler.set_epoch(epoch)
         return sampler
