@@ -190,6 +190,17 @@ def _frames_used(clips: Any, video_index: np.ndarray, frames: np.ndarray) -> lis
     return used
 
 
+def _open(run: Path | TrainedRun, registry: Registry, overrides: dict[str, Any] | None, allow_plugin_change: bool,
+          console: Console) -> tuple[TrainedRun, DetectConfig]:
+    """The run and its [detect] settings with the command-line ``overrides``, checked before the
+    model is built."""
+    flags = {f"detect.{k}": v for k, v in (overrides or {}).items()}
+    if isinstance(run, TrainedRun):
+        return run, run.configured(flags).detect
+    opened = TrainedRun.open(run, registry, settings=flags, allow_plugin_change=allow_plugin_change, console=console)
+    return opened, opened.config.detect
+
+
 def calibrate(
     run: Path | TrainedRun,
     registry: Registry,
@@ -204,23 +215,15 @@ def calibrate(
     """Score the normal clips of ``split`` with the run's model and scorer; write the calibration.
 
     The threshold is the ``threshold_quantile`` of the detection score over these frames
-    (``[detect]`` settings of the run's recipe, or ``overrides``). ``out``: write the calibration
-    there (its statistics beside it, :func:`stats_path`) instead of into the run, e.g. one camera's
-    own calibration for ``vadkit serve``.
+    (``[detect]`` of the run's recipe, or ``overrides``). ``out``: write it there (statistics
+    beside it, :func:`stats_path`) instead of into the run, e.g. one camera's own for serve.
     """
     console = console or Console()
     start = time.perf_counter()
-    flags = {f"detect.{k}": v for k, v in (overrides or {}).items()}
-    if isinstance(run, TrainedRun):
-        cfg = run.configured(flags).detect
-    else:  # settings checked before the model is built
-        run = TrainedRun.open(run, registry, settings=flags, allow_plugin_change=allow_plugin_change,
-                              console=console)
-        cfg = run.config.detect
+    run, cfg = _open(run, registry, overrides, allow_plugin_change, console)
     root = run.data_root(data_root, purpose="calibration data (normal videos)")
     clips, holdout = _calibration_clips(run, registry, root, split, cfg, console)
-    data = _subset(clips, cfg.calibration_max_frames)
-    stats, video_index, frames = _score_clips(run, data, console)
+    stats, video_index, frames = _score_clips(run, _subset(clips, cfg.calibration_max_frames), console)
     error = stats.pop("_error")
     if video_index.size < 2:
         raise DataError(f"{root}: the {split} split gives {video_index.size} clips; calibration needs at least 2")
@@ -238,21 +241,16 @@ def calibrate(
     result = {
         "version": VERSION,
         "run": str(run.root),
-        "checkpoint_epoch": run.epoch,
-        "checkpoint_sha256": checkpoint_digest(run.folder.checkpoint),
+        "checkpoint_epoch": run.epoch, "checkpoint_sha256": checkpoint_digest(run.folder.checkpoint),
         "data_root": str(root.resolve()),
-        "split": split,
-        "videos": int(len(offsets) - 1),
-        "frames": int(video_index.size),
+        "split": split, "videos": int(len(offsets) - 1), "frames": int(video_index.size),
         "frames_used": _frames_used(clips, video_index, frames),
         "holdout": holdout,
         "scorer": type(run.scorer).__name__,
         "statistics": {k: describe(v) for k, v in stats.items()},
         "state": state,
         "evidence": evidence,
-        "score_raw": describe(raw),
-        "reference": reference,
-        "score": describe(smoothed),
+        "score_raw": describe(raw), "reference": reference, "score": describe(smoothed),
         "smoothing": cfg.smoothing,
         "stream": settings.describe(),
         "threshold_quantile": cfg.threshold_quantile,
