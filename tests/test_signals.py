@@ -25,8 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from test_bad_input import make_dataset, tiny_recipe, write_frames
+
 from vadkit import default_registry, stop_signals
 from vadkit.checkpoint import load_checkpoint
 from vadkit.cli import main
@@ -112,8 +112,15 @@ def _start(args: list[str], folder: Path, **env: str) -> tuple[subprocess.Popen,
     out, err = folder / "child.out", folder / "child.err"
     environ = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "400", "NO_COLOR": "1", **env}
     with out.open("w") as o, err.open("w") as e:
-        proc = subprocess.Popen([sys.executable, "-m", "vadkit", *args], cwd=REPO, env=environ, stdout=o, stderr=e,
-                                preexec_fn=_ignore_sigint, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vadkit", *args],
+            cwd=REPO,
+            env=environ,
+            stdout=o,
+            stderr=e,
+            preexec_fn=_ignore_sigint,
+            start_new_session=True,
+        )
     return proc, out, err
 
 
@@ -150,8 +157,9 @@ def test_train_stops_after_the_step_with_a_whole_checkpoint_and_resumes(tmp_path
     recipe.write_text(dumps_toml(tiny_recipe(epochs=500, steps=3)))
     out = tmp_path / "run"
     proc, _, err = _start(["train", "--recipe", str(recipe), "--data", str(data), "--out", str(out)], tmp_path)
-    _signal_when(proc, lambda: any('"epoch": 2, "step": 1,' in x for x in _lines(out / "log.jsonl")), sig,
-                 "a step of epoch 2")
+    _signal_when(
+        proc, lambda: any('"epoch": 2, "step": 1,' in x for x in _lines(out / "log.jsonl")), sig, "a step of epoch 2"
+    )
     text = _finish(proc, err)
     assert proc.returncode == 128 + sig, text
     assert f"interrupted ({signal.Signals(sig).name})" in text and "Traceback" not in text, text
@@ -190,18 +198,20 @@ def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (32, 32))
     for k in range(3000):
         img = np.full((32, 32, 3), 100, np.uint8)
-        img[10:18, (3 * k) % 24:(3 * k) % 24 + 6] = 30
+        img[10:18, (3 * k) % 24 : (3 * k) % 24 + 6] = 30
         writer.write(img)
     writer.release()
     return path
 
 
 @pytest.mark.parametrize("sig", SIGNALS, ids=IDS)
-def test_detect_closes_its_outputs_marked_interrupted(run_dir: Path, long_video: Path, tmp_path: Path,
-                                                       sig: int) -> None:
+def test_detect_closes_its_outputs_marked_interrupted(
+    run_dir: Path, long_video: Path, tmp_path: Path, sig: int
+) -> None:
     out = tmp_path / "det"
-    proc, stdout, err = _start(["detect", str(long_video), "--run", str(run_dir), "--out", str(out), "--no-video"],
-                               tmp_path)
+    proc, stdout, err = _start(
+        ["detect", str(long_video), "--run", str(run_dir), "--out", str(out), "--no-video"], tmp_path
+    )
     _signal_when(proc, lambda: len(_lines(out / "scores.csv")) > 4, sig, "scored frames")
     text = _finish(proc, err)
     assert proc.returncode == 128 + sig, text + stdout.read_text()
@@ -227,8 +237,9 @@ def test_eval_stops_without_touching_the_previous_results(run_dir: Path, tmp_pat
     write_frames(data / "testing" / "frames" / "01", 1200)  # a long test video
     metrics = run_dir / "metrics.json"
     before = metrics.read_bytes() if metrics.exists() else None
-    proc, stdout, err = _start(["eval", "--run", str(run_dir), "--data", str(data)], tmp_path,
-                               TTY_INTERACTIVE="1", TTY_COMPATIBLE="1")
+    proc, stdout, err = _start(
+        ["eval", "--run", str(run_dir), "--data", str(data)], tmp_path, TTY_INTERACTIVE="1", TTY_COMPATIBLE="1"
+    )
     _signal_when(proc, lambda: _eval_progress(stdout), sig, "scoring progress")
     text = _finish(proc, err)
     assert proc.returncode == 128 + sig, text

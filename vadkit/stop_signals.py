@@ -69,8 +69,7 @@ class StopSignals:
         self._outer, _active = _active, self
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         global _active
         if not self._previous:
             return
@@ -137,4 +136,14 @@ def exit_status(default: int = 130) -> int:
     return 128 + _active.signum if _active is not None and _active.signum is not None else default
 
 
-__all__ = ["SIGNALS", "StopSignals", "Stopped", "active", "deferred", "exit_status", "reason", "signal_name", "stop_point"]
+__all__ = [
+    "SIGNALS",
+    "StopSignals",
+    "Stopped",
+    "active",
+    "deferred",
+    "exit_status",
+    "reason",
+    "signal_name",
+    "stop_point",
+]

@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from rich.console import Console
 from rich.markup import escape
 
-from ..stop_signals import StopSignals, Stopped
+from ..stop_signals import Stopped, StopSignals
 from ._errors import interrupted_message, user_error
 
 # Subcommand modules, in the order ``vadkit --help`` lists them. Each defines
