@@ -135,3 +135,16 @@ def test_no_import_cycles() -> None:
 
 def test_the_config_module_is_a_leaf() -> None:
     assert GRAPH["vadkit.config"] <= {"vadkit.recipe", "vadkit.errors"}, GRAPH["vadkit.config"]
+
+
+def test_no_function_over_60_lines() -> None:
+    """Small functions with one job (the core and the first-party plugins)."""
+    long = []
+    for root in (PACKAGE, PACKAGE.parent / "plugins"):
+        for path in root.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if lines > 60:
+                        long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, "functions over 60 lines: " + "; ".join(long)
