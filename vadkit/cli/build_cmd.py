@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_recipe_args(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--print-resolved", action="store_true", help="print the fully merged recipe and exit")
-    p.add_argument("--batch", type=int, default=1, help="batch size of the dry forward pass (default 1)")
+    p.add_argument("--batch", type=int, default=1, help="batch size of the dry forward pass (default %(default)s)")
     p.set_defaults(func=run)
 
 

@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cache", help="list or clear the flow / frame / check caches", description=__doc__)
     p.add_argument("action", choices=("list", "clear"))
     p.add_argument("--dir", type=Path, default=None, help="cache folder (default $VADKIT_CACHE or ~/.cache/vadkit/flow)")
-    p.add_argument("--kind", choices=(*KINDS, "all"), default="all", help="which cache (default all)")
+    p.add_argument("--kind", choices=(*KINDS, "all"), default="all", help="which cache (default %(default)s)")
     p.add_argument("--dataset", type=Path, default=None, help="clear only flow/frame entries of this dataset root")
     p.add_argument("--stale", action="store_true", help="clear only temporary files left by killed writers")
     p.set_defaults(func=run)

@@ -12,7 +12,7 @@ from rich.console import Console
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="quickstart: synthetic data -> train -> evaluate (minutes on a CPU)", description=__doc__)
-    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder (default: runs/demo)")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder (default: %(default)s)")
     p.add_argument("--recipe", default="demo", help="recipe (default: the built-in demo recipe)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data set")

@@ -11,9 +11,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="write a self-contained HTML report of one or more runs", description=__doc__)
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN",
                    help="run folder(s) (`vadkit train` / `demo`) or a folder of runs (`vadkit ablate --out`)")
-    p.add_argument("--out", type=Path, default=Path("report.html"), help="HTML file to write (default: report.html)")
+    p.add_argument("--out", type=Path, default=Path("report.html"), help="HTML file to write (default: %(default)s)")
     p.add_argument("--title", default=None, help="page title")
-    p.add_argument("--max-videos", type=int, default=24, help="score curves shown per run (default 24)")
+    p.add_argument("--max-videos", type=int, default=24, help="score curves shown per run (default %(default)s)")
     p.add_argument("--no-build", action="store_true", help="skip building each model (no params / GFLOPs)")
     p.add_argument("--force", action="store_true",
                    help="write --out even where it is an input or a file of a run (see docs/architecture.md)")

@@ -15,8 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__)
     p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
     p.add_argument("--data", type=Path, default=None, help="dataset root (default: the one the run trained on)")
-    p.add_argument("--copies", type=int, default=4, help="pseudo-anomalous copies of each held-out video (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the drawn anomalies (default 0)")
+    p.add_argument("--copies", type=int, default=4, help="pseudo-anomalous copies of each held-out video (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the drawn anomalies (default %(default)s)")
     p.add_argument("--kinds", default="speed,object", help="pseudo-anomaly kinds, comma-separated (speed, object)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="score.KEY=VALUE",
                    help="re-score with another [score] option, or eval.temporal_sigma / eval.memory_update "
