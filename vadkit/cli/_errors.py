@@ -88,7 +88,8 @@ def _resume_command(args: argparse.Namespace, out: Path) -> str:
     parts = ["vadkit", "train", "--recipe", str(args.recipe)]
     for o in getattr(args, "overrides", []) or []:
         parts += ["--set", o]
-    parts += ["--data", str(args.data), "--out", str(out), "--resume"]
+    parts += ["--data", str(args.data), "--out", str(out), *(["--eval"] if getattr(args, "eval", False) else []),
+              "--resume"]
     return " ".join(shlex.quote(p) for p in parts)
 
 
