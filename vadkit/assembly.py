@@ -5,9 +5,8 @@ plain Python alike."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from einops import rearrange
@@ -215,7 +214,9 @@ class TwoBranchModel(nn.Module):
         if mot is None or getattr(mot, "disabled", False):
             raise AssemblyError("the two-branch model needs a motion stream, but the motion encoder is 'none'")
         if len(self.memory) != 2 or len(self.decoder) != 2:
-            raise AssemblyError(f"the two-branch model needs 2 memories and 2 decoders, got {len(self.memory)} and {len(self.decoder)}")
+            raise AssemblyError(
+                f"the two-branch model needs 2 memories and 2 decoders, got {len(self.memory)} and {len(self.decoder)}"
+            )
         for stream, memory in zip((app, mot), self.memory):
             if memory.channels != stream.channels[-1]:
                 raise AssemblyError(

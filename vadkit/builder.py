@@ -7,13 +7,12 @@ import difflib
 import inspect
 from typing import Any
 
-from torch import nn
-
 from .assembly import TwoBranchModel, VADModel
 from .config import DEFAULT_SCORER, ModelConfig, read_section
 from .errors import RecipeError, RegistryError
 from .recipe import Recipe
 from .registry import Registry
+
 
 def instantiate(registry: Registry, kind: str, table: Any, recipe: Recipe, key: str, **derived: Any) -> Any:
     """Build the ``kind`` component described by recipe table ``key``.
@@ -26,8 +25,11 @@ def instantiate(registry: Registry, kind: str, table: Any, recipe: Recipe, key: 
     kwargs = dict(user)
     kwargs.update({k: v for k, v in derived.items() if k in params or var_kw})
     missing = [
-        n for n, p in params.items()
-        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in kwargs
+        n
+        for n, p in params.items()
+        if p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and n not in kwargs
     ]
     if missing:
         raise recipe.error(key, f"{kind} '{name}' needs {', '.join(missing)}")
@@ -66,7 +68,9 @@ def check_options(registry: Registry, kind: str, table: Any, recipe: Recipe, key
     user_names = [n for n in accepted if n not in derived]
     for k in user:
         if k in derived:
-            raise recipe.error(f"{key}.{k}", f"is derived by the builder for {kind} '{name}'; remove it from the recipe")
+            raise recipe.error(
+                f"{key}.{k}", f"is derived by the builder for {kind} '{name}'; remove it from the recipe"
+            )
         if k not in accepted and not var_kw:
             close = difflib.get_close_matches(k, user_names, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -88,7 +92,9 @@ def build_model(recipe: Recipe, registry: Registry) -> VADModel | TwoBranchModel
     if m["assembly"] == "two_branch":
         return build_two_branch(recipe, registry, m)
     frames, img_c = int(m["frames"]), int(m["image_channels"])
-    appearance = instantiate(registry, "encoder", m["appearance"], recipe, "model.appearance", in_channels=frames * img_c)
+    appearance = instantiate(
+        registry, "encoder", m["appearance"], recipe, "model.appearance", in_channels=frames * img_c
+    )
     motion = instantiate(registry, "encoder", m["motion"], recipe, "model.motion", in_channels=frames * 2)
     levels = len(appearance.channels) - 1
     if getattr(motion, "disabled", False):
@@ -96,7 +102,9 @@ def build_model(recipe: Recipe, registry: Registry) -> VADModel | TwoBranchModel
     fusions: list[Any] = []
     fusion_type = m["fusion"].get("type") if isinstance(m["fusion"], dict) else None
     if motion is None and fusion_type not in (None, "none"):
-        raise recipe.error("model.fusion.type", f"fusion '{fusion_type}' needs a motion stream, but model.motion.type is 'none'")
+        raise recipe.error(
+            "model.fusion.type", f"fusion '{fusion_type}' needs a motion stream, but model.motion.type is 'none'"
+        )
     if motion is not None and len(motion.channels) != len(appearance.channels):
         raise recipe.error(
             "model.motion",
@@ -111,17 +119,31 @@ def build_model(recipe: Recipe, registry: Registry) -> VADModel | TwoBranchModel
             attention = instantiate(registry, "attention", m["attention"], recipe, "model.attention", channels=c_m)
         fusions.append(
             instantiate(
-                registry, "fusion", m["fusion"], recipe, "model.fusion",
-                appearance_channels=c_a, motion_channels=c_m, attention=attention,
+                registry,
+                "fusion",
+                m["fusion"],
+                recipe,
+                "model.fusion",
+                appearance_channels=c_a,
+                motion_channels=c_m,
+                attention=attention,
             )
         )
     memory = instantiate(registry, "memory", m["memory"], recipe, "model.memory", channels=appearance.channels[-1])
     decoder = instantiate(
-        registry, "decoder", m["decoder"], recipe, "model.decoder",
-        encoder_channels=tuple(appearance.channels), in_channels=memory.out_channels, out_channels=img_c,
+        registry,
+        "decoder",
+        m["decoder"],
+        recipe,
+        "model.decoder",
+        encoder_channels=tuple(appearance.channels),
+        in_channels=memory.out_channels,
+        out_channels=img_c,
     )
     try:
-        return VADModel(appearance, memory, decoder, motion, fusions, join=m["join"], frames=frames, image_channels=img_c)
+        return VADModel(
+            appearance, memory, decoder, motion, fusions, join=m["join"], frames=frames, image_channels=img_c
+        )
     except Exception as exc:
         raise RecipeError(str(exc), file=str(recipe.path), key="model") from None
 
@@ -131,9 +153,13 @@ def build_two_branch(recipe: Recipe, registry: Registry, m: dict[str, Any]) -> T
     ``[model.memory]`` table) and decoder; no fusion, attention or join."""
     for key in ("fusion", "attention"):
         if not isinstance(m[key], dict) or m[key].get("type") != "none":
-            raise recipe.error(f"model.{key}.type", "assembly 'two_branch' has no interaction between streams: set it to 'none'")
+            raise recipe.error(
+                f"model.{key}.type", "assembly 'two_branch' has no interaction between streams: set it to 'none'"
+            )
     if m["join"] != "none":
-        raise recipe.error("model.join", "assembly 'two_branch' joins the streams only at their predictions: set it to 'none'")
+        raise recipe.error(
+            "model.join", "assembly 'two_branch' joins the streams only at their predictions: set it to 'none'"
+        )
     frames, img_c = int(m["frames"]), int(m["image_channels"])
     streams = [
         instantiate(registry, "encoder", m[name], recipe, f"model.{name}", in_channels=frames * c)
@@ -141,11 +167,19 @@ def build_two_branch(recipe: Recipe, registry: Registry, m: dict[str, Any]) -> T
     ]
     if getattr(streams[1], "disabled", False):
         raise recipe.error("model.motion.type", "assembly 'two_branch' needs a motion stream, got 'none'")
-    memories = [instantiate(registry, "memory", m["memory"], recipe, "model.memory", channels=s.channels[-1]) for s in streams]
+    memories = [
+        instantiate(registry, "memory", m["memory"], recipe, "model.memory", channels=s.channels[-1]) for s in streams
+    ]
     decoders = [
         instantiate(
-            registry, "decoder", m["decoder"], recipe, "model.decoder",
-            encoder_channels=tuple(s.channels), in_channels=mem.out_channels, out_channels=img_c,
+            registry,
+            "decoder",
+            m["decoder"],
+            recipe,
+            "model.decoder",
+            encoder_channels=tuple(s.channels),
+            in_channels=mem.out_channels,
+            out_channels=img_c,
         )
         for s, mem in zip(streams, memories)
     ]

@@ -22,11 +22,7 @@ def read_manifest(path: Path | None = None) -> list[dict[str, Any]]:
     """The manifest as a flat list of ``{kind, name, object, description}`` entries."""
     path = path or manifest_path()
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return [
-        {"kind": kind, "name": name, **entry}
-        for kind, table in data.items()
-        for name, entry in table.items()
-    ]
+    return [{"kind": kind, "name": name, **entry} for kind, table in data.items() for name, entry in table.items()]
 
 
 @hookimpl

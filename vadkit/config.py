@@ -46,13 +46,30 @@ DEFAULT_SCORER = {"type": "regularity"}
 AUTO_LAYOUT = "auto"
 
 
-def setting(default: Any = None, help: str = "", *, ge: float | None = None, gt: float | None = None,
-            le: float | None = None, lt: float | None = None, choices: tuple[str, ...] | None = None,
-            note: str = "", required: bool = False) -> Any:
+def setting(
+    default: Any = None,
+    help: str = "",
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    note: str = "",
+    required: bool = False,
+) -> Any:
     """A dataclass field carrying its help text, range and choices (read by the validator, the
     CLI flags and the docs). ``note`` explains a special value in range errors ("0 = off")."""
-    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices, "note": note,
-            "required": required}
+    meta = {
+        "help": help,
+        "ge": ge,
+        "gt": gt,
+        "le": le,
+        "lt": lt,
+        "choices": choices,
+        "note": note,
+        "required": required,
+    }
     if isinstance(default, (list, dict)):
         return field(default_factory=_factory(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -64,8 +81,11 @@ def _factory(default: Any) -> typing.Callable[[], Any]:
 
 
 def _copy(value: Any) -> Any:
-    return {k: _copy(v) for k, v in value.items()} if isinstance(value, dict) else (
-        [_copy(v) for v in value] if isinstance(value, list) else value)
+    return (
+        {k: _copy(v) for k, v in value.items()}
+        if isinstance(value, dict)
+        else ([_copy(v) for v in value] if isinstance(value, list) else value)
+    )
 
 
 class Section:
@@ -82,13 +102,22 @@ class ModelConfig(Section):
     frames: int = setting(4, "past frames T fed to both streams", ge=1, le=1024)
     image_channels: int = setting(3, "channels per frame (3: grayscale data is replicated)", ge=1, le=64)
     resolution: list[int] = setting([256, 256], "`[height, width]` of the input; `vadkit build` dry-runs at this size")
-    join: str = setting("none", '"none": streams interact only through `fusion`; "concat": join the two '
-                        "bottlenecks once with concat + 1x1 conv (Table II model B)", choices=JOINS)
-    assembly: str = setting("fused", '"fused": one appearance stream into which fusions feed motion; "two_branch": '
-                            "ablation B, two streams each with its own memory and decoder, mixed at the output",
-                            choices=ASSEMBLIES)
+    join: str = setting(
+        "none",
+        '"none": streams interact only through `fusion`; "concat": join the two '
+        "bottlenecks once with concat + 1x1 conv (Table II model B)",
+        choices=JOINS,
+    )
+    assembly: str = setting(
+        "fused",
+        '"fused": one appearance stream into which fusions feed motion; "two_branch": '
+        "ablation B, two streams each with its own memory and decoder, mixed at the output",
+        choices=ASSEMBLIES,
+    )
     appearance: dict[str, Any] = setting({}, "encoder table for the frames", required=True)
-    motion: dict[str, Any] = setting({"type": "none"}, 'encoder table for the optical flow; "none" = single stream (model A)')
+    motion: dict[str, Any] = setting(
+        {"type": "none"}, 'encoder table for the optical flow; "none" = single stream (model A)'
+    )
     attention: dict[str, Any] = setting({"type": "none"}, "attention applied to the motion features inside each fusion")
     fusion: dict[str, Any] = setting({"type": "none"}, "fusion table, instantiated once per encoding level")
     memory: dict[str, Any] = setting({"type": "none"}, "memory table on the appearance bottleneck")
@@ -111,31 +140,46 @@ class TrainConfig(Section):
 
     epochs: int = setting(60, "passes over the training clips", ge=1, le=1_000_000)
     time_budget: float = setting(
-        0.0, "minutes of wall time for data preparation + training; when > 0, a step time measured before "
+        0.0,
+        "minutes of wall time for data preparation + training; when > 0, a step time measured before "
         "training (20 real steps, their effect undone) lowers `epochs` to what fits, never raises it; kept by "
-        "`--resume`; single-process runs only", ge=0, le=525_600, note="0 = no budget; at most a year")
+        "`--resume`; single-process runs only",
+        ge=0,
+        le=525_600,
+        note="0 = no budget; at most a year",
+    )
     batch_size: int = setting(4, "clips per step", ge=1, le=65_536)
     lr: float = setting(2e-4, "Adam learning rate (the paper's)", gt=0, le=10)
     betas: list[float] = setting([0.9, 0.999], "Adam betas")
     weight_decay: float = setting(0.0, "Adam weight decay", ge=0, le=10)
     lr_schedule: str = setting("constant", '"constant" (the paper) or "cosine" (MNAD\'s code)', choices=LR_SCHEDULES)
-    seed: int = setting(0, "model init and per-epoch shuffling; CPU runs are deterministic for a seed",
-                        ge=0, le=2**32 - 1)
-    fast: bool = setting(False, "fastest native precision + channels_last: bf16 autocast on CPUs with "
-                         "AVX512-BF16/AMX, float32 + channels_last on CPUs without (bf16 is emulated there and "
-                         "slower), AMP on CUDA")
+    seed: int = setting(
+        0, "model init and per-epoch shuffling; CPU runs are deterministic for a seed", ge=0, le=2**32 - 1
+    )
+    fast: bool = setting(
+        False,
+        "fastest native precision + channels_last: bf16 autocast on CPUs with "
+        "AVX512-BF16/AMX, float32 + channels_last on CPUs without (bf16 is emulated there and "
+        "slower), AMP on CUDA",
+    )
     precision: str = setting("auto", "fast mode's autocast dtype", choices=PRECISIONS)
     device: str = setting("auto", "CUDA when present, else CPU; or any torch device string")
     workers: int = setting(0, "DataLoader worker processes", ge=0, le=1024)
     frame_cache: str = setting(
-        "auto", 'decoded-frame cache (`<cache>/frames/`): "auto" = video files, and image-folder videos when '
+        "auto",
+        'decoded-frame cache (`<cache>/frames/`): "auto" = video files, and image-folder videos when '
         "their decoded frames at the model resolution take at most 4 GiB; \"all\"; \"video_files\"; \"none\". "
-        "Identical weights either way (docs/training.md)", choices=FRAME_CACHE_MODES)
+        "Identical weights either way (docs/training.md)",
+        choices=FRAME_CACHE_MODES,
+    )
     threads: int = setting(0, "torch intra-op threads", ge=0, le=4096, note="0 = torch's default")
     max_steps_per_epoch: int = setting(0, "cap on steps per epoch", ge=0, le=10**9, note="0 = all clips")
     grad_clip: float = setting(0.0, "gradient-norm clipping", ge=0, le=1e9, note="0 = off")
-    loggers: list[str] = setting(["jsonl"], 'add "tensorboard" to also write the scalars to `RUN/tensorboard` '
-                                 "(`pip install 'vadkit[tensorboard]'`); log.jsonl is always written")
+    loggers: list[str] = setting(
+        ["jsonl"],
+        'add "tensorboard" to also write the scalars to `RUN/tensorboard` '
+        "(`pip install 'vadkit[tensorboard]'`); log.jsonl is always written",
+    )
     sync_batchnorm: bool = setting(False, "SyncBatchNorm under DDP (CUDA only)")
 
     def problems(self) -> list[tuple[str, str]]:
@@ -150,7 +194,10 @@ class LossConfig(Section):
 
     weights: dict[str, float] = setting(
         {"intensity": 0.8, "separate": 3e-4, "compact": 1e-3, "gather": 0.1, "triplet": 0.1},
-        "weight of each named loss term: `intensity` and one per memory loss (docs/training.md)", ge=0, le=1e9)
+        "weight of each named loss term: `intensity` and one per memory loss (docs/training.md)",
+        ge=0,
+        le=1e9,
+    )
 
 
 @dataclass
@@ -160,12 +207,19 @@ class EvalConfig(Section):
     batch_size: int = setting(8, "clips per scoring batch", ge=1, le=65_536)
     top_frames: int = setting(6, "most anomalous frames drawn in `plots/top_frames.png`", ge=0, le=1000)
     curves: bool = setting(True, "one regularity curve per test video")
-    memory_update: bool = setting(False, "MNAD's test-time memory update, in stream order, with frames whose "
-                                  "calibrated score is below the calibration threshold (needs calibration.json)")
+    memory_update: bool = setting(
+        False,
+        "MNAD's test-time memory update, in stream order, with frames whose "
+        "calibrated score is below the calibration threshold (needs calibration.json)",
+    )
     temporal_sigma: float = setting(
-        0.0, "Gaussian smoothing (standard deviation in frames) of each per-frame statistic along its video before "
-        "the scorer's per-video protocol; offline only (the filter is centred)", ge=0, le=100_000,
-        note="0 = none, the paper's protocol")
+        0.0,
+        "Gaussian smoothing (standard deviation in frames) of each per-frame statistic along its video before "
+        "the scorer's per-video protocol; offline only (the filter is centred)",
+        ge=0,
+        le=100_000,
+        note="0 = none, the paper's protocol",
+    )
 
 
 @dataclass
@@ -175,51 +229,83 @@ class DetectConfig(Section):
     Frame counts are in frames of the source. Many keys can also be set on the command line.
     """
 
-    calibration: str = setting("tail", '"tail": each statistic\'s tail probability under normal frames, summed as '
-                               'weighted surprisals (scale-free); "zscore": the previous release\'s standardisation',
-                               choices=CALIBRATIONS)
-    calibration_weights: str = setting("evidence", '"evidence": each statistic\'s weight from its pooled AUC on '
-                                       'pseudo-anomalies in the held-out videos; "scorer": the scorer\'s weights()',
-                                       choices=WEIGHTINGS)
-    threshold_quantile: float = setting(0.99, "threshold = this quantile of the smoothed score on the "
-                                        "calibration frames", gt=0, lt=1)
-    threshold: float = setting(0.0, "an absolute score threshold instead of the quantile", ge=-1e12, le=1e12,
-                               note="0 = use threshold_quantile")
-    smoothing: int = setting(5, "causal moving average over this many frames; nothing is flagged before it is full",
-                             ge=1, le=1_000_000, note="1 = none")
+    calibration: str = setting(
+        "tail",
+        '"tail": each statistic\'s tail probability under normal frames, summed as '
+        'weighted surprisals (scale-free); "zscore": the previous release\'s standardisation',
+        choices=CALIBRATIONS,
+    )
+    calibration_weights: str = setting(
+        "evidence",
+        '"evidence": each statistic\'s weight from its pooled AUC on '
+        'pseudo-anomalies in the held-out videos; "scorer": the scorer\'s weights()',
+        choices=WEIGHTINGS,
+    )
+    threshold_quantile: float = setting(
+        0.99, "threshold = this quantile of the smoothed score on the calibration frames", gt=0, lt=1
+    )
+    threshold: float = setting(
+        0.0, "an absolute score threshold instead of the quantile", ge=-1e12, le=1e12, note="0 = use threshold_quantile"
+    )
+    smoothing: int = setting(
+        5,
+        "causal moving average over this many frames; nothing is flagged before it is full",
+        ge=1,
+        le=1_000_000,
+        note="1 = none",
+    )
     merge_gap: int = setting(10, "flagged frames at most this many frames apart join one event", ge=0, le=10**9)
     min_event: int = setting(3, "events shorter than this many frames are dropped", ge=1, le=10**9)
     batch: int = setting(1, "clips per forward pass (1 = lowest latency)", ge=1, le=4096)
     fps: float = setting(25.0, "time base of frame folders, and of videos that do not state one", gt=0, le=100_000)
-    stall_timeout: float = setting(10.0, "seconds without a frame before a camera or stream counts as stalled",
-                                   gt=0, le=31_536_000)
-    calibration_max_frames: int = setting(0, "use about this many calibration frames", ge=0, le=10**12,
-                                          note="0 = every held-out clip")
-    holdout_videos: int = setting(DEFAULT_HOLDOUT_VIDEOS, "whole training videos kept out of training for "
-                                  "calibration (at most a third; with 1-2 training videos the last 25 % of every "
-                                  "video instead)", ge=0, le=1_000_000)
-    holdout_tail: float = setting(DEFAULT_HOLDOUT_TAIL, "last fraction of every other training video kept for "
-                                  "calibration", ge=0, lt=1)
-    refit_frames: int = setting(0, "> 0: fit each source's own calibration on its first N scored frames (assumed "
-                                "normal, never flagged)", ge=0, le=10**9, note="0 = off")
-    running_norm: bool = setting(True, "re-centre each stream's score on its own running median (flagged frames "
-                                 "never update it)")
-    running_window: int = setting(500, "frames of unflagged scores the running statistics look back over",
-                                  ge=1, le=10**9)
-    running_warmup: int = setting(25, "first frames of a stream: they set its level and are never flagged",
-                                  ge=1, le=10**9)
-    overlay_width: int = setting(640, "the overlay video is at most this wide", ge=0, le=16_384,
-                                 note="0 = source size")
+    stall_timeout: float = setting(
+        10.0, "seconds without a frame before a camera or stream counts as stalled", gt=0, le=31_536_000
+    )
+    calibration_max_frames: int = setting(
+        0, "use about this many calibration frames", ge=0, le=10**12, note="0 = every held-out clip"
+    )
+    holdout_videos: int = setting(
+        DEFAULT_HOLDOUT_VIDEOS,
+        "whole training videos kept out of training for "
+        "calibration (at most a third; with 1-2 training videos the last 25 % of every "
+        "video instead)",
+        ge=0,
+        le=1_000_000,
+    )
+    holdout_tail: float = setting(
+        DEFAULT_HOLDOUT_TAIL, "last fraction of every other training video kept for calibration", ge=0, lt=1
+    )
+    refit_frames: int = setting(
+        0,
+        "> 0: fit each source's own calibration on its first N scored frames (assumed normal, never flagged)",
+        ge=0,
+        le=10**9,
+        note="0 = off",
+    )
+    running_norm: bool = setting(
+        True, "re-centre each stream's score on its own running median (flagged frames never update it)"
+    )
+    running_window: int = setting(
+        500, "frames of unflagged scores the running statistics look back over", ge=1, le=10**9
+    )
+    running_warmup: int = setting(
+        25, "first frames of a stream: they set its level and are never flagged", ge=1, le=10**9
+    )
+    overlay_width: int = setting(640, "the overlay video is at most this wide", ge=0, le=16_384, note="0 = source size")
     strip_frames: int = setting(200, "frames of score history drawn in the overlay's score strip", ge=2, le=10**7)
     memory_update: bool = setting(False, "MNAD's test-time memory update during detection (torch backend)")
-    backend: str = setting("torch", "inference runtime; auto = the fastest installed one, timed once on this "
-                           "machine (docs/detect.md)", choices=DETECT_BACKENDS)
+    backend: str = setting(
+        "torch",
+        "inference runtime; auto = the fastest installed one, timed once on this machine (docs/detect.md)",
+        choices=DETECT_BACKENDS,
+    )
     drop_frames: bool = setting(False, "live sources: skip frames that arrive while scoring lags, counting them")
 
     def problems(self) -> list[tuple[str, str]]:
         if self.refit_frames and self.refit_frames <= self.smoothing:
-            return [("refit_frames", f"must be 0 (off) or more than smoothing ({self.smoothing}), "
-                                     f"got {self.refit_frames}")]
+            return [
+                ("refit_frames", f"must be 0 (off) or more than smoothing ({self.smoothing}), got {self.refit_frames}")
+            ]
         return []
 
 
@@ -227,12 +313,12 @@ class DetectConfig(Section):
 class FlowConfig(Section):
     """[flow]: the optical-flow estimator (a component table: ``type`` and its options) plus these settings."""
 
-    scale: float = setting(DEFAULT_FLOW_SCALE, "pixels of flow at the model resolution that map to 1.0",
-                           gt=0, le=1e6)
+    scale: float = setting(DEFAULT_FLOW_SCALE, "pixels of flow at the model resolution that map to 1.0", gt=0, le=1e6)
     clip: float = setting(0.0, "clip flow magnitudes to this many pixels", ge=0, le=1e6, note="0 = no clipping")
     cache: str = setting("", "flow cache folder", note='"" = beside the data (docs/data.md)')
-    estimator: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_FLOW),
-                                      metadata={"internal": True})  # the other keys of [flow]
+    estimator: dict[str, Any] = field(
+        default_factory=lambda: dict(DEFAULT_FLOW), metadata={"internal": True}
+    )  # the other keys of [flow]
 
     def settings(self) -> dict[str, Any]:
         return {"scale": self.scale, "clip": self.clip or None, "cache": self.cache or None}
@@ -250,8 +336,13 @@ SECTION_CLASSES: dict[str, type[Section] | None] = {
     "flow": FlowConfig,
 }
 SECTIONS: dict[str, str] = {
-    "model": "the model's components", "score": "the scorer (a component table)", "train": "training",
-    "loss": "loss weights", "eval": "evaluation", "detect": "detection", "data": "the dataset layout (a component table)",
+    "model": "the model's components",
+    "score": "the scorer (a component table)",
+    "train": "training",
+    "loss": "loss weights",
+    "eval": "evaluation",
+    "detect": "detection",
+    "data": "the dataset layout (a component table)",
     "flow": "the optical-flow estimator",
 }
 
@@ -340,8 +431,12 @@ def _value(recipe: Recipe, key: str, value: Any, hint: Any) -> Any:
 
 def _check_range(recipe: Recipe, key: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
     values = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
-    checks = (("gt", lambda v, b: v > b), ("ge", lambda v, b: v >= b), ("lt", lambda v, b: v < b),
-              ("le", lambda v, b: v <= b))
+    checks = (
+        ("gt", lambda v, b: v > b),
+        ("ge", lambda v, b: v >= b),
+        ("lt", lambda v, b: v < b),
+        ("le", lambda v, b: v <= b),
+    )
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             continue
@@ -403,8 +498,11 @@ def check_sections(recipe: Recipe) -> None:
             close = difflib.get_close_matches(k, list(SECTION_CLASSES), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             origin = next((o for o in recipe.origins if o.startswith(f"{k}.")), k)
-            raise RecipeError(f"unknown recipe section.{hint} Sections: {', '.join(SECTION_CLASSES)}",
-                              file=recipe.where(origin), key=k)
+            raise RecipeError(
+                f"unknown recipe section.{hint} Sections: {', '.join(SECTION_CLASSES)}",
+                file=recipe.where(origin),
+                key=k,
+            )
 
 
 def _table(recipe: Recipe, name: str, default: dict[str, Any]) -> dict[str, Any]:
@@ -417,10 +515,17 @@ def read_config(recipe: Recipe) -> RunConfig:
     check_sections(recipe)
     model = read_section(recipe, "model", ModelConfig)
     data = {"type": AUTO_LAYOUT, **recipe.section("data")}
-    return RunConfig(recipe, model, read_section(recipe, "train", TrainConfig),
-                     read_section(recipe, "loss", LossConfig), read_section(recipe, "eval", EvalConfig),
-                     read_section(recipe, "detect", DetectConfig), read_flow(recipe),
-                     _table(recipe, "score", DEFAULT_SCORER), data)
+    return RunConfig(
+        recipe,
+        model,
+        read_section(recipe, "train", TrainConfig),
+        read_section(recipe, "loss", LossConfig),
+        read_section(recipe, "eval", EvalConfig),
+        read_section(recipe, "detect", DetectConfig),
+        read_flow(recipe),
+        _table(recipe, "score", DEFAULT_SCORER),
+        data,
+    )
 
 
 def settings_of(cls: type) -> list[tuple[str, Any, typing.Mapping[str, Any], Any]]:
@@ -435,6 +540,22 @@ def settings_of(cls: type) -> list[tuple[str, Any, typing.Mapping[str, Any], Any
     return out
 
 
-__all__ = ["RunConfig", "read_config", "read_section", "read_flow", "check_sections", "setting", "settings_of",
-           "ModelConfig", "TrainConfig", "LossConfig", "EvalConfig", "DetectConfig", "FlowConfig", "SECTIONS",
-           "SECTION_CLASSES", "range_text", "unknown_key"]
+__all__ = [
+    "RunConfig",
+    "read_config",
+    "read_section",
+    "read_flow",
+    "check_sections",
+    "setting",
+    "settings_of",
+    "ModelConfig",
+    "TrainConfig",
+    "LossConfig",
+    "EvalConfig",
+    "DetectConfig",
+    "FlowConfig",
+    "SECTIONS",
+    "SECTION_CLASSES",
+    "range_text",
+    "unknown_key",
+]

@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             if not check:
                 path.write_text(new, encoding="utf-8")
     if check and stale:
-        print(f"stale settings tables in {', '.join(map(str, stale))}: run python -m vadkit.config_docs", file=sys.stderr)
+        print(
+            f"stale settings tables in {', '.join(map(str, stale))}: run python -m vadkit.config_docs", file=sys.stderr
+        )
         return 1
     return 0
 

@@ -95,8 +95,10 @@ def check_component(kind: str, name: str, obj: Any, plugin: str, distribution: s
     where = f"plugin '{plugin}'"
     if distribution:
         where += f" {distribution}" if distribution.startswith("(") else f" (distribution {distribution})"
-    subject = f"class {cls.__module__}.{cls.__qualname__}" if is_class else (
-        f"its factory returned a {cls.__module__}.{cls.__qualname__}, which"
+    subject = (
+        f"class {cls.__module__}.{cls.__qualname__}"
+        if is_class
+        else (f"its factory returned a {cls.__module__}.{cls.__qualname__}, which")
     )
     methods = ", ".join(f"{m}()" for m in missing)
     raise ComponentError(

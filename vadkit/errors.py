@@ -55,6 +55,8 @@ def output_folder(path: str | os.PathLike[str], option: str) -> Path:
     for p in (path, *path.parents):
         if p.exists() and not p.is_dir():
             what = "it" if p == path else f"its parent {p}"
-            raise OutputError(f"{option} {path}: {what} already exists as a file; an output folder is needed here "
-                              "(choose another path or remove the file)")
+            raise OutputError(
+                f"{option} {path}: {what} already exists as a file; an output folder is needed here "
+                "(choose another path or remove the file)"
+            )
     return path

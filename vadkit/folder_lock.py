@@ -53,8 +53,9 @@ def acquire(folder: Path, what: str, lock_name: str = LOCK_NAME) -> None:
         holder = _holder(fd)
         os.close(fd)
         target = folder if lock_name == LOCK_NAME else folder / lock_name[1:].removesuffix(".lock")
-        raise FolderBusy(f"{target}: in use by {holder}, which is writing it; wait for it to end or choose "
-                         f"another output folder") from None
+        raise FolderBusy(
+            f"{target}: in use by {holder}, which is writing it; wait for it to end or choose another output folder"
+        ) from None
     except BaseException:
         os.close(fd)
         raise

@@ -12,7 +12,8 @@ The docstrings in this module are the plugin API reference.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import pluggy
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -12,9 +13,9 @@ from rich.progress import Progress
 from torch.utils.data import DataLoader
 
 from .interfaces import ModelOutput
-from .scoring import Scorer
-from .runtime import autocast
 from .postprocess.temporal import smooth_stats
+from .runtime import autocast
+from .scoring import Scorer
 
 
 @dataclass

@@ -50,8 +50,10 @@ class MemoryEstimate:
     def describe(self) -> str:
         h, w = self.resolution
         what = {"build": "a dry forward pass", "training": "a training step", "detection": "detection"}[self.purpose]
-        return (f"about {fmt_bytes(self.total)} for {what} at {h}x{w}, batch {self.batch} "
-                f"(parameter state {fmt_bytes(self.parameters)} + activations {fmt_bytes(self.activations)})")
+        return (
+            f"about {fmt_bytes(self.total)} for {what} at {h}x{w}, batch {self.batch} "
+            f"(parameter state {fmt_bytes(self.parameters)} + activations {fmt_bytes(self.activations)})"
+        )
 
 
 def fmt_bytes(n: float) -> str:
@@ -132,8 +134,9 @@ def _probe(recipe: Any, registry: Any, resolution: tuple[int, int], train: bool,
     return max(mode.peak - grads, saved) + sum(v.numel() * v.element_size() for v in inputs.values())
 
 
-def estimate(recipe: Any, registry: Any, purpose: str, batch: int = 1, *, params: int | None = None,
-             model: Any = None) -> MemoryEstimate:
+def estimate(
+    recipe: Any, registry: Any, purpose: str, batch: int = 1, *, params: int | None = None, model: Any = None
+) -> MemoryEstimate:
     """The memory ``purpose`` (build | training | detection) needs with the recipe's model."""
     from .builder import model_section
 
@@ -170,12 +173,15 @@ def available_bytes(device: torch.device | str) -> tuple[int, str] | None:
 
 def _refuse(recipe: Any, need: str, have: int, source: str, device: torch.device, hint: str) -> ResourceError:
     where = recipe.where("model.resolution")
-    return ResourceError(f"recipe {where}, key 'model.resolution': {need}, but only {fmt_bytes(have)} is available "
-                         f"on {device} ({source}). {hint}")
+    return ResourceError(
+        f"recipe {where}, key 'model.resolution': {need}, but only {fmt_bytes(have)} is available "
+        f"on {device} ({source}). {hint}"
+    )
 
 
-def check_memory(recipe: Any, registry: Any, purpose: str, device: torch.device | str = "cpu", batch: int = 1,
-                 *, model: Any = None) -> MemoryEstimate | None:
+def check_memory(
+    recipe: Any, registry: Any, purpose: str, device: torch.device | str = "cpu", batch: int = 1, *, model: Any = None
+) -> MemoryEstimate | None:
     """Refuse with the estimate when ``purpose`` cannot fit on ``device``; the estimate otherwise.
 
     Parameters are checked first (on the meta device), so the activation probe never
@@ -188,11 +194,16 @@ def check_memory(recipe: Any, registry: Any, purpose: str, device: torch.device 
         params = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
     else:
         params = parameter_bytes(recipe, registry)
-    hint = ("Lower model.resolution or the batch size"
-            + (" ([train] batch_size)" if purpose == "training" else " (--batch)") + ", or the model widths.")
+    hint = (
+        "Lower model.resolution or the batch size"
+        + (" ([train] batch_size)" if purpose == "training" else " (--batch)")
+        + ", or the model widths."
+    )
     if have is not None and params * (4 if purpose == "training" else 1) > have[0]:
-        need = (f"the model's parameter state alone needs {fmt_bytes(params * (4 if purpose == 'training' else 1))} "
-                f"for {purpose}")
+        need = (
+            f"the model's parameter state alone needs {fmt_bytes(params * (4 if purpose == 'training' else 1))} "
+            f"for {purpose}"
+        )
         raise _refuse(recipe, need, have[0], have[1], device, "Narrow the model (widths, slots).")
     est = estimate(recipe, registry, purpose, batch, params=params, model=model)
     if have is not None and est.total > have[0]:

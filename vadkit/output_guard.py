@@ -43,8 +43,9 @@ def _refuse(option: str, path: Path | str, why: str, hint: str = FORCE_HINT) -> 
     return OutputRefused(f"{option} {path}: {why}; {hint}")
 
 
-def _check_inputs(target: Path, shown: Path | str, option: str, command: str, inputs: list[Path],
-                  runs: list[Path], hint: str) -> None:
+def _check_inputs(
+    target: Path, shown: Path | str, option: str, command: str, inputs: list[Path], runs: list[Path], hint: str
+) -> None:
     """``target`` is not an input, and not inside a scanned input folder."""
     for q in inputs + runs:
         if target == _resolved(q):
@@ -67,13 +68,27 @@ def _check_run_part(target: Path, shown: Path | str, option: str, command: str, 
         return
     whose = "its run" if own is not None and run.root == _resolved(own) else f"run {run.root}"
     name, what = PARTS[part]
-    where = f"is {what} ({name})" if target.parent == run.root else f"lies in {what} ({target.relative_to(run.root).parts[0]}/)"
+    where = (
+        f"is {what} ({name})"
+        if target.parent == run.root
+        else f"lies in {what} ({target.relative_to(run.root).parts[0]}/)"
+    )
     raise _refuse(option, shown, f"{where} of {whose}, which `vadkit {command}` does not write")
 
 
-def check_output(path: Path | str, *, command: str, option: str = "--out", inputs: Iterable[Path | str] = (),
-                 runs: Iterable[Path | str] = (), own_run: Path | str | None = None, folder: bool = False,
-                 files: Iterable[str] = (), force: bool = False, hint: str = FORCE_HINT) -> Path:
+def check_output(
+    path: Path | str,
+    *,
+    command: str,
+    option: str = "--out",
+    inputs: Iterable[Path | str] = (),
+    runs: Iterable[Path | str] = (),
+    own_run: Path | str | None = None,
+    folder: bool = False,
+    files: Iterable[str] = (),
+    force: bool = False,
+    hint: str = FORCE_HINT,
+) -> Path:
     """Refuse ``path`` (an output of ``vadkit command``) when it would overwrite what the command
     did not write (see the module docstring); ``path`` otherwise.
 
@@ -96,15 +111,20 @@ def check_output(path: Path | str, *, command: str, option: str = "--out", input
     return Path(path)
 
 
-def check_run_outputs(run: Path | str, command: str, *, inputs: Iterable[Path | str] = (),
-                      force: bool = False) -> None:
+def check_run_outputs(run: Path | str, command: str, *, inputs: Iterable[Path | str] = (), force: bool = False) -> None:
     """A command writing fixed parts of its own ``--run`` (eval, calibrate, validate): none of
     them may be an input or lie inside one (e.g. ``--data`` pointing at the run itself)."""
     folder = RunFolder(Path(run))
     for part in sorted(WRITERS[command]):
-        check_output(folder.path(part), command=command, option=f"{command} output", inputs=inputs,
-                     own_run=folder.root, force=force,
-                     hint="pass the dataset root with --data (or --force to write it anyway)")
+        check_output(
+            folder.path(part),
+            command=command,
+            option=f"{command} output",
+            inputs=inputs,
+            own_run=folder.root,
+            force=force,
+            hint="pass the dataset root with --data (or --force to write it anyway)",
+        )
 
 
 __all__ = ["OutputRefused", "check_output", "check_run_outputs"]

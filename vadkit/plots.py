@@ -21,7 +21,7 @@ def spans(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
 
 
-def save_figure(fig: "plt.Figure", path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
     """Lay out, write and close a figure, as PNG whatever the name (eval writes temporary names)."""
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

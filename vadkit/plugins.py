@@ -73,8 +73,10 @@ def _load_entry_points(pm: pluggy.PluginManager) -> Loaded:
         taken = next((i for _, i in loaded if i.name == ep.name), None)
         if taken is not None:  # two distributions use one entry-point name: keep the first
             info.name = f"{ep.name} [{dist}]"
-            info.error = (f"not loaded: entry-point name '{ep.name}' is already used by {taken.origin()}; "
-                          f"pip uninstall one of {taken.distribution}, {dist}")
+            info.error = (
+                f"not loaded: entry-point name '{ep.name}' is already used by {taken.origin()}; "
+                f"pip uninstall one of {taken.distribution}, {dist}"
+            )
             loaded.append((None, info))
             continue
         if pm.is_blocked(ep.name):

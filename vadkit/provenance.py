@@ -16,8 +16,14 @@ from .errors import CheckpointError, RegistryError
 from .registry import Registry
 
 # recipe table -> component kind, for every table that names a registered component
-MODEL_TABLES = {"model.appearance": "encoder", "model.motion": "encoder", "model.attention": "attention",
-                "model.fusion": "fusion", "model.memory": "memory", "model.decoder": "decoder"}
+MODEL_TABLES = {
+    "model.appearance": "encoder",
+    "model.motion": "encoder",
+    "model.attention": "attention",
+    "model.fusion": "fusion",
+    "model.memory": "memory",
+    "model.decoder": "decoder",
+}
 
 
 def component_names(config: RunConfig) -> dict[str, tuple[str, str]]:
@@ -39,8 +45,13 @@ def provenance(config: RunConfig, registry: Registry) -> dict[str, dict[str, Any
         except RegistryError:
             continue  # building the run reports it; provenance has nothing to say
         info = registry.plugins.get(spec.plugin)
-        out[key] = {"kind": kind, "name": name, "plugin": spec.plugin, "distribution": spec.distribution,
-                    "version": info.version if info is not None else None}
+        out[key] = {
+            "kind": kind,
+            "name": name,
+            "plugin": spec.plugin,
+            "distribution": spec.distribution,
+            "version": info.version if info is not None else None,
+        }
     return out
 
 
@@ -52,9 +63,11 @@ def changes(recorded: dict[str, Any], current: dict[str, dict[str, Any]]) -> lis
         if not isinstance(then, dict) or now is None or then.get("name") != now["name"]:
             continue
         if then.get("distribution") != now["distribution"]:
-            lines.append(f"{key} = {now['kind']} '{now['name']}' came from {then.get('distribution')} "
-                         f"{then.get('version') or ''} at training and now comes from {now['distribution']} "
-                         f"{now['version'] or ''}".replace("  ", " "))
+            lines.append(
+                f"{key} = {now['kind']} '{now['name']}' came from {then.get('distribution')} "
+                f"{then.get('version') or ''} at training and now comes from {now['distribution']} "
+                f"{now['version'] or ''}".replace("  ", " ")
+            )
     return lines
 
 
@@ -65,9 +78,11 @@ def check_provenance(recorded: Any, config: RunConfig, registry: Registry, run: 
         return []  # a run trained before provenance was recorded
     found = changes(recorded, provenance(config, registry))
     if found and not allow:
-        raise CheckpointError(f"{run}: {found[0]}{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; the "
-                              "run was trained with the other one. Unblock that plugin (VADKIT_BLOCK_PLUGINS), or "
-                              "pass --allow-plugin-change to use the component installed now")
+        raise CheckpointError(
+            f"{run}: {found[0]}{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; the "
+            "run was trained with the other one. Unblock that plugin (VADKIT_BLOCK_PLUGINS), or "
+            "pass --allow-plugin-change to use the component installed now"
+        )
     return found
 
 

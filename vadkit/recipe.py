@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import RecipeError
 
@@ -84,7 +85,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise RecipeError(
             f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); a recipe is a TOML "
-            "text file saved as UTF-8", file=str(path)) from None
+            "text file saved as UTF-8",
+            file=str(path),
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(f"not valid TOML: {exc}", file=str(path)) from None
     except OSError as exc:
@@ -116,9 +119,7 @@ def _record(value: Any, origins: dict[str, str], source: str | dict[str, str], p
             _record(v, origins, source, f"{path}.{k}")
 
 
-def _load_chain(
-    path: Path, seen: tuple[Path, ...], origins: dict[str, str], base: str | None = None
-) -> dict[str, Any]:
+def _load_chain(path: Path, seen: tuple[Path, ...], origins: dict[str, str], base: str | None = None) -> dict[str, Any]:
     """Load ``path`` and its ``extends`` parents; fills ``origins`` with the file of each key.
     ``base`` replaces the file's own ``extends`` (used to rebase ablations on a smaller recipe)."""
     if path in seen:

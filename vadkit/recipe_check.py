@@ -26,8 +26,11 @@ def check_data(config: RunConfig, registry: Registry) -> None:
 
             close = difflib.get_close_matches(str(table["type"]), [AUTO_LAYOUT, *names], n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise recipe.error("data.type", f"no dataset layout named '{table['type']}'.{hint} "
-                               f"Available: {AUTO_LAYOUT} (detect it), {', '.join(names)}")
+            raise recipe.error(
+                "data.type",
+                f"no dataset layout named '{table['type']}'.{hint} "
+                f"Available: {AUTO_LAYOUT} (detect it), {', '.join(names)}",
+            )
         check_options(registry, "dataset", table, recipe, "data", ("root",))
         return
     errors = []  # auto: the options must suit at least one layout that auto may pick

@@ -6,8 +6,9 @@ import difflib
 import fnmatch
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .contracts import check_component
 from .errors import RegistryError
@@ -115,7 +116,9 @@ class Registry:
         if not spec.name or spec.name != spec.name.strip():
             raise RegistryError(f"plugin '{spec.plugin}' registered an invalid {spec.kind} name {spec.name!r}")
         key = (spec.kind, spec.name)
-        existing = self.conflicts.get(key) or ([self._specs[spec.kind][spec.name]] if spec.name in self._specs[spec.kind] else [])
+        existing = self.conflicts.get(key) or (
+            [self._specs[spec.kind][spec.name]] if spec.name in self._specs[spec.kind] else []
+        )
         if any(e.plugin == spec.plugin for e in existing):
             raise RegistryError(f"plugin '{spec.plugin}' registered {spec.kind} '{spec.name}' twice")
         if existing:
@@ -129,9 +132,7 @@ class Registry:
         A class is checked against its kind's interface here; a ``module:object`` string when
         it is first loaded, a factory on what it returns (at build)."""
 
-        def register(
-            kind: str, name: str, obj: Callable[..., Any] | str, *, description: str | None = None
-        ) -> None:
+        def register(kind: str, name: str, obj: Callable[..., Any] | str, *, description: str | None = None) -> None:
             if description is None:
                 doc = inspect.getdoc(obj) if callable(obj) else None
                 description = doc.splitlines()[0] if doc else ""
@@ -165,11 +166,15 @@ class Registry:
         notes = []
         for info in self.plugins.values():
             if info.error:
-                notes.append(f"note: plugin '{info.name}' ({info.origin()}) failed to load: {info.error}; "
-                             "it may provide this component")
+                notes.append(
+                    f"note: plugin '{info.name}' ({info.origin()}) failed to load: {info.error}; "
+                    "it may provide this component"
+                )
             elif info.blocked:
-                notes.append(f"note: plugin '{info.name}' ({info.origin()}) is blocked ({BLOCK_ENV}); "
-                             "it may provide this component")
+                notes.append(
+                    f"note: plugin '{info.name}' ({info.origin()}) is blocked ({BLOCK_ENV}); "
+                    "it may provide this component"
+                )
         return notes
 
     def conflict_message(self, kind: str, name: str) -> str:

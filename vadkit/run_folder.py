@@ -15,7 +15,6 @@ from . import __version__
 from .atomic import atomic_write_text, clean_stale_temps
 from .folder_lock import LOCK_NAME
 
-
 # Every entry of a run folder, by name, with the commands that write it: the one place that
 # knows a run folder's names (the trainer, eval, report and the output guard read them here).
 # ``detect`` matches every top-level folder whose name starts with "detect" (detect --out RUN/detect-x).
@@ -36,7 +35,8 @@ PARTS: dict[str, tuple[str, str]] = {  # part -> (name in the run folder, what i
 }
 # command -> the parts of its own run (--run) it writes; train and demo write every part
 WRITERS: dict[str, frozenset[str]] = {
-    "train": frozenset(PARTS), "demo": frozenset(PARTS),
+    "train": frozenset(PARTS),
+    "demo": frozenset(PARTS),
     "eval": frozenset({"metrics", "scores", "plots"}),
     "calibrate": frozenset({"calibration", "calibration_stats"}),
     "validate": frozenset({"validation"}),

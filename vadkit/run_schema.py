@@ -45,41 +45,123 @@ OBJECT = of("object")
 AUCS = of("object", items=NUM_OR_NULL)  # name -> AUC (None where it cannot be computed)
 SCALAR_OR_VECTOR = of("number", "bool", "str", "null", "list", items=of("number", "null"))  # flattened records
 
-METRICS = of("object", keys={
-    "auc_micro": NUM_OR_NULL, "auc_macro": NUM_OR_NULL, "auc_per_video": AUCS, "auc_per_category": AUCS,
-    "macro_skipped_videos": of("list", items=STR), "frames_scored": INT, "abnormal_frames_scored": INT,
-    "diagnostics": AUCS, "protocol": STR, "scorer": STR, "scorer_protocol": STR, "statistics": OBJECT,
-    "score": OBJECT, "frames_excluded_per_video": INT, "checkpoint": STR, "checkpoint_epoch": INT,
-    "data_root": STR, "videos": INT, "detection": OBJECT, "temporal_sigma": NUM,
-    "eval_overrides": of("list", items=STR), "note": STR, "memory_update": of("object", "null"),
-    "unsmoothed": of("object", keys={"auc_micro": NUM_OR_NULL, "auc_macro": NUM_OR_NULL,
-                                     "auc_per_video": of("object", "null", items=NUM_OR_NULL)}),
-})
-LOG_RECORD = of("object", keys={  # one line of log.jsonl, nested tables flattened to "a/b" keys
-    "epoch": INT, "step": INT, "global_step": INT, "epoch_end": BOOL, "seconds": NUM, "lr": NUM,
-    "frames_per_s": NUM, "step_s": NUM, "resumed_after_epoch": INT,
-}, items=SCALAR_OR_VECTOR)
-RUN_INFO = of("object", keys={
-    "vadkit_version": STR, "recipe_source": STR, "data_root": STR, "device": STR, "epochs_completed": INT,
-    "train": of("object", keys={"epochs": INT, "seed": INT, "threads": INT, "batch_size": INT}),
-    "environment": of("list", items=OBJECT), "time_budget": OBJECT,
-})
-CALIBRATION = of("object", keys={
-    "version": INT, "run": STR, "checkpoint_epoch": INT, "data_root": STR, "split": STR, "videos": INT,
-    "frames": INT, "frames_used": of("list", items=OBJECT), "holdout": OBJECT, "scorer": STR,
-    "statistics": OBJECT, "state": OBJECT, "score_raw": OBJECT, "reference": OBJECT, "score": OBJECT,
-    "smoothing": INT, "stream": OBJECT, "threshold_quantile": NUM, "threshold": NUM,
-    "overlay_error_scale": NUM, "detect": OBJECT, "seconds": NUM, "evidence": OBJECT,
-})
-VALIDATION = of("object", keys={
-    "auc_micro": NUM_OR_NULL, "auc_macro": NUM_OR_NULL, "auc_per_category": AUCS, "diagnostics": AUCS,
-    "held_out_videos": of("list", items=STR), "score_overrides": of("list", items=STR), "temporal_sigma": NUM,
-    "checkpoint_epoch": INT, "pseudo": OBJECT,
-})
+METRICS = of(
+    "object",
+    keys={
+        "auc_micro": NUM_OR_NULL,
+        "auc_macro": NUM_OR_NULL,
+        "auc_per_video": AUCS,
+        "auc_per_category": AUCS,
+        "macro_skipped_videos": of("list", items=STR),
+        "frames_scored": INT,
+        "abnormal_frames_scored": INT,
+        "diagnostics": AUCS,
+        "protocol": STR,
+        "scorer": STR,
+        "scorer_protocol": STR,
+        "statistics": OBJECT,
+        "score": OBJECT,
+        "frames_excluded_per_video": INT,
+        "checkpoint": STR,
+        "checkpoint_epoch": INT,
+        "data_root": STR,
+        "videos": INT,
+        "detection": OBJECT,
+        "temporal_sigma": NUM,
+        "eval_overrides": of("list", items=STR),
+        "note": STR,
+        "memory_update": of("object", "null"),
+        "unsmoothed": of(
+            "object",
+            keys={
+                "auc_micro": NUM_OR_NULL,
+                "auc_macro": NUM_OR_NULL,
+                "auc_per_video": of("object", "null", items=NUM_OR_NULL),
+            },
+        ),
+    },
+)
+LOG_RECORD = of(
+    "object",
+    keys={  # one line of log.jsonl, nested tables flattened to "a/b" keys
+        "epoch": INT,
+        "step": INT,
+        "global_step": INT,
+        "epoch_end": BOOL,
+        "seconds": NUM,
+        "lr": NUM,
+        "frames_per_s": NUM,
+        "step_s": NUM,
+        "resumed_after_epoch": INT,
+    },
+    items=SCALAR_OR_VECTOR,
+)
+RUN_INFO = of(
+    "object",
+    keys={
+        "vadkit_version": STR,
+        "recipe_source": STR,
+        "data_root": STR,
+        "device": STR,
+        "epochs_completed": INT,
+        "train": of("object", keys={"epochs": INT, "seed": INT, "threads": INT, "batch_size": INT}),
+        "environment": of("list", items=OBJECT),
+        "time_budget": OBJECT,
+    },
+)
+CALIBRATION = of(
+    "object",
+    keys={
+        "version": INT,
+        "run": STR,
+        "checkpoint_epoch": INT,
+        "data_root": STR,
+        "split": STR,
+        "videos": INT,
+        "frames": INT,
+        "frames_used": of("list", items=OBJECT),
+        "holdout": OBJECT,
+        "scorer": STR,
+        "statistics": OBJECT,
+        "state": OBJECT,
+        "score_raw": OBJECT,
+        "reference": OBJECT,
+        "score": OBJECT,
+        "smoothing": INT,
+        "stream": OBJECT,
+        "threshold_quantile": NUM,
+        "threshold": NUM,
+        "overlay_error_scale": NUM,
+        "detect": OBJECT,
+        "seconds": NUM,
+        "evidence": OBJECT,
+    },
+)
+VALIDATION = of(
+    "object",
+    keys={
+        "auc_micro": NUM_OR_NULL,
+        "auc_macro": NUM_OR_NULL,
+        "auc_per_category": AUCS,
+        "diagnostics": AUCS,
+        "held_out_videos": of("list", items=STR),
+        "score_overrides": of("list", items=STR),
+        "temporal_sigma": NUM,
+        "checkpoint_epoch": INT,
+        "pseudo": OBJECT,
+    },
+)
 
 _TYPES: dict[str, Any] = {"str": str, "bool": bool, "object": dict, "list": list}
-_NAMES = {"number": "a number", "int": "an integer", "str": "a string", "bool": "true or false",
-          "null": "null", "object": "a JSON object", "list": "a list"}
+_NAMES = {
+    "number": "a number",
+    "int": "an integer",
+    "str": "a string",
+    "bool": "true or false",
+    "null": "null",
+    "object": "a JSON object",
+    "list": "a list",
+}
 
 
 def _is(value: Any, kind: str) -> bool:
@@ -147,5 +229,16 @@ def read_json(path: Path, shape: Shape, name: str | None = None) -> Any:
     return require(data, shape, name)
 
 
-__all__ = ["Shape", "RunFileError", "METRICS", "LOG_RECORD", "RUN_INFO", "CALIBRATION", "VALIDATION",
-           "problems", "require", "clean", "read_json"]
+__all__ = [
+    "Shape",
+    "RunFileError",
+    "METRICS",
+    "LOG_RECORD",
+    "RUN_INFO",
+    "CALIBRATION",
+    "VALIDATION",
+    "problems",
+    "require",
+    "clean",
+    "read_json",
+]

@@ -16,8 +16,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import PRECISIONS  # declared once, in vadkit.config
-
 
 def pick_device(name: str = "auto") -> torch.device:
     """``auto`` takes CUDA when present, else the CPU."""

@@ -22,8 +22,9 @@ statistic's measured evidence (pooled AUC on pseudo-anomalies in held-out normal
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -91,8 +92,9 @@ class Scorer(ABC):
         only when there is no measured evidence (see ``fit``)."""
         return {name: 1.0 / max(len(self.statistics), 1) for name in self.stat_names}
 
-    def fit(self, stats: dict[str, np.ndarray], evidence: Mapping[str, float | None] | None = None,
-            method: str = "tail") -> dict[str, Any]:
+    def fit(
+        self, stats: dict[str, np.ndarray], evidence: Mapping[str, float | None] | None = None, method: str = "tail"
+    ) -> dict[str, Any]:
         """Calibration state from the statistics of normal frames (JSON-serialisable).
 
         Default (``method = "tail"``): each statistic, signed so larger = more anomalous, is
@@ -120,32 +122,51 @@ def _signed(scorer: Scorer, stats: Mapping[str, Any], name: str) -> np.ndarray:
     return scorer.statistic(name).anomaly_sign * np.asarray(stats[name], np.float64)
 
 
-def _fit_tail(scorer: Scorer, stats: dict[str, np.ndarray], evidence: Mapping[str, float | None] | None) -> dict[str, Any]:
+def _fit_tail(
+    scorer: Scorer, stats: dict[str, np.ndarray], evidence: Mapping[str, float | None] | None
+) -> dict[str, Any]:
     fitted = {s.name: fit_tail(_signed(scorer, stats, s.name)) for s in scorer.statistics}
     constant = {k: bool(v["constant"]) for k, v in fitted.items()}
     weights, source = evidence_weights(dict(evidence or {}), scorer.weights(), constant, list(fitted))
     n = min((v["n"] for v in fitted.values()), default=0)
-    notes = [f"statistic '{k}' is constant on the {v['n']} normal frames: weight 0" for k, v in fitted.items()
-             if v["constant"]]
+    notes = [
+        f"statistic '{k}' is constant on the {v['n']} normal frames: weight 0"
+        for k, v in fitted.items()
+        if v["constant"]
+    ]
     if n < FEW_FRAMES:
-        notes.append(f"only {n} normal frames: the tail of each statistic is fitted to "
-                     f"{max(1, round(n * tail_fraction(n)))} of them, so thresholds far out are rough "
-                     f"(use {FEW_FRAMES} or more)")
-    return {"method": "tail", "statistics": fitted, "weights": weights, "weights_source": source,
-            "evidence": {k: evidence.get(k) for k in fitted} if evidence else None, "rule": RULE, "notes": notes}
+        notes.append(
+            f"only {n} normal frames: the tail of each statistic is fitted to "
+            f"{max(1, round(n * tail_fraction(n)))} of them, so thresholds far out are rough "
+            f"(use {FEW_FRAMES} or more)"
+        )
+    return {
+        "method": "tail",
+        "statistics": fitted,
+        "weights": weights,
+        "weights_source": source,
+        "evidence": {k: evidence.get(k) for k in fitted} if evidence else None,
+        "rule": RULE,
+        "notes": notes,
+    }
 
 
 def _anomaly_tail(scorer: Scorer, stats: dict[str, np.ndarray], state: dict[str, Any]) -> np.ndarray:
     out: np.ndarray | None = None
     for s in scorer.statistics:
         w = float(state["weights"].get(s.name, 0.0))
-        term = w * surprisal(_signed(scorer, stats, s.name), state["statistics"][s.name]) if w else \
-            np.zeros(np.shape(stats[s.name]))
+        term = (
+            w * surprisal(_signed(scorer, stats, s.name), state["statistics"][s.name])
+            if w
+            else np.zeros(np.shape(stats[s.name]))
+        )
         out = term if out is None else out + term
     return np.zeros(0) if out is None else np.asarray(out, np.float64)
 
 
-def _fit_zscore(scorer: Scorer, stats: dict[str, np.ndarray], evidence: Mapping[str, float | None] | None) -> dict[str, Any]:
+def _fit_zscore(
+    scorer: Scorer, stats: dict[str, np.ndarray], evidence: Mapping[str, float | None] | None
+) -> dict[str, Any]:
     """The previous release's default: mean and standard deviation of each statistic; one that
     does not vary gets weight 0 and the others share its weight."""
     weights = scorer.weights()

@@ -100,7 +100,9 @@ def _rows(model: nn.Module, registry: Registry | None) -> list[tuple[ComponentRo
         value = getattr(model, attr, None)
         if value is None or isinstance(value, nn.Identity):
             continue
-        items = [(f"{attr}.{i}", m) for i, m in enumerate(value)] if isinstance(value, nn.ModuleList) else [(attr, value)]
+        items = (
+            [(f"{attr}.{i}", m) for i, m in enumerate(value)] if isinstance(value, nn.ModuleList) else [(attr, value)]
+        )
         for path, module in items:
             name, plugin, dist = _provider(registry, kind, module)
             row = ComponentRow(path, kind, name, plugin, dist, count_parameters(module))
@@ -108,7 +110,9 @@ def _rows(model: nn.Module, registry: Registry | None) -> list[tuple[ComponentRo
                 if isinstance(child, Attention):
                     c_name, c_plugin, c_dist = _provider(registry, "attention", child)
                     row.children.append(
-                        ComponentRow(f"{path}.{child_name}", "attention", c_name, c_plugin, c_dist, count_parameters(child))
+                        ComponentRow(
+                            f"{path}.{child_name}", "attention", c_name, c_plugin, c_dist, count_parameters(child)
+                        )
                     )
             out.append((row, module))
     return out
@@ -144,6 +148,7 @@ def summarize(
         targets = _hook_targets(module)
         shapes[row.path] = [None] * len(targets)
         for i, target in enumerate(targets):
+
             def hook(_m: nn.Module, _inp: Any, output: Any, path: str = row.path, i: int = i) -> None:
                 shapes[path][i] = shape_of(output)
 

@@ -40,8 +40,9 @@ def read_run_config(run_dir: Path | str, settings: dict[str, Any] | None = None)
     return config.replace(settings or {})
 
 
-def load_trained(run: RunFolder, registry: Registry, config: RunConfig,
-                 device: torch.device) -> tuple[Any, dict[str, Any]]:
+def load_trained(
+    run: RunFolder, registry: Registry, config: RunConfig, device: torch.device
+) -> tuple[Any, dict[str, Any]]:
     """The model of a run with its last checkpoint loaded, in eval mode (built once)."""
     model = build_model(config.recipe, registry)
     ckpt = load_checkpoint(run.checkpoint)
@@ -64,9 +65,17 @@ class TrainedRun:
     _calibration: Any = field(default=_UNREAD, repr=False)
 
     @classmethod
-    def open(cls, run_dir: Path | str, registry: Registry, *, device: str | None = None,
-             settings: dict[str, Any] | None = None, config: RunConfig | None = None,
-             allow_plugin_change: bool = False, console: Any = None) -> TrainedRun:
+    def open(
+        cls,
+        run_dir: Path | str,
+        registry: Registry,
+        *,
+        device: str | None = None,
+        settings: dict[str, Any] | None = None,
+        config: RunConfig | None = None,
+        allow_plugin_change: bool = False,
+        console: Any = None,
+    ) -> TrainedRun:
         """Open a run; ``config`` (from :func:`read_run_config`) when the caller read it already,
         else recipe.toml is read here with ``settings`` applied. A component name that now
         resolves to another plugin distribution than at training is refused unless
@@ -75,8 +84,9 @@ class TrainedRun:
 
         folder = RunFolder(Path(run_dir))
         config = config if config is not None else read_run_config(folder.root, settings)
-        changed = check_provenance(folder.read_info().get("provenance"), config, registry, str(folder.root),
-                                   allow=allow_plugin_change)
+        changed = check_provenance(
+            folder.read_info().get("provenance"), config, registry, str(folder.root), allow=allow_plugin_change
+        )
         for line in changed:
             if console is not None:
                 console.print(f"[yellow]warning:[/] {line} (--allow-plugin-change)", highlight=False)

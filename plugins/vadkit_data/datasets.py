@@ -63,8 +63,10 @@ class FramesDataset(VideoDataset):
             if mdir.is_dir():
                 files = list_images(mdir)
                 if len(files) != v.num_frames:
-                    raise DataError(f"{mdir}: video '{v.name}' (testing), frame {len(files)}: "
-                                    f"{len(files)} masks for {v.num_frames} frames")
+                    raise DataError(
+                        f"{mdir}: video '{v.name}' (testing), frame {len(files)}: "
+                        f"{len(files)} masks for {v.num_frames} frames"
+                    )
                 v.masks = MaskFiles([str(p) for p in files])
 
 

@@ -58,14 +58,32 @@ class DISFlow(LazyCV):
 class FarnebackFlow(FlowEstimator):
     """OpenCV Farneback dense flow, parameters as in ``cv2.calcOpticalFlowFarneback``."""
 
-    def __init__(self, pyr_scale: float = 0.5, levels: int = 3, winsize: int = 15, iterations: int = 3,
-                 poly_n: int = 5, poly_sigma: float = 1.2) -> None:
-        self.params = dict(pyr_scale=float(pyr_scale), levels=int(levels), winsize=int(winsize),
-                           iterations=int(iterations), poly_n=int(poly_n), poly_sigma=float(poly_sigma))
+    def __init__(
+        self,
+        pyr_scale: float = 0.5,
+        levels: int = 3,
+        winsize: int = 15,
+        iterations: int = 3,
+        poly_n: int = 5,
+        poly_sigma: float = 1.2,
+    ) -> None:
+        self.params = dict(
+            pyr_scale=float(pyr_scale),
+            levels=int(levels),
+            winsize=int(winsize),
+            iterations=int(iterations),
+            poly_n=int(poly_n),
+            poly_sigma=float(poly_sigma),
+        )
 
     def __call__(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
-        flow = cv2.calcOpticalFlowFarneback(_gray(prev), _gray(nxt), None, flags=0,  # type: ignore[call-overload]
-                                            **self.params)
+        flow = cv2.calcOpticalFlowFarneback(
+            _gray(prev),
+            _gray(nxt),
+            None,
+            flags=0,  # type: ignore[call-overload]
+            **self.params,
+        )
         return flow.astype(np.float32)
 
     def cache_key(self) -> dict:
@@ -130,5 +148,11 @@ class RAFTFlow(FlowEstimator):
         import os
 
         st = os.stat(self.weights)
-        return {"method": "raft", "model": self.model, "iters": self.iters, "weights": self.weights,
-                "weights_size": st.st_size, "weights_mtime": int(st.st_mtime)}
+        return {
+            "method": "raft",
+            "model": self.model,
+            "iters": self.iters,
+            "weights": self.weights,
+            "weights_size": st.st_size,
+            "weights_mtime": int(st.st_mtime),
+        }

@@ -16,7 +16,11 @@ class ASTFM(Fusion):
     """
 
     def __init__(
-        self, appearance_channels: int, motion_channels: int, attention: Attention | None = None, hidden: int | None = None
+        self,
+        appearance_channels: int,
+        motion_channels: int,
+        attention: Attention | None = None,
+        hidden: int | None = None,
     ) -> None:
         super().__init__()
         self.appearance_channels = appearance_channels

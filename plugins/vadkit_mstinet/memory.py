@@ -24,7 +24,6 @@ from torch import Tensor
 from vadkit.interfaces import Memory, MemoryOutput
 
 
-
 def paper_losses(q: Tensor, weights: Tensor, read: Tensor, delta: float) -> dict[str, Tensor]:
     """Eq. 7 (entropy of the read weights) and eq. 8 (hinged |cos| of read and query).
 
@@ -68,11 +67,15 @@ def read_diagnostics(q: Tensor, items: Tensor, cos: Tensor, weights: Tensor) -> 
         }
 
 
-def _objective_paper(memory: "MemoryBank", q: Tensor, items: Tensor, cos: Tensor, weights: Tensor, read: Tensor) -> dict[str, Tensor]:
+def _objective_paper(
+    memory: MemoryBank, q: Tensor, items: Tensor, cos: Tensor, weights: Tensor, read: Tensor
+) -> dict[str, Tensor]:
     return paper_losses(q, weights, read, memory.delta)
 
 
-def _objective_mnad(memory: "MemoryBank", q: Tensor, items: Tensor, cos: Tensor, weights: Tensor, read: Tensor) -> dict[str, Tensor]:
+def _objective_mnad(
+    memory: MemoryBank, q: Tensor, items: Tensor, cos: Tensor, weights: Tensor, read: Tensor
+) -> dict[str, Tensor]:
     return mnad_losses(q, items, cos, memory.margin)
 
 
@@ -107,7 +110,9 @@ class MemoryBank(Memory):
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(repr(o) for o in OBJECTIVES)}, got {objective!r}")
         if objective == "mnad" and slots < 2:
-            raise ValueError(f"objective 'mnad' needs slots >= 2 (its triplet uses the second-nearest item), got {slots}")
+            raise ValueError(
+                f"objective 'mnad' needs slots >= 2 (its triplet uses the second-nearest item), got {slots}"
+            )
         self.channels = channels
         self.out_channels = 2 * channels
         self.slots = slots
@@ -135,7 +140,9 @@ class MemoryBank(Memory):
             if self.training or self.update_at_test:
                 self._update(q.detach(), cos.detach())
         features = rearrange(torch.cat([q, read], dim=-1), "b h w c -> b c h w").to(dtype)
-        return MemoryOutput(features=features, distance=distance, losses=losses, weights=weights, diagnostics=diagnostics)
+        return MemoryOutput(
+            features=features, distance=distance, losses=losses, weights=weights, diagnostics=diagnostics
+        )
 
     @torch.no_grad()
     def update_items(self, query: Tensor, normal_mask: Tensor) -> int:

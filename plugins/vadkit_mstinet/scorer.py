@@ -136,5 +136,7 @@ class RegularityScorer(_PSNRTerm, Scorer):
         return {self.psnr_key: self.tau, "distance": 1.0 - self.tau}
 
     def protocol(self) -> str:
-        return (f"MSTI-Net eq. 10: R_t = 1 - tau(1 - f(P)) - (1 - tau) f(D), P = {self.psnr_protocol()}, "
-                f"tau = {self.tau:g}, f = min-max per test video; score = 1 - R_t")
+        return (
+            f"MSTI-Net eq. 10: R_t = 1 - tau(1 - f(P)) - (1 - tau) f(D), P = {self.psnr_protocol()}, "
+            f"tau = {self.tau:g}, f = min-max per test video; score = 1 - R_t"
+        )

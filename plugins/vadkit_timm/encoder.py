@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import timm
 from torch import nn

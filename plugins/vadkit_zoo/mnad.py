@@ -35,7 +35,9 @@ class MNADEncoder(Encoder):
     parameters) so the parameter count equals the official model's. Their values never change.
     """
 
-    def __init__(self, in_channels: int, widths: Sequence[int] = (64, 128, 256, 512), official_layout: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, widths: Sequence[int] = (64, 128, 256, 512), official_layout: bool = True
+    ) -> None:
         super().__init__()
         widths = _widths(widths)
         stages: list[nn.Module] = []
@@ -61,7 +63,9 @@ class MNADDecoder(Decoder):
     skip connections, each upsample keeps its channels (the official Reconstruction.py).
     """
 
-    def __init__(self, encoder_channels: Sequence[int], in_channels: int, out_channels: int = 3, skips: bool = True) -> None:
+    def __init__(
+        self, encoder_channels: Sequence[int], in_channels: int, out_channels: int = 3, skips: bool = True
+    ) -> None:
         super().__init__()
         chans = _widths(encoder_channels)
         self.skips = bool(skips)

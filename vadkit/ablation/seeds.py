@@ -48,8 +48,13 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for run in runs:
         v = variants.setdefault(
             run["recipe"],
-            {"model": run["model"], "recipe": run["recipe"], **{k: run.get(k, "") for k in DESCRIPTION},
-             "seeds": [], "values": {}},
+            {
+                "model": run["model"],
+                "recipe": run["recipe"],
+                **{k: run.get(k, "") for k in DESCRIPTION},
+                "seeds": [],
+                "values": {},
+            },
         )
         v["seeds"].append(run.get("seed"))
         for col, value in metric_columns(run).items():
@@ -103,7 +108,17 @@ def table_rows(summary: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
         cells = [_pct(v["mean"][c], v["std"][c]) if c in v["mean"] else "" for c in cols]
         paper = "" if v["paper_shanghaitech"] is None else f"{v['paper_shanghaitech']:.1f}"
         micro = verdict((v["vs_reference"] or {}).get("auc_micro"))
-        rows.append([v["model"], v["recipe"], *(v[k] for k in DESCRIPTION), ",".join(map(str, v["seeds"])), *cells, paper, micro])
+        rows.append(
+            [
+                v["model"],
+                v["recipe"],
+                *(v[k] for k in DESCRIPTION),
+                ",".join(map(str, v["seeds"])),
+                *cells,
+                paper,
+                micro,
+            ]
+        )
     return header, rows
 
 
@@ -119,7 +134,13 @@ def csv_text(summary: list[dict[str, Any]]) -> str:
     writer.writerow(header)
     for v in summary:
         ref = v["vs_reference"] or {}
-        row = [v["model"], v["recipe"], *(v[k] for k in DESCRIPTION), " ".join(map(str, v["seeds"])), v["paper_shanghaitech"]]
+        row = [
+            v["model"],
+            v["recipe"],
+            *(v[k] for k in DESCRIPTION),
+            " ".join(map(str, v["seeds"])),
+            v["paper_shanghaitech"],
+        ]
         row += [v[s].get(c, "") for c in cols for s in ("mean", "std")]
         row += [ref.get(c, {}).get(k, "") for c in cols for k in ("diff", "pooled_std", "exceeds_seed_spread")]
         writer.writerow(["" if x is None or (isinstance(x, float) and math.isnan(x)) else x for x in row])
@@ -134,8 +155,12 @@ def write_seed_tables(runs: list[dict[str, Any]], out: Path, console: Console) -
     add_comparisons(summary)
     header, rows = table_rows(summary)
     per_run = [{k: r.get(k) for k in ("model", "recipe", "seed")} | metric_columns(r) for r in runs]
-    doc = {"note": __doc__.split("\n\n", 1)[1].replace("\n", " ").strip(), "reference": REFERENCE,
-           "variants": summary, "runs": per_run}
+    doc = {
+        "note": __doc__.split("\n\n", 1)[1].replace("\n", " ").strip(),
+        "reference": REFERENCE,
+        "variants": summary,
+        "runs": per_run,
+    }
     atomic_write_text(out / "table.json", json.dumps(_no_nan(doc), indent=2, allow_nan=False) + "\n")
     atomic_write_text(out / "table.csv", csv_text(summary))
     atomic_write_text(out / "table.md", to_markdown(header, rows))

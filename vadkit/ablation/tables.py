@@ -31,8 +31,18 @@ def table_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
     rows = []
     for r in results:
         cats = r.get("auc_per_category") or {}
-        rows.append([r["model"], r["recipe"], r["motion"], r["fusion"], r["memory"], pct(r.get("auc_micro")),
-                     pct(r.get("auc_macro"))] + [pct(cats.get(c)) for c in categories])
+        rows.append(
+            [
+                r["model"],
+                r["recipe"],
+                r["motion"],
+                r["fusion"],
+                r["memory"],
+                pct(r.get("auc_micro")),
+                pct(r.get("auc_macro")),
+            ]
+            + [pct(cats.get(c)) for c in categories]
+        )
     return header, rows
 
 

@@ -18,7 +18,11 @@ from ..recipe import Recipe, load_recipe
 def add_recipe_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--recipe", required=required, help="recipe file, or a built-in recipe name (e.g. mstinet)")
     p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override any recipe key, e.g. --set model.memory.slots=20 (repeatable; value read as TOML)",
     )
 
@@ -34,8 +38,13 @@ def _flag_type(hint: Any) -> Any:
     return hint if hint in (int, float, str) else str
 
 
-def add_setting_flags(p: argparse.ArgumentParser, section: str, cls: type, names: typing.Sequence[str],
-                      rename: dict[str, str] | None = None) -> None:
+def add_setting_flags(
+    p: argparse.ArgumentParser,
+    section: str,
+    cls: type,
+    names: typing.Sequence[str],
+    rename: dict[str, str] | None = None,
+) -> None:
     """One ``--flag`` per setting in ``names`` of section class ``cls`` (``rename``: flag name for
     a setting, e.g. ``{"calibration_max_frames": "max_frames"}``). Every flag defaults to None =
     not given, so the recipe's value stands."""
@@ -44,8 +53,10 @@ def add_setting_flags(p: argparse.ArgumentParser, section: str, cls: type, names
     for name in names:
         default, meta, hint = table[name]
         flag = "--" + rename.get(name, name).replace("_", "-")
-        extra = [f"[{section}] {name}", f"default {default!r}" if not isinstance(default, bool) else
-                 f"default {str(default).lower()}"]
+        extra = [
+            f"[{section}] {name}",
+            f"default {default!r}" if not isinstance(default, bool) else f"default {str(default).lower()}",
+        ]
         if rng := range_text(meta):
             extra.append(rng)
         if meta.get("note"):
@@ -55,8 +66,15 @@ def add_setting_flags(p: argparse.ArgumentParser, section: str, cls: type, names
         if hint is bool:
             p.add_argument(flag, dest=dest, action="store_true", default=None, help=help_text)
         else:
-            p.add_argument(flag, dest=dest, type=_flag_type(hint), default=None, choices=meta.get("choices"),
-                           metavar=None if meta.get("choices") else name.upper(), help=help_text)
+            p.add_argument(
+                flag,
+                dest=dest,
+                type=_flag_type(hint),
+                default=None,
+                choices=meta.get("choices"),
+                metavar=None if meta.get("choices") else name.upper(),
+                help=help_text,
+            )
 
 
 def given_settings(args: argparse.Namespace, section: str | None = None) -> dict[str, Any]:

@@ -56,8 +56,11 @@ def os_error_message(exc: OSError) -> str:
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" or (
-        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+    return (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ == "OutOfMemoryError"
+        or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+    )
 
 
 def user_error(exc: BaseException) -> str | None:
@@ -68,8 +71,10 @@ def user_error(exc: BaseException) -> str | None:
         return os_error_message(exc)
     if _is_out_of_memory(exc):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return (f"out of memory ({first[:200]}); lower model.resolution or the batch size "
-                f"(`vadkit build` estimates what a recipe needs){DEBUG_HINT}")
+        return (
+            f"out of memory ({first[:200]}); lower model.resolution or the batch size "
+            f"(`vadkit build` estimates what a recipe needs){DEBUG_HINT}"
+        )
     if isinstance(exc, ValueError):
         return f"{exc}{DEBUG_HINT}"
     return None
@@ -88,8 +93,14 @@ def _resume_command(args: argparse.Namespace, out: Path) -> str:
     parts = ["vadkit", "train", "--recipe", str(args.recipe)]
     for o in getattr(args, "overrides", []) or []:
         parts += ["--set", o]
-    parts += ["--data", str(args.data), "--out", str(out), *(["--eval"] if getattr(args, "eval", False) else []),
-              "--resume"]
+    parts += [
+        "--data",
+        str(args.data),
+        "--out",
+        str(out),
+        *(["--eval"] if getattr(args, "eval", False) else []),
+        "--resume",
+    ]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -112,19 +123,23 @@ def interrupted_message(args: argparse.Namespace, signum: int | None = None) -> 
     if command in ("train", "demo"):
         out = _train_out(args)
         if out is not None and (out / "checkpoints" / "last.pt").is_file():
-            return (f"{head}: {escape(str(out))} keeps the checkpoint of the last completed epoch "
-                    f"(written atomically, so it is whole); continue with: {escape(_resume_command(args, out))}")
+            return (
+                f"{head}: {escape(str(out))} keeps the checkpoint of the last completed epoch "
+                f"(written atomically, so it is whole); continue with: {escape(_resume_command(args, out))}"
+            )
         return f"{head} before the first epoch completed: no checkpoint to resume; start again"
     if command == "detect":
-        return (f"{head}: what was scored so far is in the output folder, its events.json marked \"interrupted\"; "
-                "run the same command again to score the whole source (it replaces those outputs)")
+        return (
+            f"{head}: what was scored so far is in the output folder, its events.json marked \"interrupted\"; "
+            "run the same command again to score the whole source (it replaces those outputs)"
+        )
     if command == "eval" and getattr(args, "run", None) is not None:
-        return (f"{head}: the evaluation did not finish; metrics.json and scores.csv are written only when one "
-                f"completes (any in {escape(str(args.run))} are an earlier evaluation's); run it again with: "
-                f"{escape(_rerun_command(args, 'eval'))}")
+        return (
+            f"{head}: the evaluation did not finish; metrics.json and scores.csv are written only when one "
+            f"completes (any in {escape(str(args.run))} are an earlier evaluation's); run it again with: "
+            f"{escape(_rerun_command(args, 'eval'))}"
+        )
     return head
-
-
 
 
 def require_run_folder(path: Path, option: str = "--run") -> Path:
@@ -163,10 +178,18 @@ def too_short_message(result: object, run: Path) -> str | None:
     except (VadkitError, TypeError, ValueError):
         frames = 4
     read = getattr(result, "frames_read", 0)
-    return (f"{getattr(result, 'name', 'source')}: no frame scored: {read} frame{'s' if read != 1 else ''} read, but "
-            f"scoring needs at least T+1 = {frames + 1} frames (the model predicts each frame from the T = {frames} "
-            f"before it)")
+    return (
+        f"{getattr(result, 'name', 'source')}: no frame scored: {read} frame{'s' if read != 1 else ''} read, but "
+        f"scoring needs at least T+1 = {frames + 1} frames (the model predicts each frame from the T = {frames} "
+        f"before it)"
+    )
 
 
-__all__ = ["user_error", "interrupted_message", "os_error_message", "require_run_folder", "too_short_message",
-           "guard_run_outputs"]
+__all__ = [
+    "user_error",
+    "interrupted_message",
+    "os_error_message",
+    "require_run_folder",
+    "too_short_message",
+    "guard_run_outputs",
+]

@@ -18,16 +18,28 @@ from ..ablation.tables import describe, table_rows, to_markdown
 from ..errors import RecipeError
 from ..recipe import BUILTIN_RECIPES, Recipe, load_recipe
 
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ablate", help="train + evaluate Table II ablations, write the table", description=__doc__)
     p.add_argument("--recipes", default="A,B,C,D,E", help="ablation letters (A-E) or recipe files, comma-separated")
     p.add_argument("--data", required=True, type=Path, help="dataset root")
     p.add_argument("--base", default=None, help="rebase every ablation on this recipe (e.g. demo) instead of mstinet")
     p.add_argument("--out", type=Path, default=Path("runs/ablate"), help="folder for the runs and the table")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key in every recipe")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key in every recipe",
+    )
     p.add_argument("--resume", action="store_true", help="skip finished runs, resume unfinished ones")
-    p.add_argument("--seeds", default=None, help="comma-separated seeds (e.g. 0,1,2): train each variant once per seed "
-                   "(train.seed) and report mean and std; without it, one run per variant at the recipe's seed")
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help="comma-separated seeds (e.g. 0,1,2): train each variant once per seed "
+        "(train.seed) and report mean and std; without it, one run per variant at the recipe's seed",
+    )
     p.set_defaults(func=run)
 
 

@@ -25,7 +25,9 @@ CHECK_MARKER = re.compile(r"^[0-9a-f]{32}\.ok$")
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cache", help="list or clear the flow / frame / check caches", description=__doc__)
     p.add_argument("action", choices=("list", "clear"))
-    p.add_argument("--dir", type=Path, default=None, help="cache folder (default $VADKIT_CACHE or ~/.cache/vadkit/flow)")
+    p.add_argument(
+        "--dir", type=Path, default=None, help="cache folder (default $VADKIT_CACHE or ~/.cache/vadkit/flow)"
+    )
     p.add_argument("--kind", choices=(*KINDS, "all"), default="all", help="which cache (default %(default)s)")
     p.add_argument("--dataset", type=Path, default=None, help="clear only flow/frame entries of this dataset root")
     p.add_argument("--stale", action="store_true", help="clear only temporary files left by killed writers")
@@ -79,9 +81,11 @@ def _require_marker(root: Path, folders: dict[str, Path]) -> None:
     npy = [p for p in files if p.suffix == ".npy"]
     sample = ", ".join(p.name for p in (npy or files)[:3])
     found = f"{len(files)} file(s), {len(npy)} of them .npy" + (f" (e.g. {sample})" if sample else "")
-    raise OutputError(f"{root}: not a vadkit cache (no {MARKER} marker, which every vadkit cache folder gets when "
-                      f"it is filled); it holds {found}; nothing removed. Is it a dataset? `--dataset ROOT` "
-                      f"clears that dataset's entries from the cache")
+    raise OutputError(
+        f"{root}: not a vadkit cache (no {MARKER} marker, which every vadkit cache folder gets when "
+        f"it is filled); it holds {found}; nothing removed. Is it a dataset? `--dataset ROOT` "
+        f"clears that dataset's entries from the cache"
+    )
 
 
 def _list(console: Console, root: Path, folders: dict[str, Path]) -> int:
@@ -97,13 +101,17 @@ def _list(console: Console, root: Path, folders: dict[str, Path]) -> int:
         unproven += [p for p in entries if p not in good]
         size = sum(p.stat().st_size for p in good)
         datasets = sorted({d for p in good if (d := _dataset_of(p))})
-        table.add_row(kind, str(len(good)), f"{size / 2**20:.1f}", "\n".join(datasets) or "-",
-                      str(len(stale_temps(folder))))
+        table.add_row(
+            kind, str(len(good)), f"{size / 2**20:.1f}", "\n".join(datasets) or "-", str(len(stale_temps(folder)))
+        )
     console.print(table)
     if unproven:
         names = ", ".join(p.name for p in unproven[:3]) + (" ..." if len(unproven) > 3 else "")
-        console.print(f"[yellow]note:[/] {len(unproven)} file(s) not listed: no valid entry metadata (a JSON object "
-                      f"with the cache key), so not a vadkit entry or damaged: {escape(names)}", highlight=False)
+        console.print(
+            f"[yellow]note:[/] {len(unproven)} file(s) not listed: no valid entry metadata (a JSON object "
+            f"with the cache key), so not a vadkit entry or damaged: {escape(names)}",
+            highlight=False,
+        )
     return 0
 
 

@@ -25,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_inspect(args: argparse.Namespace) -> int:
     from vadkit import default_registry
-    from vadkit.recipe import load_recipe
     from vadkit.data import open_dataset
+    from vadkit.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.set) if args.recipe else None
     ds = open_dataset(args.root, default_registry(), recipe)
@@ -39,9 +39,11 @@ def run_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=1))
         return code
     console = Console()
-    console.print(f"[bold]{summary['root']}[/]: layout [cyan]{summary['layout']}[/], "
-                  f"labels [cyan]{summary['labels'] or 'none found'}[/]"
-                  + (f" ({summary['label_file']})" if summary["label_file"] else ""))
+    console.print(
+        f"[bold]{summary['root']}[/]: layout [cyan]{summary['layout']}[/], "
+        f"labels [cyan]{summary['labels'] or 'none found'}[/]"
+        + (f" ({summary['label_file']})" if summary["label_file"] else "")
+    )
     for split, rows in summary["splits"].items():
         table = Table(title=f"{split}: {len(rows)} videos, {sum(r['frames'] for r in rows)} frames")
         for col in ("video", "frames", "abnormal"):

@@ -11,24 +11,26 @@ from rich.console import Console
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="quickstart: synthetic data -> train -> evaluate (minutes on a CPU)", description=__doc__)
+    p = sub.add_parser(
+        "demo", help="quickstart: synthetic data -> train -> evaluate (minutes on a CPU)", description=__doc__
+    )
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder (default: %(default)s)")
     p.add_argument("--recipe", default="demo", help="recipe (default: the built-in demo recipe)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data set")
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo in --out")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.synth import generate
-
     from .. import default_registry
+    from ..data.synth import generate
+    from ..errors import output_folder
     from ..evaluation.evaluate import auc_text, evaluate
     from ..recipe import load_recipe
     from ..training.trainer import train
-
-    from ..errors import output_folder
 
     output_folder(args.out, "--out")
     console = Console()

@@ -17,15 +17,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="recipe override")
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)), help="parallel processes")
     p.add_argument("--split", default="training,testing", help="comma-separated splits")
-    p.add_argument("--cache", type=Path, help="cache folder (default [flow] cache, $VADKIT_CACHE, ~/.cache/vadkit/flow)")
+    p.add_argument(
+        "--cache", type=Path, help="cache folder (default [flow] cache, $VADKIT_CACHE, ~/.cache/vadkit/flow)"
+    )
     p.set_defaults(func=run_flow)
 
 
 def run_flow(args: argparse.Namespace) -> int:
     from vadkit import default_registry
+    from vadkit.data import FlowCache, flow_settings, make_flow, model_resolution, open_dataset
     from vadkit.errors import DataError
     from vadkit.recipe import load_recipe
-    from vadkit.data import FlowCache, flow_settings, make_flow, model_resolution, open_dataset
 
     registry = default_registry()
     recipe = load_recipe(args.recipe, args.set)
@@ -41,8 +43,10 @@ def run_flow(args: argparse.Namespace) -> int:
             raise DataError(f"--split: unknown split '{split}' (use training, testing)")
     videos = [v for s in splits for v in ds.videos(s)]
     frames = sum(v.num_frames for v in videos)
-    console.print(f"flow [cyan]{est.cache_key()}[/] at {resolution[0]}x{resolution[1]} for {len(videos)} videos "
-                  f"({frames} frames), {args.workers} workers -> {cache.directory}")
+    console.print(
+        f"flow [cyan]{est.cache_key()}[/] at {resolution[0]}x{resolution[1]} for {len(videos)} videos "
+        f"({frames} frames), {args.workers} workers -> {cache.directory}"
+    )
     start = time.perf_counter()
     cache.precompute(videos, est, resolution, args.workers, console, dataset_root=ds.root)
     took = time.perf_counter() - start

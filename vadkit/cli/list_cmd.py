@@ -53,4 +53,6 @@ def report_failures(registry) -> None:
     err = Console(stderr=True)
     for info in registry.plugins.values():
         if info.error:
-            err.print(f"[yellow]warning:[/] plugin '{info.name}' ({info.distribution}) failed: {info.error}", highlight=False)
+            err.print(
+                f"[yellow]warning:[/] plugin '{info.name}' ({info.distribution}) failed: {info.error}", highlight=False
+            )

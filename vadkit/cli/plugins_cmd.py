@@ -60,12 +60,16 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold")
     for info in infos:
         components = escape(by_kind(info.components)) or "-"
-        table.add_row(escape(info.name), escape(info.distribution), info.version or "-", components, status(registry, info))
+        table.add_row(
+            escape(info.name), escape(info.distribution), info.version or "-", components, status(registry, info)
+        )
     console = Console()
     console.print(table)
     if registry.conflicts:
-        console.print(f"[bold red]{len(registry.conflicts)} name(s) registered by more than one plugin "
-                      "(recipes naming them fail until one is blocked):[/]")
+        console.print(
+            f"[bold red]{len(registry.conflicts)} name(s) registered by more than one plugin "
+            "(recipes naming them fail until one is blocked):[/]"
+        )
         for kind, name in registry.conflicts:
             console.print(f"[red]conflict:[/] {escape(registry.conflict_message(kind, name))}", soft_wrap=True)
     report_failures(registry)

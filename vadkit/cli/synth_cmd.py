@@ -23,20 +23,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from vadkit.errors import DataError, output_folder
     from vadkit.data.synth import generate
+    from vadkit.errors import DataError, output_folder
 
     from ._errors import os_error_message
 
     output_folder(args.out, "OUT")
     start = time.perf_counter()
     try:
-        out = generate(args.out, args.seed, train_videos=args.train_videos, test_videos=args.test_videos,
-                       frames=args.frames, size=args.size, object_size=args.object_size, noise=args.noise)
+        out = generate(
+            args.out,
+            args.seed,
+            train_videos=args.train_videos,
+            test_videos=args.test_videos,
+            frames=args.frames,
+            size=args.size,
+            object_size=args.object_size,
+            noise=args.noise,
+        )
     except OSError as exc:
         raise DataError(f"cannot write the synthetic set to {args.out}: {os_error_message(exc)}") from None
     except ValueError as exc:
         raise DataError(f"{args.out}: {exc}") from None
-    Console().print(f"wrote {out} in {time.perf_counter() - start:.1f} s "
-                    f"({args.train_videos} training, {args.test_videos} test videos of {args.frames} frames)")
+    Console().print(
+        f"wrote {out} in {time.perf_counter() - start:.1f} s "
+        f"({args.train_videos} training, {args.test_videos} test videos of {args.frames} frames)"
+    )
     return 0

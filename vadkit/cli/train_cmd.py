@@ -19,13 +19,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, type=Path, help="dataset root (any supported layout)")
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<recipe name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--force", action="store_true",
-                   help="with --resume: continue even though [model], [data], [flow], [loss] or the optimisation "
-                        "settings changed (docs/training.md)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --resume: continue even though [model], [data], [flow], [loss] or the optimisation "
+        "settings changed (docs/training.md)",
+    )
     p.add_argument("--eval", action="store_true", help="evaluate on the test split when training ends")
-    p.add_argument("--check", action="store_true",
-                   help="decode every training frame before training (default: full up to 20,000 frames, "
-                        "else 3 sampled frames per video; passed videos are remembered)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="decode every training frame before training (default: full up to 20,000 frames, "
+        "else 3 sampled frames per video; passed videos are remembered)",
+    )
     p.set_defaults(func=run)
 
 
@@ -45,8 +51,16 @@ def run(args: argparse.Namespace) -> int:
     registry = default_registry()
     check_recipe(config, registry)  # [data] and [flow] components too, before any data is read
     try:
-        run_folder = train(config, args.data, out, registry, resume=args.resume, console=console,
-                           check="full" if args.check else "auto", force=args.force)
+        run_folder = train(
+            config,
+            args.data,
+            out,
+            registry,
+            resume=args.resume,
+            console=console,
+            check="full" if args.check else "auto",
+            force=args.force,
+        )
         distributed.barrier()  # every rank has finished; rank 0 goes on alone
         main = distributed.current().is_main
     finally:
@@ -67,8 +81,8 @@ def _import_after_training_steps() -> None:
 
 def _after_training(args: argparse.Namespace, run_folder, registry, console: Console) -> None:
     """Rank 0 (or the only process): calibration for `vadkit detect`, then the optional eval."""
-    from ..evaluation.evaluate import auc_text, evaluate
     from ..detect import calibrate
+    from ..evaluation.evaluate import auc_text, evaluate
     from ..trained_run import TrainedRun
 
     trained = TrainedRun.open(run_folder.root, registry)  # built once for calibration and evaluation

@@ -45,7 +45,9 @@ def read_catalogue(path: Path | None = None) -> list[dict[str, Any]]:
     for model in models:
         for role, ref in model.get("recipes", {}).items():
             if role not in RECIPE_ROLES:
-                raise VadkitError(f"{path}: model '{model.get('name')}' has recipe role '{role}'; roles: {', '.join(RECIPE_ROLES)}")
+                raise VadkitError(
+                    f"{path}: model '{model.get('name')}' has recipe role '{role}'; roles: {', '.join(RECIPE_ROLES)}"
+                )
             if not (path.parent.parent / ref).is_file():
                 raise VadkitError(f"{path}: model '{model.get('name')}' names recipe '{ref}', which does not exist")
     return models
@@ -60,8 +62,11 @@ def count(recipe_path: Path, registry: Any) -> dict[str, Any]:
     recipe = load_recipe(recipe_path)
     resolution = tuple(model_section(recipe)["resolution"])
     summary = summarize(build_model(recipe, registry), resolution, registry)
-    return {"params": summary.total_params, "gflops_per_frame": round(summary.gflops_per_frame, 3),
-            "resolution": list(resolution)}
+    return {
+        "params": summary.total_params,
+        "gflops_per_frame": round(summary.gflops_per_frame, 3),
+        "resolution": list(resolution),
+    }
 
 
 def entries(measure: bool = True) -> list[dict[str, Any]]:
@@ -104,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
             params = f"{info['params']:,}" if "params" in info else ""
             flops = f"{info['gflops_per_frame']:.2f} @{info['resolution'][0]}" if "gflops_per_frame" in info else ""
             name = Path(info["recipe"]).relative_to(catalogue_path().parent.parent.resolve())
-            table.add_row(model["name"] if i == 0 else "", f"{role}: {name}", params, flops, *(published if i == 0 else [""] * 3))
+            table.add_row(
+                model["name"] if i == 0 else "", f"{role}: {name}", params, flops, *(published if i == 0 else [""] * 3)
+            )
     Console().print(table)
     return 0

@@ -12,19 +12,43 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "DataError": "vadkit.errors",
-    "DatasetLayout": ".interfaces", "FlowEstimator": ".interfaces", "SPLITS": ".interfaces",
-    "Video": ".video", "ImageFiles": ".video", "VideoFile": ".video", "MaskFiles": ".video",
-    "MaskArray": ".video", "decode_image": ".video", "natural_key": ".video", "where": ".video",
-    "count_video_frames": ".video", "IMAGE_EXTENSIONS": ".video", "VIDEO_EXTENSIONS": ".video",
-    "VideoDataset": ".layout", "list_images": ".layout", "list_dirs": ".layout",
-    "list_video_files": ".layout", "image_video": ".layout", "file_video": ".layout",
+    "DatasetLayout": ".interfaces",
+    "FlowEstimator": ".interfaces",
+    "SPLITS": ".interfaces",
+    "Video": ".video",
+    "ImageFiles": ".video",
+    "VideoFile": ".video",
+    "MaskFiles": ".video",
+    "MaskArray": ".video",
+    "decode_image": ".video",
+    "natural_key": ".video",
+    "where": ".video",
+    "count_video_frames": ".video",
+    "IMAGE_EXTENSIONS": ".video",
+    "VIDEO_EXTENSIONS": ".video",
+    "VideoDataset": ".layout",
+    "list_images": ".layout",
+    "list_dirs": ".layout",
+    "list_video_files": ".layout",
+    "image_video": ".layout",
+    "file_video": ".layout",
     "labels_array": ".layout",
-    "load_labels": ".labels", "find_label_file": ".labels", "resolve_label_path": ".labels",
-    "resize_frame": ".transforms", "normalise_flow": ".transforms", "resize_flow": ".transforms",
-    "FlowCache": ".flow_cache", "default_cache_dir": ".flow_cache",
-    "ClipDataset": ".clips", "DEFAULT_FLOW_SCALE": ".clips",
-    "open_dataset": ".factory", "detect_layout": ".factory", "make_flow": ".factory",
-    "flow_settings": ".factory", "model_resolution": ".factory", "build_clips": ".factory",
+    "load_labels": ".labels",
+    "find_label_file": ".labels",
+    "resolve_label_path": ".labels",
+    "resize_frame": ".transforms",
+    "normalise_flow": ".transforms",
+    "resize_flow": ".transforms",
+    "FlowCache": ".flow_cache",
+    "default_cache_dir": ".flow_cache",
+    "ClipDataset": ".clips",
+    "DEFAULT_FLOW_SCALE": ".clips",
+    "open_dataset": ".factory",
+    "detect_layout": ".factory",
+    "make_flow": ".factory",
+    "flow_settings": ".factory",
+    "model_resolution": ".factory",
+    "build_clips": ".factory",
 }
 __all__ = list(_EXPORTS)
 
@@ -35,11 +59,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from .flow_cache import FlowCache, default_cache_dir
     from .interfaces import SPLITS, DatasetLayout, FlowEstimator
     from .labels import find_label_file, load_labels, resolve_label_path
-    from .layout import (VideoDataset, file_video, image_video, labels_array, list_dirs, list_images,
-                         list_video_files)
+    from .layout import VideoDataset, file_video, image_video, labels_array, list_dirs, list_images, list_video_files
     from .transforms import normalise_flow, resize_flow, resize_frame
-    from .video import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ImageFiles, MaskArray, MaskFiles, Video, VideoFile,
-                        count_video_frames, decode_image, natural_key, where)
+    from .video import (
+        IMAGE_EXTENSIONS,
+        VIDEO_EXTENSIONS,
+        ImageFiles,
+        MaskArray,
+        MaskFiles,
+        Video,
+        VideoFile,
+        count_video_frames,
+        decode_image,
+        natural_key,
+        where,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -120,5 +120,14 @@ def fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-__all__ = ["entry_path", "load_entry", "fill_entries", "mark_cache", "read_meta", "write_meta", "file_crc32",
-           "MARKER", "KEY_FIELDS"]
+__all__ = [
+    "entry_path",
+    "load_entry",
+    "fill_entries",
+    "mark_cache",
+    "read_meta",
+    "write_meta",
+    "file_crc32",
+    "MARKER",
+    "KEY_FIELDS",
+]

@@ -42,8 +42,7 @@ def fill_entries(
             serial(video, advance)
         return
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
-                               initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init, initargs=(os.getpid(),))
     jobs: dict[Future, Any] = {}
     try:
         jobs = {pool.submit(job, *job_args(video)): video for video in todo}
@@ -51,11 +50,16 @@ def fill_entries(
             done.result()
             advance(jobs[done].num_frames)
     except BrokenProcessPool:
-        names = ", ".join(str(getattr(v, "name", v)) for f, v in jobs.items()
-                          if not f.done() or (not f.cancelled() and f.exception() is not None))
+        names = ", ".join(
+            str(getattr(v, "name", v))
+            for f, v in jobs.items()
+            if not f.done() or (not f.cancelled() and f.exception() is not None)
+        )
         stop(pool)
-        raise DataError(f"a cache worker died while filling the entries of: {names[:300]} (killed, e.g. by the "
-                        "out-of-memory killer; try fewer workers); finished entries are kept, run again") from None
+        raise DataError(
+            f"a cache worker died while filling the entries of: {names[:300]} (killed, e.g. by the "
+            "out-of-memory killer; try fewer workers); finished entries are kept, run again"
+        ) from None
     except BaseException:
         stop(pool)  # Ctrl-C, SIGTERM turned into an exception, or a failed video: stop at once
         raise

@@ -20,8 +20,9 @@ replicated (decoding always yields RGB).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,8 +73,9 @@ class ClipDataset(Dataset):
         self.dataset_root = dataset_root
         self.frame_cache = int(frame_cache)
         self.frame_store = frame_store
-        self.stored = {vi for vi, v in enumerate(self.videos)
-                       if frame_store is not None and (store_all or is_video_file(v))}
+        self.stored = {
+            vi for vi, v in enumerate(self.videos) if frame_store is not None and (store_all or is_video_file(v))
+        }
         for v in self.videos:
             if v.num_frames <= self.frames:
                 raise DataError(
@@ -90,7 +92,12 @@ class ClipDataset(Dataset):
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_lru"], state["_flow_lru"], state["_flows"], state["_decoded"] = OrderedDict(), OrderedDict(), {}, {}  # memmaps stay per process
+        state["_lru"], state["_flow_lru"], state["_flows"], state["_decoded"] = (
+            OrderedDict(),
+            OrderedDict(),
+            {},
+            {},
+        )  # memmaps stay per process
         return state
 
     def __len__(self) -> int:
@@ -172,8 +179,9 @@ class ClipDataset(Dataset):
         """Fill the flow cache for every video before training (parallel across videos; under
         DDP ``shard=(rank, world)`` fills this rank's share)."""
         if self.flow is not None and self.cache is not None:
-            self.cache.precompute(self.videos, self.flow, self.resolution, workers, console, self.dataset_root,
-                                  shard=shard)
+            self.cache.precompute(
+                self.videos, self.flow, self.resolution, workers, console, self.dataset_root, shard=shard
+            )
 
     # -- samples -----------------------------------------------------------------------------
     def __getitem__(self, i: int) -> dict[str, Any]:

@@ -27,10 +27,10 @@ from typing import Any
 from rich.console import Console
 
 from ..builder import instantiate, model_section
+from ..config import AUTO_LAYOUT, FRAME_CACHE_MODES, ModelConfig, read_flow, read_section
 from ..errors import DataError, RegistryError
 from ..recipe import Recipe, recipe_from_dict
 from ..registry import Registry
-from ..config import AUTO_LAYOUT, FRAME_CACHE_MODES, ModelConfig, read_flow, read_section
 from .clips import ClipDataset
 from .flow_cache import FlowCache
 from .frame_cache import FrameCache, entry_bytes, is_video_file
@@ -69,8 +69,9 @@ def detect_layout(root: str | Path, registry: Registry) -> str:
     if len(winners) == 1:
         return winners[0]
     if winners:
-        raise DataError(f"{root}: looks like several dataset layouts ({', '.join(winners)}); "
-                        f"set [data] type to one of them")
+        raise DataError(
+            f"{root}: looks like several dataset layouts ({', '.join(winners)}); set [data] type to one of them"
+        )
     raise DataError(f"{root}: cannot detect the dataset layout; expected one of: " + "; ".join(expects))
 
 
@@ -140,8 +141,9 @@ def build_clips(
     mode = resolve_mode(check, sum(v.num_frames for v in videos))
     done = check_videos(videos, mode, cache_dir / "checks", workers, console, shard)
     if console is not None and mode == "sample" and done["checked"]:
-        console.print(f"frame check: sampled 3 frames of each of {done['checked']} videos "
-                      f"(pass --check for a full decode)")
+        console.print(
+            f"frame check: sampled 3 frames of each of {done['checked']} videos (pass --check for a full decode)"
+        )
     flow = make_flow(registry, recipe) if uses_motion else None
     store_all = frame_cache_covers(frame_cache, videos, model_resolution(recipe), int(m["image_channels"]))
     use_store = store_all is not False and (store_all or any(is_video_file(v) for v in videos))
@@ -174,8 +176,9 @@ def build_clips(
 AUTO_FRAME_CACHE_BYTES = 4 * 2**30
 
 
-def frame_cache_covers(mode: bool | str | None, videos: list[Any], resolution: tuple[int, int],
-                       channels: int) -> bool | None:
+def frame_cache_covers(
+    mode: bool | str | None, videos: list[Any], resolution: tuple[int, int], channels: int
+) -> bool | None:
     """Which videos the decoded-frame cache holds: True = every video, None = video files only,
     False = none. ``mode`` is a bool/None or one of :data:`FRAME_CACHE_MODES`."""
     if mode is None or isinstance(mode, bool):
@@ -200,8 +203,13 @@ def cache_space(clips: ClipDataset) -> dict[str, tuple[int, int]]:
         sizes = [(entry_bytes(v, res, ch), id(v) in todo) for v in stored]
         out["frames"] = (sum(b for b, _ in sizes), sum(b for b, t in sizes if t))
     if clips.flow is not None and clips.cache is not None:
-        sizes = [(v.num_frames * 2 * res[0] * res[1] * 2 + 128,
-                  not clips.cache.path(clips.dataset_root, v, clips.flow, res).is_file()) for v in clips.videos]
+        sizes = [
+            (
+                v.num_frames * 2 * res[0] * res[1] * 2 + 128,
+                not clips.cache.path(clips.dataset_root, v, clips.flow, res).is_file(),
+            )
+            for v in clips.videos
+        ]
         out["flow"] = (sum(b for b, _ in sizes), sum(b for b, t in sizes if t))
     return out
 
@@ -220,10 +228,23 @@ def report_cache_space(clips: ClipDataset, console: Console | None) -> None:
     if console is not None:
         console.print(f"caches in {directory}: {parts}; {free / gib:.1f} GiB free")
     if todo > free:
-        raise DataError(f"{directory}: the caches need {todo / gib:.2f} GiB more but only {free / gib:.2f} GiB "
-                        f"is free; set [flow] cache (or $VADKIT_CACHE) to a larger disk, or clear old entries "
-                        f"with `vadkit cache clear`")
+        raise DataError(
+            f"{directory}: the caches need {todo / gib:.2f} GiB more but only {free / gib:.2f} GiB "
+            f"is free; set [flow] cache (or $VADKIT_CACHE) to a larger disk, or clear old entries "
+            f"with `vadkit cache clear`"
+        )
 
 
-__all__ = ["open_dataset", "detect_layout", "make_flow", "flow_settings", "model_resolution", "build_clips",
-           "cache_space", "report_cache_space", "frame_cache_covers", "FRAME_CACHE_MODES", "AUTO"]
+__all__ = [
+    "open_dataset",
+    "detect_layout",
+    "make_flow",
+    "flow_settings",
+    "model_resolution",
+    "build_clips",
+    "cache_space",
+    "report_cache_space",
+    "frame_cache_covers",
+    "FRAME_CACHE_MODES",
+    "AUTO",
+]

@@ -15,14 +15,14 @@ an hour). Under DDP each rank fills its share of the videos (``shard``).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from vadkit.atomic import clean_stale_temps, temp_name
 from vadkit.errors import DataError
-
 from vadkit.faults import fault
 
 from .cache_entry import entry_path, fill_entries, fsync_file, load_entry, mark_cache, remove_entry, write_meta
@@ -132,13 +132,25 @@ class FlowCache:
         """Fill the cache for ``videos``, in parallel across videos (processes), with a progress
         bar; ``shard=(rank, world)`` fills only every world-th video from the rank-th."""
         clean_stale_temps(self.directory)
-        videos = list(videos)[shard[0]::shard[1]]
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        videos = list(videos)[shard[0] :: shard[1]]
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         total = sum(v.num_frames for v in videos)
-        columns = (TextColumn("[bold]flow[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("frames"), TimeElapsedColumn(), TimeRemainingColumn())
+        columns = (
+            TextColumn("[bold]flow[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("frames"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=console) as bar:
             task = bar.add_task(f"{len(videos)} videos", total=total)
             todo = []
@@ -149,7 +161,8 @@ class FlowCache:
                 else:
                     todo.append(v)
             fill_entries(
-                todo, workers,
+                todo,
+                workers,
                 serial=lambda v, advance: self.ensure(dataset_root, v, estimator, resolution, progress=advance),
                 job=_ensure_job,
                 job_args=lambda v: (str(self.directory), dataset_root, v, estimator, tuple(resolution)),

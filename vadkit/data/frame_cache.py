@@ -15,14 +15,14 @@ removed by the next fill.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from vadkit.atomic import clean_stale_temps, temp_name
 from vadkit.errors import DataError
-
 from vadkit.faults import fault
 
 from .cache_entry import entry_path, fill_entries, fsync_file, load_entry, mark_cache, remove_entry, write_meta
@@ -69,8 +69,9 @@ class FrameCache:
         """A valid entry, or None (missing, damaged or of another shape)."""
         return load_entry(path, shape, np.uint8)
 
-    def ensure(self, video: Video, resolution: Sequence[int], channels: int,
-               progress: Callable[[int], None] | None = None) -> np.memmap:
+    def ensure(
+        self, video: Video, resolution: Sequence[int], channels: int, progress: Callable[[int], None] | None = None
+    ) -> np.memmap:
         """The (num_frames, C, H, W) uint8 frames of ``video``, decoded and stored on first use."""
         h, w = int(resolution[0]), int(resolution[1])
         shape = (video.num_frames, channels, h, w)
@@ -98,8 +99,10 @@ class FrameCache:
                 rgb = video.read(k)
                 first = first or rgb.shape
                 if rgb.shape != first:
-                    raise DataError(f"{where(video.file_of(k), video, k)}: frame size {rgb.shape[:2]} differs "
-                                    f"from frame 0's {first[:2]}")
+                    raise DataError(
+                        f"{where(video.file_of(k), video, k)}: frame size {rgb.shape[:2]} differs "
+                        f"from frame 0's {first[:2]}"
+                    )
                 out[k] = resize_frame(rgb, (int(shape[2]), int(shape[3])), shape[1])
                 if progress:
                     progress(1)
@@ -117,23 +120,35 @@ class FrameCache:
     def missing(self, videos: list[Video], resolution: Sequence[int], channels: int) -> list[Video]:
         """The videos without a valid entry."""
         res = (int(resolution[0]), int(resolution[1]))
-        return [v for v in videos
-                if self.load(self.path(v, res, channels), (v.num_frames, channels, *res)) is None]
+        return [v for v in videos if self.load(self.path(v, res, channels), (v.num_frames, channels, *res)) is None]
 
-    def precompute(self, videos: list[Video], resolution: Sequence[int], channels: int, workers: int = 1,
-                   console: Any = None, shard: tuple[int, int] = (0, 1)) -> None:
+    def precompute(
+        self,
+        videos: list[Video],
+        resolution: Sequence[int],
+        channels: int,
+        workers: int = 1,
+        console: Any = None,
+        shard: tuple[int, int] = (0, 1),
+    ) -> None:
         """Fill the cache for this rank's share of ``videos`` (parallel across videos)."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         clean_stale_temps(self.directory)
-        todo = self.missing(list(videos)[shard[0]::shard[1]], resolution, channels)
+        todo = self.missing(list(videos)[shard[0] :: shard[1]], resolution, channels)
         if not todo:
             return
-        with Progress(TextColumn("[bold]decoding frames[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console) as bar:
+        with Progress(
+            TextColumn("[bold]decoding frames[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
             task = bar.add_task(f"{len(todo)} videos", total=sum(v.num_frames for v in todo))
             fill_entries(
-                todo, workers,
+                todo,
+                workers,
                 serial=lambda v, advance: self.ensure(v, resolution, channels, progress=advance),
                 job=_ensure_job,
                 job_args=lambda v: (str(self.directory), v, tuple(resolution), channels),

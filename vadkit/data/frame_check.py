@@ -57,8 +57,9 @@ def check_video(video: Video, mode: str) -> int:
         img = video.read(i)
         shape = shape or img.shape
         if img.shape != shape:
-            raise DataError(f"{where(video.file_of(i), video, i)}: frame size {img.shape[:2]} differs from "
-                            f"frame 0's {shape[:2]}")
+            raise DataError(
+                f"{where(video.file_of(i), video, i)}: frame size {img.shape[:2]} differs from frame 0's {shape[:2]}"
+            )
     return len(indices)
 
 
@@ -73,22 +74,40 @@ def _pending(videos: list[Video], mode: str, directory: Path) -> list[Video]:
     return [v for v in videos if not any(marker(directory, v, m).exists() for m in accepted)]
 
 
-def check_videos(videos: list[Video], mode: str, directory: str | Path, workers: int = 2, console: Any = None,
-                 shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+def check_videos(
+    videos: list[Video],
+    mode: str,
+    directory: str | Path,
+    workers: int = 2,
+    console: Any = None,
+    shard: tuple[int, int] = (0, 1),
+) -> dict[str, Any]:
     """Check this rank's share of ``videos``; what was done: mode, checked, remembered, frames."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     directory = Path(directory)
-    mine = list(videos)[shard[0]::shard[1]]
+    mine = list(videos)[shard[0] :: shard[1]]
     todo = _pending(mine, mode, directory) if mode != "none" else []
-    report = {"mode": mode, "videos": len(mine), "checked": len(todo), "remembered": len(mine) - len(todo),
-              "frames_decoded": 0}
+    report = {
+        "mode": mode,
+        "videos": len(mine),
+        "checked": len(todo),
+        "remembered": len(mine) - len(todo),
+        "frames_decoded": 0,
+    }
     if not todo:
         return report
     directory.mkdir(parents=True, exist_ok=True)
     mark_cache(directory)
-    with Progress(TextColumn(f"[bold]checking frames ({mode})[/]"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("videos"), TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn(f"[bold]checking frames ({mode})[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("videos"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("check", total=len(todo))
         for done in _run(todo, mode, str(directory), workers):
             report["frames_decoded"] += done
@@ -104,8 +123,12 @@ def _run(todo: list[Video], mode: str, directory: str, workers: int) -> Any:
     if mode == "sample":
         pool: Any = ThreadPoolExecutor(max_workers=workers)
     else:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=worker_init, initargs=(os.getpid(),))  # die with the parent
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=worker_init,
+            initargs=(os.getpid(),),
+        )  # die with the parent
     return _drain(pool, todo, mode, directory)
 
 

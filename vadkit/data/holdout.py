@@ -24,6 +24,7 @@ from ..config import DEFAULT_HOLDOUT_TAIL as DEFAULT_TAIL
 from ..config import DEFAULT_HOLDOUT_VIDEOS as DEFAULT_VIDEOS
 from ..config import DetectConfig, RunConfig, read_section
 from ..recipe import Recipe
+
 FALLBACK_TAIL = 0.25  # held out of every video when the split has too few videos to hold whole ones
 FALLBACK_MIN_CLIPS = 10  # ... provided some video's tail gives this many calibration clips (else in-sample)
 
@@ -95,8 +96,10 @@ class Holdout:
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"videos": self.videos, "tail": self.tail}
         if self.fallback:
-            out["fallback"] = (f"too few training videos to hold whole ones out: the last {self.tail:.0%} of every "
-                               "video is held out instead")
+            out["fallback"] = (
+                f"too few training videos to hold whole ones out: the last {self.tail:.0%} of every "
+                "video is held out instead"
+            )
         return out
 
 
@@ -129,8 +132,10 @@ def holdout_note(recipe: Recipe | RunConfig | DetectConfig, clips: Any) -> str |
     if holdout.fallback:
         return f"hold-out for calibration: {holdout.describe()['fallback']}"
     if asked.active and not holdout.active_for(len(clips.videos)):
-        return ("hold-out for calibration: the training videos are too few and too short to hold any frames out; "
-                "calibration will use the frames trained on (in-sample)")
+        return (
+            "hold-out for calibration: the training videos are too few and too short to hold any frames out; "
+            "calibration will use the frames trained on (in-sample)"
+        )
     return None
 
 

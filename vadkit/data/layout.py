@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 from abc import abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -144,8 +144,13 @@ class VideoDataset(DatasetLayout):
             s: [{"video": v.name, "frames": v.num_frames, "abnormal": v.abnormal} for v in self.videos(s)]
             for s in SPLITS
         }
-        return {"root": str(self.root), "layout": self.layout, "labels": self.label_format,
-                "label_file": str(self.label_path) if self.label_path else None, "splits": splits}
+        return {
+            "root": str(self.root),
+            "layout": self.layout,
+            "labels": self.label_format,
+            "label_file": str(self.label_path) if self.label_path else None,
+            "splits": splits,
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={str(self.root)!r})"

@@ -22,7 +22,7 @@ def natural_key(name: str) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
 
 
-def where(file: str | Path, video: "Video | str", index: int) -> str:
+def where(file: str | Path, video: Video | str, index: int) -> str:
     """The standard location prefix of a data error."""
     name = video.name if isinstance(video, Video) else video
     split = f" ({video.split})" if isinstance(video, Video) else ""
@@ -34,7 +34,7 @@ class FrameReader(Protocol):
 
     def __len__(self) -> int: ...
     def file_of(self, index: int) -> str: ...
-    def read(self, index: int, video: "Video") -> np.ndarray: ...
+    def read(self, index: int, video: Video) -> np.ndarray: ...
 
 
 def _jpeg_complete(data: bytes) -> bool:
@@ -66,7 +66,7 @@ class ImageFiles:
     def file_of(self, index: int) -> str:
         return self.paths[index]
 
-    def read(self, index: int, video: "Video") -> np.ndarray:
+    def read(self, index: int, video: Video) -> np.ndarray:
         path = self.paths[index]
         img = decode_image(path)
         if img is None:
@@ -97,7 +97,7 @@ class VideoFile:
     def file_of(self, index: int) -> str:
         return self.path
 
-    def read(self, index: int, video: "Video") -> np.ndarray:
+    def read(self, index: int, video: Video) -> np.ndarray:
         if self._cap is None:
             self._cap = cv2.VideoCapture(self.path)
             self._next = 0
@@ -110,7 +110,9 @@ class VideoFile:
         self._next = index + 1
         if not ok or img is None:
             self._next = -1
-            raise DataError(f"{where(self.path, video, index)}: cannot decode frame (file has fewer frames or is damaged)")
+            raise DataError(
+                f"{where(self.path, video, index)}: cannot decode frame (file has fewer frames or is damaged)"
+            )
         return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 

@@ -14,27 +14,26 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..atomic import clean_stale_temps
+from ..config import DetectConfig, RunConfig
 from ..errors import DataError
 from ..faults import fault
-from ..stop_signals import deferred, stop_point
-from ..stop_signals import reason as stop_reason
 from ..folder_lock import folder_lock
 from ..memory_estimate import check_memory
 from ..registry import Registry
-from ..config import DetectConfig, RunConfig
+from ..stop_signals import deferred, stop_point
+from ..stop_signals import reason as stop_reason
 from ..trained_run import TrainedRun, read_run_config
 from .backends import detector_model
 from .calibration import calibrate, load_calibration, resolve_threshold, stream_settings
 from .events import Event, EventMerger
 from .memory_update import NormalFrameUpdater, raw_threshold
+from .online import ScoreStream
 from .outputs import ScoreLog, StatusFile, add_offline_minmax, score_curve
 from .overlay import OverlayWriter
 from .preprocess import Preprocessor
 from .refit import WarmupRefit
-from .online import ScoreStream
 from .sources import FrameSource, open_sources
 from .stream import FrameStats, StreamingScorer
-
 
 SCORE_UNITS = {
     "tail": "weighted surprisal -log10 P(as unusual on normal frames): 0 = typical, 2 = 1 normal frame in 100",
@@ -81,8 +80,18 @@ class SourceSession:
         self.refit = detector.refit()  # [detect] refit_frames: this source's own calibration after N frames
         self.merger = EventMerger(cfg.merge_gap, cfg.min_event)
         self.log = ScoreLog(self.out / "scores.csv", detector.run.scorer.stat_names)
-        self.overlay = OverlayWriter(self.out / "overlay.avi", source.fps, detector.threshold, detector.error_scale,
-                                     cfg.overlay_width, cfg.strip_frames) if video else None
+        self.overlay = (
+            OverlayWriter(
+                self.out / "overlay.avi",
+                source.fps,
+                detector.threshold,
+                detector.error_scale,
+                cfg.overlay_width,
+                cfg.strip_frames,
+            )
+            if video
+            else None
+        )
         self.events: list[Event] = []
 
     def handle(self, ready: list[FrameStats]) -> None:
@@ -121,10 +130,17 @@ class SourceSession:
         if self.overlay is not None:
             self.overlay.threshold = self.threshold
         self.info["refit"] = refit.describe()  # events.json (StatusFile shares this dict)
-        self.info["threshold"], self.info["threshold_rule"] = self.threshold, (
-            f"quantile {refit.quantile:g} of this source's first {refit.frames} scored frames ([detect] refit_frames)")
-        self.detector.console.print(f"{self.source.name}: calibration re-fitted on its first {refit.frames} frames, "
-                                    f"threshold {self.threshold:.3f}", highlight=False)
+        self.info["threshold"], self.info["threshold_rule"] = (
+            self.threshold,
+            (
+                f"quantile {refit.quantile:g} of this source's first {refit.frames} scored frames ([detect] refit_frames)"
+            ),
+        )
+        self.detector.console.print(
+            f"{self.source.name}: calibration re-fitted on its first {refit.frames} frames, "
+            f"threshold {self.threshold:.3f}",
+            highlight=False,
+        )
 
     def fail(self, exc: BaseException) -> None:
         """Mark events.json ``error`` (best effort: the disk may be what failed)."""
@@ -156,23 +172,53 @@ class SourceSession:
         curve = score_curve(out / "scores.csv", out / "score_curve.png", self.threshold, self.events, source.name)
         if curve is not None:
             files["curve"] = str(curve)
-        result = DetectResult(source.name, source.path, out, status, message, read, self.log.rows,
-                              self.threshold, seconds, self.events, files)
-        self.status.write(self.events, status, **{
-            "message": message, "frames_read": read, "frames_scored": self.log.rows, "files": sorted(Path(f).name for f in files.values()),
-            "seconds": round(seconds, 2), "frames_per_s": round(result.fps, 2),
-            "offline_minmax": "scores.csv column offline_minmax_score: the scorer's benchmark score (1 - regularity, "
-                              "normalised over the whole video); not available live" if not source.live else None,
-        })
+        result = DetectResult(
+            source.name,
+            source.path,
+            out,
+            status,
+            message,
+            read,
+            self.log.rows,
+            self.threshold,
+            seconds,
+            self.events,
+            files,
+        )
+        self.status.write(
+            self.events,
+            status,
+            **{
+                "message": message,
+                "frames_read": read,
+                "frames_scored": self.log.rows,
+                "files": sorted(Path(f).name for f in files.values()),
+                "seconds": round(seconds, 2),
+                "frames_per_s": round(result.fps, 2),
+                "offline_minmax": "scores.csv column offline_minmax_score: the scorer's benchmark score (1 - regularity, "
+                "normalised over the whole video); not available live"
+                if not source.live
+                else None,
+            },
+        )
         return result
 
 
 class Detector:
     """A trained run ready to score sources: model, scorer with its calibration, threshold."""
 
-    def __init__(self, run: Path | TrainedRun, registry: Registry, *, overrides: dict[str, Any] | None = None,
-                 device: str | None = None, console: Console | None = None, calibrate_if_missing: bool = True,
-                 config: RunConfig | None = None, allow_plugin_change: bool = False) -> None:
+    def __init__(
+        self,
+        run: Path | TrainedRun,
+        registry: Registry,
+        *,
+        overrides: dict[str, Any] | None = None,
+        device: str | None = None,
+        console: Console | None = None,
+        calibrate_if_missing: bool = True,
+        config: RunConfig | None = None,
+        allow_plugin_change: bool = False,
+    ) -> None:
         """``overrides``: [detect] settings from the command line; ``config``: the run's configuration
         when the caller has read it already (it then has the overrides applied)."""
         self.console = console or Console()
@@ -181,11 +227,19 @@ class Detector:
             self.run = run
             self.cfg: DetectConfig = (config or run.configured(settings)).detect
         else:  # the model is built once, here
-            self.run = TrainedRun.open(run, registry, device=device, settings=settings, config=config,
-                                       allow_plugin_change=allow_plugin_change, console=self.console)
+            self.run = TrainedRun.open(
+                run,
+                registry,
+                device=device,
+                settings=settings,
+                config=config,
+                allow_plugin_change=allow_plugin_change,
+                console=self.console,
+            )
             self.cfg = self.run.config.detect
-        check_memory(self.run.recipe, registry, "detection", self.run.device, batch=self.cfg.batch,
-                     model=self.run.model)
+        check_memory(
+            self.run.recipe, registry, "detection", self.run.device, batch=self.cfg.batch, model=self.run.model
+        )
         if self.run.calibration() is None and calibrate_if_missing:
             self.console.print(f"[yellow]{self.run.root} has no calibration yet: calibrating on its training videos[/]")
             calibrate(self.run, registry, console=self.console)
@@ -205,8 +259,9 @@ class Detector:
         """A per-source re-fit of the calibration on its first frames, when asked for."""
         if not self.cfg.refit_frames:
             return None
-        return WarmupRefit(self.run.scorer, self.calibration, self.stream, self.cfg.threshold_quantile,
-                           self.cfg.refit_frames)
+        return WarmupRefit(
+            self.run.scorer, self.calibration, self.stream, self.cfg.threshold_quantile, self.cfg.refit_frames
+        )
 
     # kept for callers that used the old attribute names
     @property
@@ -222,8 +277,10 @@ class Detector:
             "source": source.path,
             "run": str(self.run.root),
             "scorer": type(self.run.scorer).__name__,
-            "score": (f"calibrated score of the scorer ({SCORE_UNITS.get(self.state.get('method', 'zscore'))}), "
-                      f"causal moving average over {self.cfg.smoothing} frames"),
+            "score": (
+                f"calibrated score of the scorer ({SCORE_UNITS.get(self.state.get('method', 'zscore'))}), "
+                f"causal moving average over {self.cfg.smoothing} frames"
+            ),
             "threshold": self.threshold,
             "threshold_rule": self.threshold_rule,
             "merge_gap": self.cfg.merge_gap,
@@ -234,13 +291,33 @@ class Detector:
 
     def streaming_scorer(self, video: bool) -> StreamingScorer:
         run = self.run
-        updater = NormalFrameUpdater(run.model, run.scorer, self.state, raw_threshold(self.calibration)) if self.cfg.memory_update else None
-        return StreamingScorer(detector_model(self), run.scorer, self.pre, run.device, fast=run.fast,
-                               precision=run.precision,
-                               batch=self.cfg.batch, keep_frames=video, error_maps=video, on_output=updater)
+        updater = (
+            NormalFrameUpdater(run.model, run.scorer, self.state, raw_threshold(self.calibration))
+            if self.cfg.memory_update
+            else None
+        )
+        return StreamingScorer(
+            detector_model(self),
+            run.scorer,
+            self.pre,
+            run.device,
+            fast=run.fast,
+            precision=run.precision,
+            batch=self.cfg.batch,
+            keep_frames=video,
+            error_maps=video,
+            on_output=updater,
+        )
 
-    def process(self, source: FrameSource, out: Path, *, video: bool = True, progress: Progress | None = None,
-                max_frames: int | None = None) -> DetectResult:
+    def process(
+        self,
+        source: FrameSource,
+        out: Path,
+        *,
+        video: bool = True,
+        progress: Progress | None = None,
+        max_frames: int | None = None,
+    ) -> DetectResult:
         """Score one source into ``out``; a broken source ends it early with its results written."""
         start = time.perf_counter()
         scorer = self.streaming_scorer(video)
@@ -280,8 +357,12 @@ class Detector:
 
 def progress_bar(console: Console) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed} frames"),
-        TextColumn("{task.fields[fps]:.1f} frames/s"), TimeElapsedColumn(), console=console,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} frames"),
+        TextColumn("{task.fields[fps]:.1f} frames/s"),
+        TimeElapsedColumn(),
+        console=console,
     )
 
 
@@ -314,13 +395,15 @@ def detect(
     else:
         sources = open_sources(source, fps=config.detect.fps, stall_timeout=config.detect.stall_timeout)
     with folder_lock(Path(out), "detect"):  # one writer per output folder: a second gets the holder's PID
-        detector = Detector(run_dir, registry, device=device, console=console, config=config,
-                            allow_plugin_change=allow_plugin_change)
+        detector = Detector(
+            run_dir, registry, device=device, console=console, config=config, allow_plugin_change=allow_plugin_change
+        )
         return _detect(sources, detector, out, video, console, max_frames)
 
 
-def _detect(sources: list[FrameSource], detector: Detector, out: Path, video: bool, console: Console,
-            max_frames: int | None) -> list[DetectResult]:
+def _detect(
+    sources: list[FrameSource], detector: Detector, out: Path, video: bool, console: Console, max_frames: int | None
+) -> list[DetectResult]:
     console.print(
         f"detecting in {len(sources)} source{'s' if len(sources) != 1 else ''} with {detector.run.root}: "
         f"threshold {detector.threshold:.3f} ({detector.threshold_rule}), first score after "

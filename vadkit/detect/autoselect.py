@@ -25,10 +25,17 @@ CHOICE_FILE = "auto.json"
 
 def machine_key(run: Any, batch: int) -> dict[str, Any]:
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    model = next((line.split(":", 1)[1].strip() for line in flags.splitlines() if line.startswith("model name")),
-                 platform.processor())
-    return {"checkpoint": file_digest(run.folder.checkpoint), "batch": int(batch),
-            "threads": torch.get_num_threads(), "cpu": model, "fast": bool(run.fast)}
+    model = next(
+        (line.split(":", 1)[1].strip() for line in flags.splitlines() if line.startswith("model name")),
+        platform.processor(),
+    )
+    return {
+        "checkpoint": file_digest(run.folder.checkpoint),
+        "batch": int(batch),
+        "threads": torch.get_num_threads(),
+        "cpu": model,
+        "fast": bool(run.fast),
+    }
 
 
 def time_backend(model: Any, run: Any, inputs: tuple[torch.Tensor, ...], passes: int = 3) -> float:
@@ -59,13 +66,24 @@ def fastest(run: Any, candidates: dict[str, Any], batch: int, console: Console |
     if saved.get("key") == key and saved.get("choice") in candidates:
         return str(saved["choice"])
     m = model_section(run.recipe)
-    inputs = example_inputs(int(m["frames"]), int(m["image_channels"]), m["resolution"],
-                            bool(getattr(run.model, "uses_motion", False)), batch=batch)
+    inputs = example_inputs(
+        int(m["frames"]),
+        int(m["image_channels"]),
+        m["resolution"],
+        bool(getattr(run.model, "uses_motion", False)),
+        batch=batch,
+    )
     seconds = {name: time_backend(model, run, inputs) for name, model in candidates.items()}
     choice = min(seconds, key=lambda name: seconds[name])
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps({"key": key, "choice": choice, "frames_per_s":
-                                        {k: round(batch / v, 2) for k, v in seconds.items()}}, indent=2) + "\n")
+    atomic_write_text(
+        path,
+        json.dumps(
+            {"key": key, "choice": choice, "frames_per_s": {k: round(batch / v, 2) for k, v in seconds.items()}},
+            indent=2,
+        )
+        + "\n",
+    )
     if console is not None:
         speeds = ", ".join(f"{k} {batch / v:.1f}" for k, v in seconds.items())
         console.print(f"backend auto: timed frames/s at batch {batch}: {speeds}; using {choice}", highlight=False)

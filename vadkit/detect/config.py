@@ -12,8 +12,11 @@ def read_detect(recipe: Recipe | RunConfig, **overrides: object) -> DetectConfig
     given = {f"detect.{k}": v for k, v in overrides.items() if v is not None}
     if isinstance(recipe, RunConfig):
         return recipe.replace(given).detect
-    return read_section(recipe.with_values(given), "detect", DetectConfig) if given else (
-        read_section(recipe, "detect", DetectConfig))
+    return (
+        read_section(recipe.with_values(given), "detect", DetectConfig)
+        if given
+        else (read_section(recipe, "detect", DetectConfig))
+    )
 
 
 def validate(cfg: DetectConfig, recipe: Recipe | None = None) -> DetectConfig:

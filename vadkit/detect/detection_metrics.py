@@ -19,8 +19,9 @@ videos streamed frame by frame exactly as ``vadkit detect`` streams them (``Scor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
@@ -42,13 +43,23 @@ class VideoDetection:
     events: list[Event] = field(default_factory=list)
 
 
-def detect_video(name: str, frames: np.ndarray, labels: np.ndarray, raw: np.ndarray, settings: StreamSettings,
-                 threshold: float, merge_gap: int, min_event: int, fps: float) -> VideoDetection:
+def detect_video(
+    name: str,
+    frames: np.ndarray,
+    labels: np.ndarray,
+    raw: np.ndarray,
+    settings: StreamSettings,
+    threshold: float,
+    merge_gap: int,
+    min_event: int,
+    fps: float,
+) -> VideoDetection:
     """Stream one video's raw calibrated scores (frame order) through detection's decision path."""
     frames = np.asarray(frames, int)
     scores, flags = stream_scores(raw, settings, threshold)
-    events = merge_events(frames.tolist(), (frames / fps).tolist(), scores.tolist(), flags.tolist(), merge_gap,
-                          min_event)
+    events = merge_events(
+        frames.tolist(), (frames / fps).tolist(), scores.tolist(), flags.tolist(), merge_gap, min_event
+    )
     return VideoDetection(name, frames, np.asarray(labels, int), np.asarray(raw, np.float64), scores, flags, events)
 
 
@@ -129,12 +140,23 @@ def latency(videos: Sequence[Any], fps: float) -> dict[str, Any]:
     if not delays:
         return {"spans": 0, "median_frames": None, "mean_frames": None, "max_frames": None, "median_seconds": None}
     d = np.asarray(delays, np.float64)
-    return {"spans": len(delays), "median_frames": float(np.median(d)), "mean_frames": float(d.mean()),
-            "max_frames": int(d.max()), "median_seconds": float(np.median(d) / fps)}
+    return {
+        "spans": len(delays),
+        "median_frames": float(np.median(d)),
+        "mean_frames": float(d.mean()),
+        "max_frames": int(d.max()),
+        "median_seconds": float(np.median(d) / fps),
+    }
 
 
-def alarms_at_recall(videos: Sequence[Any], settings: StreamSettings, merge_gap: int, min_event: int, fps: float,
-                     recall: float = TARGET_RECALL) -> dict[str, Any]:
+def alarms_at_recall(
+    videos: Sequence[Any],
+    settings: StreamSettings,
+    merge_gap: int,
+    min_event: int,
+    fps: float,
+    recall: float = TARGET_RECALL,
+) -> dict[str, Any]:
     """False alarms per hour of normal video at the highest threshold whose event recall is at
     least ``recall`` (bisection over quantiles of the pooled scores)."""
     pooled = np.concatenate([np.asarray(v.scores, np.float64) for v in videos]) if videos else np.zeros(0)
@@ -144,8 +166,10 @@ def alarms_at_recall(videos: Sequence[Any], settings: StreamSettings, merge_gap:
     candidates = np.unique(np.quantile(pooled, np.linspace(0.0, 1.0, LEVELS)))
 
     def at(threshold: float) -> tuple[float, int]:
-        streamed = [detect_video(v.name, v.frames, v.labels, v.raw, settings, threshold, merge_gap, min_event, fps)
-                    for v in videos]
+        streamed = [
+            detect_video(v.name, v.frames, v.labels, v.raw, settings, threshold, merge_gap, min_event, fps)
+            for v in videos
+        ]
         c = _event_counts(streamed)
         return (c["spans_found"] / c["anomaly_spans"] if c["anomaly_spans"] else 0.0), c["false_alarms"]
 
@@ -161,12 +185,22 @@ def alarms_at_recall(videos: Sequence[Any], settings: StreamSettings, merge_gap:
     if best is None or normal_hours <= 0:
         return {"recall": recall, "threshold": None, "false_alarms_per_hour": None, "event_recall": None}
     threshold, r, fa = best
-    return {"recall": recall, "threshold": threshold, "event_recall": r, "false_alarms": fa,
-            "false_alarms_per_hour": fa / normal_hours}
+    return {
+        "recall": recall,
+        "threshold": threshold,
+        "event_recall": r,
+        "false_alarms": fa,
+        "false_alarms_per_hour": fa / normal_hours,
+    }
 
 
-def detection_metrics(videos: list[VideoDetection], fps: float, settings: StreamSettings | None = None,
-                      merge_gap: int = 10, min_event: int = 3) -> dict[str, Any]:
+def detection_metrics(
+    videos: list[VideoDetection],
+    fps: float,
+    settings: StreamSettings | None = None,
+    merge_gap: int = 10,
+    min_event: int = 3,
+) -> dict[str, Any]:
     """Event, frame and pooled-score metrics of streamed detection over labelled videos."""
     labels = np.concatenate([v.labels for v in videos]) if videos else np.zeros(0, int)
     flags = np.concatenate([v.flags for v in videos]) if videos else np.zeros(0, bool)
@@ -177,8 +211,12 @@ def detection_metrics(videos: list[VideoDetection], fps: float, settings: Stream
     fr_p, fr_r = _ratio(tp, int(flags.sum())), _ratio(tp, int(y.sum()))
     normal_hours = float((~y).sum()) / fps / 3600.0
     return {
-        "event_precision": ev_p, "event_recall": ev_r, "event_f1": _f1(ev_p, ev_r),
-        "frame_precision": fr_p, "frame_recall": fr_r, "frame_f1": _f1(fr_p, fr_r),
+        "event_precision": ev_p,
+        "event_recall": ev_r,
+        "event_f1": _f1(ev_p, ev_r),
+        "frame_precision": fr_p,
+        "frame_recall": fr_r,
+        "frame_f1": _f1(fr_p, fr_r),
         "false_alarms": c["false_alarms"],
         "false_alarms_per_hour": c["false_alarms"] / normal_hours if normal_hours > 0 else None,
         "normal_frames_flagged": _ratio(int((flags & ~y).sum()), int((~y).sum())),
@@ -187,13 +225,21 @@ def detection_metrics(videos: list[VideoDetection], fps: float, settings: Stream
         **c,
         "normal_hours": round(normal_hours, 6),
         "lead_in_flags": {v.name: n for v in videos if (n := _lead_in(v))},
-        "videos_mostly_flagged": [v.name for v in videos if (v.labels == 0).any() and v.flags[v.labels == 0].mean() > 0.5],
+        "videos_mostly_flagged": [
+            v.name for v in videos if (v.labels == 0).any() and v.flags[v.labels == 0].mean() > 0.5
+        ],
         "eer": equal_error_rate(y, np.concatenate([v.scores for v in videos]) if videos else np.zeros(0)),
         "latency": latency(videos, fps),
-        "at_recall": (alarms_at_recall(videos, settings, merge_gap, min_event, fps) if settings is not None
-                      else None),
+        "at_recall": (alarms_at_recall(videos, settings, merge_gap, min_event, fps) if settings is not None else None),
     }
 
 
-__all__ = ["VideoDetection", "detect_video", "detection_metrics", "true_spans", "equal_error_rate", "latency",
-           "alarms_at_recall"]
+__all__ = [
+    "VideoDetection",
+    "detect_video",
+    "detection_metrics",
+    "true_spans",
+    "equal_error_rate",
+    "latency",
+    "alarms_at_recall",
+]

@@ -64,8 +64,9 @@ class EventMerger:
         return ev if ev is not None and ev.length >= self.min_event else None
 
 
-def merge_events(frames: list[int], times: list[float], scores: list[float], flags: list[bool],
-                 merge_gap: int, min_event: int) -> list[Event]:
+def merge_events(
+    frames: list[int], times: list[float], scores: list[float], flags: list[bool], merge_gap: int, min_event: int
+) -> list[Event]:
     """All events of a whole sequence at once (tests, offline re-analysis)."""
     merger, out = EventMerger(merge_gap, min_event), []
     for f, t, s, g in zip(frames, times, scores, flags):

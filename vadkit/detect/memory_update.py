@@ -32,8 +32,12 @@ class NormalFrameUpdater:
         return used
 
     def summary(self) -> dict[str, Any]:
-        return {"rule": "MNAD: update with frames whose calibrated score < threshold, in stream order",
-                "threshold": self.threshold, "frames_seen": self.frames_seen, "frames_used": self.frames_used}
+        return {
+            "rule": "MNAD: update with frames whose calibrated score < threshold, in stream order",
+            "threshold": self.threshold,
+            "frames_seen": self.frames_seen,
+            "frames_used": self.frames_used,
+        }
 
 
 def raw_threshold(calibration: dict[str, Any]) -> float:

@@ -28,12 +28,11 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from ..atomic import atomic_write_text
 from ..errors import DataError
 from ..folder_lock import folder_lock
+from ..registry import Registry
 from ..stop_signals import deferred, stop_point
 from ..stop_signals import reason as stop_reason
-from ..registry import Registry
 from ..trained_run import TrainedRun
-from ..config import RunConfig
-from .api import DetectResult, Detector, SourceSession, run_config
+from .api import Detector, DetectResult, SourceSession, run_config
 from .sources import BufferedReader, FailedSource, FrameSource, open_sources
 from .stream import StreamingScorer
 
@@ -66,8 +65,15 @@ class Stream:
 class MultiDetector:
     """Scores several sources together with one Detector (one model, one calibration)."""
 
-    def __init__(self, detector: Detector, *, video: bool = True, drop_frames: bool = False,
-                 max_frames: int | None = None, queue: int = 4) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        *,
+        video: bool = True,
+        drop_frames: bool = False,
+        max_frames: int | None = None,
+        queue: int = 4,
+    ) -> None:
         self.detector, self.video, self.drop = detector, video, drop_frames
         self.max_frames, self.queue = max_frames, queue
         self.pool = detector.streaming_scorer(video)
@@ -168,12 +174,20 @@ class MultiDetector:
         for s in streams:
             read, dropped = read + s.read, dropped + s.reader.dropped
             if s.task is not None:
-                self.progress.update(s.task, completed=s.read, fps=s.read / max(now - s.start, 1e-9),
-                                     dropped=f"{s.reader.dropped} dropped" if self.drop and s.source.live else "")
+                self.progress.update(
+                    s.task,
+                    completed=s.read,
+                    fps=s.read / max(now - s.start, 1e-9),
+                    dropped=f"{s.reader.dropped} dropped" if self.drop and s.source.live else "",
+                )
         if self.total is not None:
             start = min(s.start for s in streams)
-            self.progress.update(self.total, completed=read, fps=read / max(now - start, 1e-9),
-                                 dropped=f"{dropped} dropped" if self.drop else "")
+            self.progress.update(
+                self.total,
+                completed=read,
+                fps=read / max(now - start, 1e-9),
+                dropped=f"{dropped} dropped" if self.drop else "",
+            )
 
     def _finish(self, s: Stream) -> StreamResult:
         s.reader.close()
@@ -207,8 +221,12 @@ def add_dropped_column(path: Path, frames: int) -> None:
 
 def progress_columns(console: Console) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed} frames"),
-        TextColumn("{task.fields[fps]:.1f} frames/s"), TextColumn("{task.fields[dropped]}"), TimeElapsedColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} frames"),
+        TextColumn("{task.fields[fps]:.1f} frames/s"),
+        TextColumn("{task.fields[dropped]}"),
+        TimeElapsedColumn(),
         console=console,
     )
 
@@ -247,9 +265,17 @@ def _safe_name(spec: str) -> str:
 
 
 def detect_many(
-    specs: list[str | int | Path] | list[FrameSource], run_dir: Path | TrainedRun, out: Path, registry: Registry, *,
-    overrides: dict[str, Any] | None = None, video: bool = True, device: str | None = None,
-    console: Console | None = None, max_frames: int | None = None, allow_plugin_change: bool = False,
+    specs: list[str | int | Path] | list[FrameSource],
+    run_dir: Path | TrainedRun,
+    out: Path,
+    registry: Registry,
+    *,
+    overrides: dict[str, Any] | None = None,
+    video: bool = True,
+    device: str | None = None,
+    console: Console | None = None,
+    max_frames: int | None = None,
+    allow_plugin_change: bool = False,
 ) -> list[StreamResult]:
     """Detect in all ``specs`` at once; one source writes into ``out``, several into ``out/<name>``."""
     console = console or Console()
@@ -261,13 +287,15 @@ def detect_many(
         cfg = config.detect
         sources = open_many(list(specs), fps=cfg.fps, stall_timeout=cfg.stall_timeout)  # type: ignore[arg-type]
     with folder_lock(Path(out), "detect"):  # one writer per output folder
-        detector = Detector(run_dir, registry, device=device, console=console, config=config,
-                            allow_plugin_change=allow_plugin_change)
+        detector = Detector(
+            run_dir, registry, device=device, console=console, config=config, allow_plugin_change=allow_plugin_change
+        )
         return _detect_many(sources, detector, out, video, console, max_frames)
 
 
-def _detect_many(sources: list[FrameSource], detector: Detector, out: Path, video: bool, console: Console,
-                 max_frames: int | None) -> list[StreamResult]:
+def _detect_many(
+    sources: list[FrameSource], detector: Detector, out: Path, video: bool, console: Console, max_frames: int | None
+) -> list[StreamResult]:
     multi = MultiDetector(detector, video=video, drop_frames=detector.cfg.drop_frames, max_frames=max_frames)
     console.print(
         f"detecting in {len(sources)} source{'s' if len(sources) != 1 else ''} at once with {detector.run.root}: "

@@ -36,8 +36,12 @@ class StreamSettings:
         return cls(cfg.smoothing, cfg.running_norm, cfg.running_window, cfg.running_warmup, reference)
 
     def describe(self) -> dict[str, Any]:
-        return {"smoothing": self.smoothing, "running_norm": self.running_norm, "running_window": self.running_window,
-                "running_warmup": self.running_warmup}
+        return {
+            "smoothing": self.smoothing,
+            "running_norm": self.running_norm,
+            "running_window": self.running_window,
+            "running_warmup": self.running_warmup,
+        }
 
 
 class ScoreStream:
@@ -50,7 +54,9 @@ class ScoreStream:
         if settings.running_norm:
             if settings.reference is None:
                 raise ValueError("running_norm needs the calibration's reference (calibrate the run again)")
-            self.norm = RunningNorm.from_calibration(settings.reference, settings.running_window, settings.running_warmup)
+            self.norm = RunningNorm.from_calibration(
+                settings.reference, settings.running_window, settings.running_warmup
+            )
 
     def __call__(self, raw: float) -> tuple[float, bool]:
         value = self.norm(raw) if self.norm is not None else float(raw)

@@ -48,8 +48,9 @@ class ScoreLog:
         self._writer.writerow(columns(self.stat_names))
         self.rows = 0
 
-    def write(self, frame: int, time_s: float, stats: dict[str, float], score: float, flagged: bool,
-              score_raw: float) -> None:
+    def write(
+        self, frame: int, time_s: float, stats: dict[str, float], score: float, flagged: bool, score_raw: float
+    ) -> None:
         values = [f"{stats[k]:.8g}" for k in self.stat_names]
         try:
             self._writer.writerow([frame, f"{time_s:.3f}", *values, f"{score:.4f}", int(flagged), f"{score_raw:.4f}"])
@@ -136,8 +137,17 @@ class StatusFile:
 
     def write(self, events: list[Event], status: str, **counts: Any) -> None:
         self._last = time.monotonic()
-        write_events(self.path, events, {**self.info, "status": status, "pid": os.getpid(),
-                                         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **counts})
+        write_events(
+            self.path,
+            events,
+            {
+                **self.info,
+                "status": status,
+                "pid": os.getpid(),
+                "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                **counts,
+            },
+        )
 
     def tick(self, events: list[Event], **counts: Any) -> None:
         """``running`` with fresh counts, when ``every`` seconds have passed since the last write."""
@@ -171,8 +181,14 @@ def score_curve(scores_path: Path, out: Path, threshold: float, events: list[Eve
     ax.set_ylabel("score (normal s.d.)")
     if MINMAX_COLUMN in cols:
         ax2 = ax.twinx()
-        ax2.plot(cols["frame"], cols[MINMAX_COLUMN], color="tab:gray", lw=0.8, alpha=0.7,
-                 label="offline per-video min-max (needs the whole video)")
+        ax2.plot(
+            cols["frame"],
+            cols[MINMAX_COLUMN],
+            color="tab:gray",
+            lw=0.8,
+            alpha=0.7,
+            label="offline per-video min-max (needs the whole video)",
+        )
         ax2.set_ylim(-0.02, 1.02)
         ax2.set_ylabel("min-max", color="tab:gray")
         ax2.legend(loc="upper right", fontsize=7)

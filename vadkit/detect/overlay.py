@@ -16,8 +16,15 @@ RED, GREEN, GREY, WHITE, YELLOW = (0, 0, 255), (0, 170, 0), (140, 140, 140), (25
 class OverlayWriter:
     """Writes ``overlay.avi`` (MJPG) frame by frame; keeps only ``strip_frames`` past scores."""
 
-    def __init__(self, path: Path, fps: float, threshold: float, error_scale: float,
-                 max_width: int = 640, strip_frames: int = 200) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fps: float,
+        threshold: float,
+        error_scale: float,
+        max_width: int = 640,
+        strip_frames: int = 200,
+    ) -> None:
         self.path, self.fps, self.threshold = Path(path), float(fps), float(threshold)
         self.error_scale, self.max_width = max(float(error_scale), 1e-6), int(max_width)
         self.history: deque[float] = deque(maxlen=int(strip_frames))
@@ -34,13 +41,22 @@ class OverlayWriter:
             rgb = cv2.resize(rgb, (320, round(h * f)), interpolation=cv2.INTER_NEAREST)
         return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
-    def frame(self, rgb: np.ndarray, index: int, time_s: float, score: float | None = None,
-              flagged: bool = False, error: np.ndarray | None = None) -> np.ndarray:
+    def frame(
+        self,
+        rgb: np.ndarray,
+        index: int,
+        time_s: float,
+        score: float | None = None,
+        flagged: bool = False,
+        error: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Draw one frame (``score=None``: warming up, not scored) and append it to the video."""
         img = self._display(rgb)
         h, w = img.shape[:2]
         if error is not None:
-            e = cv2.resize(np.clip(error / self.error_scale, 0, 1).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+            e = cv2.resize(
+                np.clip(error / self.error_scale, 0, 1).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR
+            )
             heat = cv2.applyColorMap((e * 255).astype(np.uint8), cv2.COLORMAP_JET)
             alpha = (0.65 * e)[..., None]
             img = (img * (1 - alpha) + heat * alpha).astype(np.uint8)

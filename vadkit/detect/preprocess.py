@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from ..data.transforms import normalise_flow, resize_flow, resize_frame
 
 from ..builder import model_section
+from ..data.transforms import normalise_flow, resize_flow, resize_frame
 from ..recipe import Recipe
 from ..registry import Registry
 

@@ -26,8 +26,9 @@ from .running_norm import robust_reference
 class WarmupRefit:
     """Collects a source's first ``frames`` statistics, then fits its own calibration."""
 
-    def __init__(self, scorer: Scorer, calibration: dict[str, Any], settings: StreamSettings, quantile: float,
-                 frames: int) -> None:
+    def __init__(
+        self, scorer: Scorer, calibration: dict[str, Any], settings: StreamSettings, quantile: float, frames: int
+    ) -> None:
         if frames < settings.smoothing + 1:
             raise ValueError(f"refit_frames must exceed smoothing ({settings.smoothing}), got {frames}")
         self.scorer, self.calibration, self.settings = scorer, calibration, settings
@@ -68,14 +69,19 @@ class WarmupRefit:
         self.state = self.scorer.fit(stats, evidence=evidence, method=old.get("method", "zscore"))
         raw = self.scorer.anomaly(stats, self.state)
         s = self.settings
-        self.stream = StreamSettings(s.smoothing, s.running_norm, s.running_window, s.running_warmup,
-                                     robust_reference(raw))
+        self.stream = StreamSettings(
+            s.smoothing, s.running_norm, s.running_window, s.running_warmup, robust_reference(raw)
+        )
         self.threshold, _ = stream_threshold(raw, np.array([0, raw.size]), self.stream, self.quantile)
         self.raw = raw
 
     def describe(self) -> dict[str, Any]:
-        return {"frames": self.frames, "done": self.done, "threshold": self.threshold,
-                "weights": (self.state or {}).get("weights")}
+        return {
+            "frames": self.frames,
+            "done": self.done,
+            "threshold": self.threshold,
+            "weights": (self.state or {}).get("weights"),
+        }
 
 
 __all__ = ["WarmupRefit"]

@@ -138,8 +138,14 @@ class FrameFolderSource(FrameSource):
 class IterableSource(FrameSource):
     """Frames from Python: any iterable of HxWx3 uint8 RGB arrays (tests, custom readers)."""
 
-    def __init__(self, frames: Iterable[np.ndarray], name: str = "frames", fps: float = 25.0,
-                 live: bool = False, total: int | None = None) -> None:
+    def __init__(
+        self,
+        frames: Iterable[np.ndarray],
+        name: str = "frames",
+        fps: float = 25.0,
+        live: bool = False,
+        total: int | None = None,
+    ) -> None:
         self._iterable, self.name, self.path, self.fps, self.live, self.total = frames, name, name, fps, live, total
 
     def _frames(self) -> Iterator[tuple[float, np.ndarray]]:
@@ -157,8 +163,15 @@ class CaptureSource(FrameSource):
 
     live = True
 
-    def __init__(self, target: int | str, *, stall_timeout: float = 10.0, fps: float = 25.0, queue_size: int = 4,
-                 capture: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        target: int | str,
+        *,
+        stall_timeout: float = 10.0,
+        fps: float = 25.0,
+        queue_size: int = 4,
+        capture: Callable[[], Any] | None = None,
+    ) -> None:
         self.target = target
         self.path = f"camera {target}" if isinstance(target, int) else str(target)
         self.name = f"camera{target}" if isinstance(target, int) else _url_name(str(target))
@@ -168,7 +181,11 @@ class CaptureSource(FrameSource):
         self._thread: threading.Thread | None = None
         self._cap = (capture or self._default_capture)()
         if self._cap is None or not self._cap.isOpened():
-            what = "no such camera, or it is in use" if isinstance(target, int) else "unreachable, or not a stream OpenCV reads"
+            what = (
+                "no such camera, or it is in use"
+                if isinstance(target, int)
+                else "unreachable, or not a stream OpenCV reads"
+            )
             self.close()
             raise DataError(f"{self.path}: cannot open ({what})")
         rate = self._cap.get(cv2.CAP_PROP_FPS)
@@ -194,8 +211,12 @@ class CaptureSource(FrameSource):
             # a read that gave up after about the stall timeout is the backend's read timeout
             # (FFmpeg's on HTTP/RTSP), not the end of the stream
             waited = time.monotonic() - asked
-            item = (time.monotonic() - start, bgr if ok else None, ok,
-                    not ok and waited >= STALL_FRACTION * self.stall_timeout)
+            item = (
+                time.monotonic() - start,
+                bgr if ok else None,
+                ok,
+                not ok and waited >= STALL_FRACTION * self.stall_timeout,
+            )
             while not self._stop.is_set():
                 try:
                     self._queue.put(item, timeout=0.1)
@@ -314,8 +335,9 @@ class BufferedReader:
     for whichever has a frame first.
     """
 
-    def __init__(self, source: FrameSource, *, size: int = 4, drop: bool = False,
-                 cond: threading.Condition | None = None) -> None:
+    def __init__(
+        self, source: FrameSource, *, size: int = 4, drop: bool = False, cond: threading.Condition | None = None
+    ) -> None:
         self.source, self.size, self.drop = source, max(1, int(size)), drop
         self.cond = cond or threading.Condition()
         self.dropped = 0

@@ -5,8 +5,9 @@ frames. Flow is computed once per new frame (previous frame -> newest frame)."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,8 +31,16 @@ class FrameStats:
 
 @torch.no_grad()
 def forward_stats(
-    model: Any, scorer: Scorer, frames: Tensor, target: Tensor, flows: Tensor | None, device: torch.device,
-    fast: bool, error_maps: bool = False, precision: str = "auto", on_output: Callable[..., Any] | None = None,
+    model: Any,
+    scorer: Scorer,
+    frames: Tensor,
+    target: Tensor,
+    flows: Tensor | None,
+    device: torch.device,
+    fast: bool,
+    error_maps: bool = False,
+    precision: str = "auto",
+    on_output: Callable[..., Any] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """(the scorer's statistics, each (B,), and error maps (B, h, w) or None) for a batch of clips.
 
@@ -56,9 +65,20 @@ class StreamingScorer:
     flow) and ``batch`` pending clips (with their original frames when ``keep_frames``).
     """
 
-    def __init__(self, model: Any, scorer: Scorer, pre: Preprocessor, device: torch.device, *, fast: bool = False,
-                 batch: int = 1, keep_frames: bool = True, error_maps: bool = True, precision: str = "auto",
-                 on_output: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        scorer: Scorer,
+        pre: Preprocessor,
+        device: torch.device,
+        *,
+        fast: bool = False,
+        batch: int = 1,
+        keep_frames: bool = True,
+        error_maps: bool = True,
+        precision: str = "auto",
+        on_output: Callable[..., Any] | None = None,
+    ) -> None:
         self.model, self.scorer, self.pre, self.device = model, scorer, pre, device
         self.fast, self.precision, self.on_output = fast, precision, on_output
         self.batch, self.keep_frames, self.error_maps = int(batch), keep_frames, error_maps
@@ -112,11 +132,26 @@ class StreamingScorer:
             return []
         images = to_unit_range(np.stack([p[3] for p in pending]))  # (B, T+1, C, h, w)
         flows = torch.from_numpy(np.stack([p[4] for p in pending])) if self.motion else None
-        stats, maps = forward_stats(self.model, self.scorer, images[:, :-1], images[:, -1], flows, self.device,
-                                    self.fast, self.error_maps, self.precision, self.on_output)
+        stats, maps = forward_stats(
+            self.model,
+            self.scorer,
+            images[:, :-1],
+            images[:, -1],
+            flows,
+            self.device,
+            self.fast,
+            self.error_maps,
+            self.precision,
+            self.on_output,
+        )
         return [
-            FrameStats(index=i, time=t, stats={k: float(v[b]) for k, v in stats.items()},
-                       error=None if maps is None else maps[b], rgb=rgb)
+            FrameStats(
+                index=i,
+                time=t,
+                stats={k: float(v[b]) for k, v in stats.items()},
+                error=None if maps is None else maps[b],
+                rgb=rgb,
+            )
             for b, (i, t, rgb, _, _) in enumerate(pending)
         ]
 

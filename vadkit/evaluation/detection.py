@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, DataError
-from ..trained_run import TrainedRun
 from ..inference import VideoScores
+from ..trained_run import TrainedRun
 
 
-def stream_videos(run: TrainedRun, videos: list[VideoScores], overrides: dict[str, Any] | None = None) -> tuple[
-        list[Any], dict[str, Any]]:
+def stream_videos(
+    run: TrainedRun, videos: list[VideoScores], overrides: dict[str, Any] | None = None
+) -> tuple[list[Any], dict[str, Any]]:
     """Each labelled video through detection's path; (VideoDetection list, the settings used)."""
     from ..detect.calibration import load_calibration, resolve_threshold, stream_settings
     from ..detect.detection_metrics import detect_video
@@ -28,12 +29,31 @@ def stream_videos(run: TrainedRun, videos: list[VideoScores], overrides: dict[st
     for v in videos:
         order = np.argsort(np.asarray(v.frames), kind="stable")
         frames = np.asarray(v.frames)[order]
-        raw = run.scorer.anomaly({k: np.asarray(v.stats[k], np.float64)[order] for k in run.scorer.stat_names},
-                                 cal["state"])
-        out.append(detect_video(v.name, frames, np.asarray(v.labels)[order], raw, settings, threshold,
-                                cfg.merge_gap, cfg.min_event, cfg.fps))
-    used = {"threshold": threshold, "threshold_rule": rule, **settings.describe(), "merge_gap": cfg.merge_gap,
-            "min_event": cfg.min_event, "fps": cfg.fps, "holdout": cal.get("holdout")}
+        raw = run.scorer.anomaly(
+            {k: np.asarray(v.stats[k], np.float64)[order] for k in run.scorer.stat_names}, cal["state"]
+        )
+        out.append(
+            detect_video(
+                v.name,
+                frames,
+                np.asarray(v.labels)[order],
+                raw,
+                settings,
+                threshold,
+                cfg.merge_gap,
+                cfg.min_event,
+                cfg.fps,
+            )
+        )
+    used = {
+        "threshold": threshold,
+        "threshold_rule": rule,
+        **settings.describe(),
+        "merge_gap": cfg.merge_gap,
+        "min_event": cfg.min_event,
+        "fps": cfg.fps,
+        "holdout": cal.get("holdout"),
+    }
     return out, used
 
 
@@ -50,8 +70,10 @@ def detection_section(run: TrainedRun, videos: list[VideoScores]) -> dict[str, A
     except (CheckpointError, DataError) as exc:
         return {"note": f"detection metrics not computed: {exc}"}
     settings = stream_settings(load_calibration(run), run.config.detect)
-    return {**detection_metrics(streamed, used["fps"], settings, used["merge_gap"], used["min_event"]),
-            "settings": used}
+    return {
+        **detection_metrics(streamed, used["fps"], settings, used["merge_gap"], used["min_event"]),
+        "settings": used,
+    }
 
 
 def detection_text(metrics: dict[str, Any]) -> str | None:
@@ -68,11 +90,13 @@ def detection_text(metrics: dict[str, Any]) -> str | None:
 
     at = d.get("at_recall") or {}
     lat = (d.get("latency") or {}).get("median_frames")
-    return (f"detection at the calibrated threshold: event F1 {f(d['event_f1'])} (P {f(d['event_precision'])}, "
-            f"R {f(d['event_recall'])}), frame F1 {f(d['frame_f1'])}, {h(d.get('false_alarms_per_hour'))} false "
-            f"alarms/hour, pooled AUC {f(d['auc_pooled'])}, EER {f(d.get('eer'))}, "
-            f"{h(at.get('false_alarms_per_hour'))} false alarms/hour at 90% event recall, "
-            f"median latency {h(lat)} frames")
+    return (
+        f"detection at the calibrated threshold: event F1 {f(d['event_f1'])} (P {f(d['event_precision'])}, "
+        f"R {f(d['event_recall'])}), frame F1 {f(d['frame_f1'])}, {h(d.get('false_alarms_per_hour'))} false "
+        f"alarms/hour, pooled AUC {f(d['auc_pooled'])}, EER {f(d.get('eer'))}, "
+        f"{h(at.get('false_alarms_per_hour'))} false alarms/hour at 90% event recall, "
+        f"median latency {h(lat)} frames"
+    )
 
 
 __all__ = ["detection_section", "detection_text", "stream_videos"]

@@ -7,27 +7,28 @@ import dataclasses
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import Progress
 
-from ..stop_signals import deferred
 from ..atomic import atomic_write_text, temp_name
+from ..config import EvalConfig
 from ..data.factory import build_clips
 from ..errors import DataError, RecipeError
+from ..inference import VideoScores, collect_stats, score_videos
+from ..plots import error_panels, regularity_curve
 from ..recipe import parse_override
 from ..registry import Registry
 from ..scoring import Scorer
-from ..config import EvalConfig
+from ..stop_signals import deferred
 from ..trained_run import TrainedRun
 from .detection import detection_section, detection_text
-from ..inference import VideoScores, collect_stats, score_videos
 from .metrics import frame_auc, stat_auc
-from ..plots import error_panels, regularity_curve
 
 PROTOCOL = (
     "Frame-level AUC of score = 1 - regularity, regularity from the scorer (see 'scorer_protocol'). "
@@ -44,7 +45,9 @@ RUN_RESULTS = "the run's metrics.json, scores.csv and plots"
 
 def score_columns(scorer: Scorer, with_categories: bool) -> tuple[str, ...]:
     """scores.csv columns: the scorer's own statistics between the frame keys and the scores."""
-    return ("video", "frame", "label", *scorer.stat_names, "regularity", "score") + (("category",) if with_categories else ())
+    return ("video", "frame", "label", *scorer.stat_names, "regularity", "score") + (
+        ("category",) if with_categories else ()
+    )
 
 
 def scores_csv(videos: list[VideoScores], scorer: Scorer) -> str:
@@ -64,8 +67,10 @@ def scores_csv(videos: list[VideoScores], scorer: Scorer) -> str:
 
 def statistic_aucs(videos: list[VideoScores], scorer: Scorer) -> dict[str, float | None]:
     """Diagnostic micro AUC of each statistic alone (min-max per video, its own direction)."""
-    return {f"auc_micro_{s.name}_only": stat_auc(videos, s.name, higher_is_normal=s.normal == "high")
-            for s in scorer.statistics}
+    return {
+        f"auc_micro_{s.name}_only": stat_auc(videos, s.name, higher_is_normal=s.normal == "high")
+        for s in scorer.statistics
+    }
 
 
 def unsmoothed_aucs(videos: list[VideoScores], scorer: Scorer) -> dict[str, Any]:
@@ -81,7 +86,7 @@ def _top_frame_rows(run: TrainedRun, clips: Any, videos: list[VideoScores], k: i
     model, device = run.model, run.device
     ranked = sorted(
         ((1.0 - float(np.asarray(v.regularity)[i]), v.name, f) for v in videos for i, f in enumerate(v.frames)),
-        reverse=True
+        reverse=True,
     )[:k]
     lookup = {(clips.videos[vi].name, frame): i for i, (vi, frame) in enumerate(clips.index)}
     rows = []
@@ -90,8 +95,16 @@ def _top_frame_rows(run: TrainedRun, clips: Any, videos: list[VideoScores], k: i
         frames = sample["frames"][None].to(device)
         flows = sample["flows"][None].to(device) if model.uses_motion else None
         pred = model(frames, flows).prediction[0].float().cpu().numpy()
-        rows.append({"video": name, "frame": frame, "score": score, "input": sample["frames"][-1].numpy(),
-                     "target": sample["target"].numpy(), "prediction": pred})
+        rows.append(
+            {
+                "video": name,
+                "frame": frame,
+                "score": score,
+                "input": sample["frames"][-1].numpy(),
+                "target": sample["target"].numpy(),
+                "prediction": pred,
+            }
+        )
     return rows
 
 
@@ -125,8 +138,9 @@ def _metrics(run: TrainedRun, videos: list[VideoScores], root: Path) -> dict[str
     return metrics
 
 
-def _pictures(run: TrainedRun, clips: Any, videos: list[VideoScores], cfg: EvalConfig,
-              pictures: dict[Path, Path]) -> None:
+def _pictures(
+    run: TrainedRun, clips: Any, videos: list[VideoScores], cfg: EvalConfig, pictures: dict[Path, Path]
+) -> None:
     """Draw every picture under a temporary name, recorded in ``pictures`` (final path ->
     temporary path) as it is made, so a failure half-way can remove them (see _publish)."""
 
@@ -157,10 +171,15 @@ def require_test_videos(clips: Any, root: Path) -> None:
     replace the run's results with empty ones."""
     if len(clips) == 0:
         videos = len(getattr(clips, "videos", []) or [])
-        what = (f"its {videos} testing video(s) are too short to score" if videos
-                else "it holds no testing split (no test videos found)")
-        raise DataError(f"{root}: {what}; nothing to evaluate, and {RUN_RESULTS} were left as they were; "
-                        "pass the dataset root that holds the test videos and labels (--data)")
+        what = (
+            f"its {videos} testing video(s) are too short to score"
+            if videos
+            else "it holds no testing split (no test videos found)"
+        )
+        raise DataError(
+            f"{root}: {what}; nothing to evaluate, and {RUN_RESULTS} were left as they were; "
+            "pass the dataset root that holds the test videos and labels (--data)"
+        )
 
 
 def eval_settings(run: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
@@ -169,9 +188,11 @@ def eval_settings(run: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     settings = dict(parse_override(o) for o in overrides)
     bad = [k for k in settings if not k.startswith("eval.")]
     if bad:
-        raise RecipeError(f"{Path(run) / 'recipe.toml'}: eval --set takes [eval] keys only, not {', '.join(bad)} "
-                          "(a model, scorer or training change needs its own run, or `vadkit validate --set "
-                          "score.KEY=V`)")
+        raise RecipeError(
+            f"{Path(run) / 'recipe.toml'}: eval --set takes [eval] keys only, not {', '.join(bad)} "
+            "(a model, scorer or training change needs its own run, or `vadkit validate --set "
+            "score.KEY=V`)"
+        )
     return settings
 
 
@@ -181,25 +202,44 @@ def eval_config(run: TrainedRun, overrides: Sequence[str] = ()) -> EvalConfig:
 
 
 def evaluate(
-    run_dir: Path | TrainedRun, registry: Registry, *, data_root: Path | None = None, console: Console | None = None,
-    eval_overrides: Sequence[str] = (), allow_plugin_change: bool = False,
+    run_dir: Path | TrainedRun,
+    registry: Registry,
+    *,
+    data_root: Path | None = None,
+    console: Console | None = None,
+    eval_overrides: Sequence[str] = (),
+    allow_plugin_change: bool = False,
 ) -> dict[str, Any]:
     """Score the test split once with the last checkpoint; write metrics.json, scores.csv, plots."""
     console = console or Console()
     if isinstance(run_dir, TrainedRun):
         run, eval_cfg = run_dir, eval_config(run_dir, eval_overrides)
     else:  # the overrides checked before the model is built
-        run = TrainedRun.open(run_dir, registry, settings=eval_settings(run_dir, eval_overrides),
-                              allow_plugin_change=allow_plugin_change, console=console)
+        run = TrainedRun.open(
+            run_dir,
+            registry,
+            settings=eval_settings(run_dir, eval_overrides),
+            allow_plugin_change=allow_plugin_change,
+            console=console,
+        )
         eval_cfg = run.config.eval
     root = run.data_root(data_root, purpose="the test data")
     clips = build_clips(run.recipe, registry, root, "testing", uses_motion=run.model.uses_motion, console=console)
     require_test_videos(clips, root)
     with Progress(console=console) as progress:
         updater = memory_updater(run) if eval_cfg.memory_update else None
-        videos = collect_stats(run.model, clips, run.scorer, run.device, fast=run.fast, precision=run.precision,
-                               batch_size=eval_cfg.batch_size, progress=progress, on_batch=updater,
-                               temporal_sigma=eval_cfg.temporal_sigma)
+        videos = collect_stats(
+            run.model,
+            clips,
+            run.scorer,
+            run.device,
+            fast=run.fast,
+            precision=run.precision,
+            batch_size=eval_cfg.batch_size,
+            progress=progress,
+            on_batch=updater,
+            temporal_sigma=eval_cfg.temporal_sigma,
+        )
     metrics = _metrics(run, videos, root)
     metrics["temporal_sigma"] = eval_cfg.temporal_sigma
     metrics["eval_overrides"] = list(eval_overrides)
@@ -226,9 +266,11 @@ def auc_text(metrics: dict[str, Any]) -> str:
     sigma = metrics.get("temporal_sigma") or 0
     if sigma:
         raw = metrics.get("unsmoothed") or {}
-        text = (f"frame-level AUC, statistics smoothed in time (sigma {sigma:g} frames): micro "
-                f"{pct(metrics.get('auc_micro'))}, macro {pct(metrics.get('auc_macro'))}; unsmoothed (paper "
-                f"protocol): micro {pct(raw.get('auc_micro'))}, macro {pct(raw.get('auc_macro'))}")
+        text = (
+            f"frame-level AUC, statistics smoothed in time (sigma {sigma:g} frames): micro "
+            f"{pct(metrics.get('auc_micro'))}, macro {pct(metrics.get('auc_macro'))}; unsmoothed (paper "
+            f"protocol): micro {pct(raw.get('auc_micro'))}, macro {pct(raw.get('auc_macro'))}"
+        )
     else:
         text = f"frame-level AUC: micro {pct(metrics.get('auc_micro'))} (paper protocol), macro {pct(metrics.get('auc_macro'))}"
     cats = metrics.get("auc_per_category")

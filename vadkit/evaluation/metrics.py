@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from ..scoring import minmax
 from ..inference import VideoScores
+from ..scoring import minmax
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
@@ -52,8 +52,10 @@ def frame_auc(videos: list[VideoScores]) -> dict[str, Any]:
     if names:
         normal = labels == 0
         result["auc_per_category"] = {
-            c: _auc(np.r_[np.zeros(normal.sum()), np.ones((categories == c).sum())],
-                    np.r_[scores[normal], scores[categories == c]])
+            c: _auc(
+                np.r_[np.zeros(normal.sum()), np.ones((categories == c).sum())],
+                np.r_[scores[normal], scores[categories == c]],
+            )
             for c in names
         }
     return result

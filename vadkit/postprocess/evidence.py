@@ -15,7 +15,7 @@ weights (``Scorer.weights()``) are used, and the state says so.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -42,8 +42,12 @@ def pooled_auc(values: np.ndarray, labels: np.ndarray) -> float | None:
     return float((ranks[y].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
 
 
-def evidence_weights(aucs: Mapping[str, float | None], prior: Mapping[str, float],
-                     constant: Mapping[str, bool], names: Sequence[str] | None = None) -> tuple[dict[str, float], str]:
+def evidence_weights(
+    aucs: Mapping[str, float | None],
+    prior: Mapping[str, float],
+    constant: Mapping[str, bool],
+    names: Sequence[str] | None = None,
+) -> tuple[dict[str, float], str]:
     """(weights, source) for the statistics ``names`` (default: ``prior``'s) from their AUCs;
     ``prior`` (missing = 0) when there is no usable evidence."""
     names = list(names) if names is not None else list(prior)

@@ -91,8 +91,17 @@ def fit_tail(values: np.ndarray) -> dict[str, Any]:
     xi, beta = pwm_gpd(a[a > u] - u)
     if beta <= 0:  # ties at the top: the whole sample's spread stands in for the tail's
         beta = float(np.std(a)) or float(a[-1] - a[0])
-    return {"n": n, "constant": False, "levels": levels.tolist(), "grid": grid.tolist(), "tail_start": u,
-            "tail_fraction": t, "tail_shape": xi, "tail_scale": beta, "max": float(a[-1])}
+    return {
+        "n": n,
+        "constant": False,
+        "levels": levels.tolist(),
+        "grid": grid.tolist(),
+        "tail_start": u,
+        "tail_fraction": t,
+        "tail_shape": xi,
+        "tail_scale": beta,
+        "max": float(a[-1]),
+    }
 
 
 def surprisal(values: np.ndarray, state: dict[str, Any]) -> np.ndarray:
@@ -130,7 +139,11 @@ def _arrays(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     if hit is None or hit[0] is not state:
         if len(_ARRAYS) > 64:
             _ARRAYS.clear()
-        hit = _ARRAYS[id(state)] = (state, np.asarray(state["grid"], np.float64), np.asarray(state["levels"], np.float64))
+        hit = _ARRAYS[id(state)] = (
+            state,
+            np.asarray(state["grid"], np.float64),
+            np.asarray(state["levels"], np.float64),
+        )
     return hit[1], hit[2]
 
 

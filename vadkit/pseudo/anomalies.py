@@ -35,9 +35,9 @@ class Segment:
     kind: str
     start: int
     length: int
-    stride: int = 1                     # speed: base frames advanced per output frame
-    box: tuple[int, int] = (0, 0)       # object: (height, width) in source pixels
-    band: tuple[int, int] = (0, 0)      # speed: columns [left, right) that run fast
+    stride: int = 1  # speed: base frames advanced per output frame
+    box: tuple[int, int] = (0, 0)  # object: (height, width) in source pixels
+    band: tuple[int, int] = (0, 0)  # speed: columns [left, right) that run fast
     source: tuple[int, int, int] = (0, 0, 0)  # object: (base frame, top, left) the patch is cut from
     path: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # object: top/left at start, end
 
@@ -105,14 +105,19 @@ def _speed(n: int, frames: int, width: int, rng: np.random.Generator) -> tuple[l
     return index, Segment("speed", start, length, stride=stride, band=(left, left + band))
 
 
-def _object(n: int, frames: int, size: tuple[int, int], donor_frames: int,
-            rng: np.random.Generator) -> tuple[list[int], Segment]:
+def _object(
+    n: int, frames: int, size: tuple[int, int], donor_frames: int, rng: np.random.Generator
+) -> tuple[list[int], Segment]:
     """A flipped patch crosses 30-100 % of the frame's width during ``length`` frames."""
     height, width = size
     box = (max(8, height // 6), max(8, width // 10))
     length = max(frames + 4, n // 5)
     start = frames + int(rng.integers(0, max(n - length - frames, 1)))
-    src = (int(rng.integers(0, donor_frames)), int(rng.integers(0, height - box[0])), int(rng.integers(0, width - box[1])))
+    src = (
+        int(rng.integers(0, donor_frames)),
+        int(rng.integers(0, height - box[0])),
+        int(rng.integers(0, width - box[1])),
+    )
     top0, top1 = (float(v) for v in rng.uniform(0, height - box[0], 2))
     span = float(rng.uniform(0.3, 1.0)) * (width - box[1])
     left0 = float(rng.uniform(0, width - box[1] - span))
@@ -122,8 +127,9 @@ def _object(n: int, frames: int, size: tuple[int, int], donor_frames: int,
     return list(range(n)), Segment("object", start, length, box=box, source=src, path=(top0, left0, top1, left1))
 
 
-def pseudo_videos(videos: list[Video], copies: int, *, frames: int, seed: int = 0,
-                  kinds: tuple[str, ...] = KINDS) -> list[Video]:
+def pseudo_videos(
+    videos: list[Video], copies: int, *, frames: int, seed: int = 0, kinds: tuple[str, ...] = KINDS
+) -> list[Video]:
     """``copies`` pseudo-videos of each normal video, kinds taken in turn, each with its labels
     (1 = the target frame lies in the anomalous stretch) and per-frame ``categories``."""
     unknown = [k for k in kinds if k not in KINDS]
@@ -143,10 +149,17 @@ def pseudo_videos(videos: list[Video], copies: int, *, frames: int, seed: int = 
             labels = np.zeros(len(index), np.uint8)
             labels[seg.start : seg.start + seg.length + (kind == "speed")] = 1
             source = PseudoFrames(video, index, seg, donor if kind == "object" else None)
-            out.append(Video(
-                name=f"{video.name}~{kind}{c}", split="validation", num_frames=len(index), labels=labels,
-                categories=[kind if x else "" for x in labels], source=source, dataset_root=video.dataset_root,
-            ))
+            out.append(
+                Video(
+                    name=f"{video.name}~{kind}{c}",
+                    split="validation",
+                    num_frames=len(index),
+                    labels=labels,
+                    categories=[kind if x else "" for x in labels],
+                    source=source,
+                    dataset_root=video.dataset_root,
+                )
+            )
     return out
 
 

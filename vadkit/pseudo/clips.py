@@ -3,8 +3,9 @@ run did not train on, and pseudo-anomalous copies of them as clips."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..data.clips import ClipDataset
 from ..data.factory import make_flow, open_dataset
@@ -29,8 +30,9 @@ def held_out_videos(run: TrainedRun, registry: Registry, root: Path) -> list[Any
     return [videos[i] for i in held]
 
 
-def pseudo_clips(run: TrainedRun, registry: Registry, root: Path, copies: int = 4, seed: int = 0,
-                 kinds: Sequence[str] = KINDS) -> tuple[list[Any], list[Any], ClipDataset]:
+def pseudo_clips(
+    run: TrainedRun, registry: Registry, root: Path, copies: int = 4, seed: int = 0, kinds: Sequence[str] = KINDS
+) -> tuple[list[Any], list[Any], ClipDataset]:
     """(held-out videos, their pseudo-anomalous copies, the clips of those copies)."""
     m = run.config.model
     frames = m.frames
@@ -38,9 +40,15 @@ def pseudo_clips(run: TrainedRun, registry: Registry, root: Path, copies: int = 
     videos = pseudo_videos(held, copies, frames=frames, seed=seed, kinds=tuple(kinds))
     flow = run.config.flow
     clips = ClipDataset(  # no flow cache: it is keyed by video, and these frames change with the seed
-        videos, frames=frames, resolution=m.resolution, image_channels=m.image_channels,
-        flow=make_flow(registry, run.recipe) if run.model.uses_motion else None, cache=None,
-        flow_scale=flow.scale, flow_clip=flow.clip or None, frame_cache=2 * frames + 2,
+        videos,
+        frames=frames,
+        resolution=m.resolution,
+        image_channels=m.image_channels,
+        flow=make_flow(registry, run.recipe) if run.model.uses_motion else None,
+        cache=None,
+        flow_scale=flow.scale,
+        flow_clip=flow.clip or None,
+        frame_cache=2 * frames + 2,
     )
     return held, videos, clips
 

@@ -25,8 +25,15 @@ COPIES = 4
 SEED = 0
 
 
-def statistic_evidence(run: TrainedRun, registry: Registry, root: Path, scorer: Scorer | None = None,
-                       console: Console | None = None, copies: int = COPIES, seed: int = SEED) -> dict[str, Any]:
+def statistic_evidence(
+    run: TrainedRun,
+    registry: Registry,
+    root: Path,
+    scorer: Scorer | None = None,
+    console: Console | None = None,
+    copies: int = COPIES,
+    seed: int = SEED,
+) -> dict[str, Any]:
     """Pooled pseudo-anomaly AUC of each statistic; ``{"note": why}`` when none can be measured
     (no whole training video held out)."""
     scorer = scorer or run.scorer
@@ -35,8 +42,16 @@ def statistic_evidence(run: TrainedRun, registry: Registry, root: Path, scorer: 
     except DataError as exc:
         return {"note": f"no evidence: {exc}"}
     with Progress(console=console or Console(quiet=True), transient=True) as progress:
-        scored = collect_stats(run.model, clips, scorer, run.device, fast=run.fast, precision=run.precision,
-                               batch_size=8, progress=progress)
+        scored = collect_stats(
+            run.model,
+            clips,
+            scorer,
+            run.device,
+            fast=run.fast,
+            precision=run.precision,
+            batch_size=8,
+            progress=progress,
+        )
     labels = np.concatenate([np.asarray(v.labels) for v in scored])
     aucs = {}
     for s in scorer.statistics:
@@ -44,9 +59,12 @@ def statistic_evidence(run: TrainedRun, registry: Registry, root: Path, scorer: 
         aucs[s.name] = pooled_auc(values, labels)
     return {
         "auc_pooled": aucs,
-        "source": (f"pseudo-anomalies ({', '.join(KINDS)}; {copies} copies, seed {seed}) drawn into the held-out "
-                   f"training videos {', '.join(v.name for v in held)}"),
-        "frames": int(labels.size), "abnormal_frames": int(labels.sum()),
+        "source": (
+            f"pseudo-anomalies ({', '.join(KINDS)}; {copies} copies, seed {seed}) drawn into the held-out "
+            f"training videos {', '.join(v.name for v in held)}"
+        ),
+        "frames": int(labels.size),
+        "abnormal_frames": int(labels.sum()),
     }
 
 

@@ -25,8 +25,14 @@ class ReportResult:
 
 
 def write_report(
-    paths: list[Path], out: Path, *, title: str | None = None, max_videos: int = 24, build: bool = True,
-    registry: Registry | None = None, console: Console | None = None,
+    paths: list[Path],
+    out: Path,
+    *,
+    title: str | None = None,
+    max_videos: int = 24,
+    build: bool = True,
+    registry: Registry | None = None,
+    console: Console | None = None,
 ) -> ReportResult:
     """Collect every run (an ablate folder expands to its runs), build each model once, write ``out``."""
     console = console or Console(stderr=True)

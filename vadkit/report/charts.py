@@ -31,7 +31,7 @@ class Series:
     points: dict[float, Any] = field(default_factory=dict)
 
 
-def png(fig: "plt.Figure") -> bytes:
+def png(fig: plt.Figure) -> bytes:
     """Lay out, render and close a figure."""
     fig.tight_layout()
     buf = io.BytesIO()
@@ -53,8 +53,10 @@ def _group(key: str, record: dict[str, Any]) -> str:
 
 
 def _is_vector(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     )
 
 
@@ -82,7 +84,7 @@ def log_series(records: list[dict[str, Any]]) -> dict[str, dict[str, Series]]:
     return groups
 
 
-def _plot_scalar(ax: "plt.Axes", key: str, series: Series) -> None:
+def _plot_scalar(ax: plt.Axes, key: str, series: Series) -> None:
     xs = np.asarray(sorted(series.points), dtype=np.float64)
     ys = np.asarray([series.points[x] for x in xs], dtype=np.float64)
     finite = np.isfinite(ys)
@@ -96,14 +98,20 @@ def _plot_scalar(ax: "plt.Axes", key: str, series: Series) -> None:
         ax.set_yscale("log")
 
 
-def _plot_vector(ax: "plt.Axes", key: str, series: Series) -> None:
+def _plot_vector(ax: plt.Axes, key: str, series: Series) -> None:
     xs = sorted(series.points)
     width = max(len(series.points[x]) for x in xs)
     grid = np.full((width, len(xs)), np.nan)
     for j, x in enumerate(xs):
         grid[: len(series.points[x]), j] = series.points[x]
-    im = ax.imshow(grid, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
-                   extent=(xs[0] - 0.5, xs[-1] + 0.5, -0.5, width - 0.5))
+    im = ax.imshow(
+        grid,
+        aspect="auto",
+        origin="lower",
+        cmap="viridis",
+        interpolation="nearest",
+        extent=(xs[0] - 0.5, xs[-1] + 0.5, -0.5, width - 0.5),
+    )
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ax.set_ylabel("index", fontsize=8)
     ax.set_title(f"{key} (per index)", fontsize=9)
@@ -123,7 +131,7 @@ def group_figure(name: str, series: dict[str, Series]) -> bytes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(keys):]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.set_visible(False)
     fig.suptitle(name, fontsize=10)
     return png(fig)
@@ -161,8 +169,7 @@ def score_curve(name: str, columns: dict[str, np.ndarray], stats: list[str]) -> 
     return png(fig)
 
 
-def comparison_chart(labels: list[str], micro: list[tuple[float, float] | None],
-                     paper: list[float | None]) -> bytes:
+def comparison_chart(labels: list[str], micro: list[tuple[float, float] | None], paper: list[float | None]) -> bytes:
     """Frame AUC (micro, %) per row with std error bars; the paper's value as a black tick."""
     fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(labels) + 1.5), 3.0), dpi=DPI)
     xs = np.arange(len(labels))
@@ -171,8 +178,16 @@ def comparison_chart(labels: list[str], micro: list[tuple[float, float] | None],
     ax.bar(xs, means, yerr=stds, capsize=4, color="tab:blue", alpha=0.8, label="ours (micro)")
     ticks = [(x, p) for x, p in zip(xs, paper) if p is not None]
     if ticks:
-        ax.scatter([t[0] for t in ticks], [t[1] for t in ticks], marker="_", s=600, color="black", lw=2,
-                   label="paper Table II (ShanghaiTech)", zorder=3)
+        ax.scatter(
+            [t[0] for t in ticks],
+            [t[1] for t in ticks],
+            marker="_",
+            s=600,
+            color="black",
+            lw=2,
+            label="paper Table II (ShanghaiTech)",
+            zorder=3,
+        )
     lows = [m - s for m, s in zip(means, stds)] + [p for _, p in ticks]
     highs = [m + s for m, s in zip(means, stds)] + [p for _, p in ticks]
     lows, highs = [v for v in lows if np.isfinite(v)], [v for v in highs if np.isfinite(v)]

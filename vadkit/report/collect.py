@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import VadkitError
+from ..run_folder import DETECT_CURVE, RunFolder
 from ..run_schema import CALIBRATION, LOG_RECORD, METRICS, RUN_INFO, VALIDATION, Shape, clean
 from ..training.loggers import flatten
-from ..run_folder import DETECT_CURVE, RunFolder
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCORE_KEYS = ("video", "frame", "label", "score")
@@ -107,7 +107,7 @@ def display_names(runs: list[tuple[Path, int]]) -> list[str]:
     for extra in (1, 2):
         if len(set(names)) == len(names):
             break
-        names = ["/".join(q[-(d + extra):]) for q, (_, d) in zip(parts, runs)]
+        names = ["/".join(q[-(d + extra) :]) for q, (_, d) in zip(parts, runs)]
     return names
 
 
@@ -150,8 +150,14 @@ def read_log(path: Path, problems: list[str]) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             record = None
         if isinstance(record, dict):
-            records.append(_consistent(_checked(flatten(record), LOG_RECORD, f"{rel} line {number}", problems),
-                                       kinds, f"{rel} line {number}", problems))
+            records.append(
+                _consistent(
+                    _checked(flatten(record), LOG_RECORD, f"{rel} line {number}", problems),
+                    kinds,
+                    f"{rel} line {number}",
+                    problems,
+                )
+            )
         else:
             bad.append(number)
     if bad:
@@ -170,7 +176,9 @@ def _consistent(record: dict[str, Any], kinds: dict[str, bool], where: str, prob
             vector = isinstance(value, list)
             if kinds.setdefault(key, vector) != vector:
                 want = "a list" if kinds[key] else "a number"
-                problems.append(f"{where}: key '{key}' must be {want} as in earlier lines, got {value!r:.40}; key ignored")
+                problems.append(
+                    f"{where}: key '{key}' must be {want} as in earlier lines, got {value!r:.40}; key ignored"
+                )
                 continue
         out[key] = value
     return out

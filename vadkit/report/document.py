@@ -7,12 +7,21 @@ from typing import Any
 
 from .. import __version__
 from .charts import comparison_chart
-from .run_sections import (auc, calibration, detection, other_plots, run_facts, score_curves, top_frames, training,
-                           validation)
 from .collect import RunData
 from .compare import PAPER_NOTE, PAPER_TABLE_II, Group, data_names, seed_groups
-from .html import Raw, img, join, page, problems_box, tag, table
+from .html import Raw, img, join, page, problems_box, table, tag
 from .modelinfo import ModelInfo
+from .run_sections import (
+    auc,
+    calibration,
+    detection,
+    other_plots,
+    run_facts,
+    score_curves,
+    top_frames,
+    training,
+    validation,
+)
 
 
 def _mean_std(value: tuple[float, float] | None, n: int) -> str:
@@ -32,23 +41,47 @@ def comparison(runs: list[RunData], infos: list[ModelInfo]) -> Raw:
     groups = seed_groups(runs)
     info_of = {id(r): i for r, i in zip(runs, infos)}
     with_paper = any(g.letter for g in groups)
-    header = ["run", "n", "seeds", "motion", "fusion", "memory", "params", "GFLOPs/frame",
-              "AUC micro %", "AUC macro %"] + (["paper Table II % (ShanghaiTech)"] if with_paper else [])
+    header = [
+        "run",
+        "n",
+        "seeds",
+        "motion",
+        "fusion",
+        "memory",
+        "params",
+        "GFLOPs/frame",
+        "AUC micro %",
+        "AUC macro %",
+    ] + (["paper Table II % (ShanghaiTech)"] if with_paper else [])
     rows = []
     for g in groups:
         info = info_of[id(g.runs[0])]
         d = _describe(g.runs[0])
-        row = [g.label, str(len(g.runs)), ", ".join("-" if s is None else str(s) for s in g.seeds), d["motion"], d["fusion"], d["memory"],
-               f"{info.params:,}" if info.params else "-", f"{info.gflops:.3f}" if info.gflops else "-",
-               _mean_std(g.mean_std("auc_micro"), len(g.values("auc_micro"))),
-               _mean_std(g.mean_std("auc_macro"), len(g.values("auc_macro")))]
+        row = [
+            g.label,
+            str(len(g.runs)),
+            ", ".join("-" if s is None else str(s) for s in g.seeds),
+            d["motion"],
+            d["fusion"],
+            d["memory"],
+            f"{info.params:,}" if info.params else "-",
+            f"{info.gflops:.3f}" if info.gflops else "-",
+            _mean_std(g.mean_std("auc_micro"), len(g.values("auc_micro"))),
+            _mean_std(g.mean_std("auc_macro"), len(g.values("auc_macro"))),
+        ]
         if with_paper:
             row.append(f"{g.letter}: {PAPER_TABLE_II[g.letter]:.1f}" if g.letter else "-")
         rows.append(row)
     parts = [tag("h2", "Comparison"), table(header, rows, numeric=(1, 6, 7, 8, 9))]
     if any(len(g.runs) > 1 for g in groups):
-        parts.append(tag("p", "Rows with n > 1 group runs whose recipes differ only by train.seed: mean ± sample "
-                              "standard deviation (ddof 1) over those runs.", cls="muted"))
+        parts.append(
+            tag(
+                "p",
+                "Rows with n > 1 group runs whose recipes differ only by train.seed: mean ± sample "
+                "standard deviation (ddof 1) over those runs.",
+                cls="muted",
+            )
+        )
     if with_paper:
         parts.append(tag("p", PAPER_NOTE.format(data=data_names(runs)), cls="muted"))
     parts.append(_chart(groups))
@@ -66,12 +99,19 @@ def _chart(groups: list[Group]) -> Raw:
 
 def run_card(index: int, run: RunData, info: ModelInfo, max_videos: int) -> Raw:
     blocks: list[Any] = [
-        tag("h2", run.name), tag("div", str(run.root.resolve()), cls="path"), problems_box(run.problems),
-        tag("h3", "Recipe and model"), run_facts(run, info),
-        tag("h3", "Training curves (log.jsonl)"), training(run),
-        tag("h3", "Frame-level AUC (metrics.json)"), auc(run),
-        tag("h3", "Score per video (shaded: ground-truth anomaly)"), score_curves(run, max_videos),
-        tag("h3", "Most anomalous frames"), top_frames(run),
+        tag("h2", run.name),
+        tag("div", str(run.root.resolve()), cls="path"),
+        problems_box(run.problems),
+        tag("h3", "Recipe and model"),
+        run_facts(run, info),
+        tag("h3", "Training curves (log.jsonl)"),
+        training(run),
+        tag("h3", "Frame-level AUC (metrics.json)"),
+        auc(run),
+        tag("h3", "Score per video (shaded: ground-truth anomaly)"),
+        score_curves(run, max_videos),
+        tag("h3", "Most anomalous frames"),
+        top_frames(run),
     ]
     cal = calibration(run)
     if cal is not None:
@@ -83,7 +123,10 @@ def run_card(index: int, run: RunData, info: ModelInfo, max_videos: int) -> Raw:
     if others:
         blocks += [tag("h3", "Other pictures in plots/"), others]
     det = detection(run)
-    blocks += [tag("h3", "Detection"), det or tag("p", "No detect*/…/events.json and no 'detection' key in metrics.json.", cls="muted")]
+    blocks += [
+        tag("h3", "Detection"),
+        det or tag("p", "No detect*/…/events.json and no 'detection' key in metrics.json.", cls="muted"),
+    ]
     return tag("section", join(blocks), cls="card", id=f"run-{index}")
 
 

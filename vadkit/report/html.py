@@ -62,8 +62,12 @@ def img(data: bytes, alt: str, cls: str | None = None) -> Raw:
     return Raw(f'<img src="data:image/png;base64,{b64}" alt="{esc(alt)}"{klass}>')
 
 
-def table(header: Sequence[Any] | None, rows: Iterable[Sequence[Any]], numeric: Sequence[int] = (),
-          row_classes: Sequence[str | None] | None = None) -> Raw:
+def table(
+    header: Sequence[Any] | None,
+    rows: Iterable[Sequence[Any]],
+    numeric: Sequence[int] = (),
+    row_classes: Sequence[str | None] | None = None,
+) -> Raw:
     """A table (no header row when ``header`` is None); columns in ``numeric`` are right-aligned."""
     body = []
     for r, row in enumerate(rows):
@@ -109,16 +113,28 @@ def pct(value: Any) -> str:
 def problems_box(problems: list[str]) -> Raw:
     if not problems:
         return Raw("")
-    return tag("div", join([tag("b", "Missing or unreadable files"), tag("ul", join(tag("li", p) for p in problems))]),
-               cls="problems")
+    return tag(
+        "div",
+        join([tag("b", "Missing or unreadable files"), tag("ul", join(tag("li", p) for p in problems))]),
+        cls="problems",
+    )
 
 
 def page(title: str, subtitle: str, nav: list[tuple[str, str]], body: Sequence[Any]) -> str:
     """The whole document: inline CSS, an empty inline favicon (so nothing is requested)."""
     links = join(tag("a", label, href=f"#{anchor}") for anchor, label in nav)
-    head = join([
-        Raw('<meta charset="utf-8">'), Raw('<meta name="viewport" content="width=device-width, initial-scale=1">'),
-        Raw('<link rel="icon" href="data:,">'), tag("title", title), tag("style", Raw(CSS)),
-    ])
+    head = join(
+        [
+            Raw('<meta charset="utf-8">'),
+            Raw('<meta name="viewport" content="width=device-width, initial-scale=1">'),
+            Raw('<link rel="icon" href="data:,">'),
+            tag("title", title),
+            tag("style", Raw(CSS)),
+        ]
+    )
     top = tag("header", join([tag("h1", title), tag("div", subtitle, cls="muted"), tag("nav", links)]))
-    return "<!DOCTYPE html>\n" + tag("html", join([tag("head", head), tag("body", join([top, tag("main", join(body))]))]), lang="en") + "\n"
+    return (
+        "<!DOCTYPE html>\n"
+        + tag("html", join([tag("head", head), tag("body", join([top, tag("main", join(body))]))]), lang="en")
+        + "\n"
+    )

@@ -37,13 +37,25 @@ def model_table(info: ModelInfo) -> Raw:
         for row, cls in [(comp, None)] + [(c, "child") for c in comp["children"]]:
             source = f"{row['plugin']} ({row['distribution']})" if row.get("plugin") else "core"
             gflops = f"{row['gflops']:.3f}" if row.get("gflops") else "-"
-            rows.append((row["path"], row["kind"], row["name"], source, _params(row["params"]), gflops,
-                         _shape(row.get("output_shape"))))
+            rows.append(
+                (
+                    row["path"],
+                    row["kind"],
+                    row["name"],
+                    source,
+                    _params(row["params"]),
+                    gflops,
+                    _shape(row.get("output_shape")),
+                )
+            )
             classes.append(cls)
     res = "x".join(map(str, s.get("resolution", [])))
-    totals = tag("p", f"total {_params(s['total_params'])} parameters ({s['total_params']:,}; trainable "
-                      f"{s['trainable_params']:,}), {s['gflops_per_frame']:.3f} GFLOPs per frame at {res}; "
-                      f"scorer {s.get('scorer', '-')}")
+    totals = tag(
+        "p",
+        f"total {_params(s['total_params'])} parameters ({s['total_params']:,}; trainable "
+        f"{s['trainable_params']:,}), {s['gflops_per_frame']:.3f} GFLOPs per frame at {res}; "
+        f"scorer {s.get('scorer', '-')}",
+    )
     header = ["component", "kind", "name", "from", "params", "GFLOPs", "output shape"]
     return join([table(header, rows, numeric=(4, 5), row_classes=classes), totals])
 
@@ -53,10 +65,13 @@ def run_facts(run: RunData, info: ModelInfo) -> Raw:
     env = (run.info.get("environment") or [{}])[-1] if isinstance(run.info.get("environment"), list) else {}
     m = run.metrics or {}
     facts = {
-        "seed": run.seed, "epochs completed": run.info.get("epochs_completed"),
+        "seed": run.seed,
+        "epochs completed": run.info.get("epochs_completed"),
         "evaluated checkpoint epoch": m.get("checkpoint_epoch"),
-        "data": run.info.get("data_root") or m.get("data_root"), "recipe source": run.info.get("recipe_source"),
-        "device": run.info.get("device"), "vadkit": run.info.get("vadkit_version"),
+        "data": run.info.get("data_root") or m.get("data_root"),
+        "recipe source": run.info.get("recipe_source"),
+        "device": run.info.get("device"),
+        "vadkit": run.info.get("vadkit_version"),
         "torch / threads": f"{env.get('torch', '-')} / {env.get('torch_threads', '-')}" if env else None,
         "machine": env.get("processor") if env else None,
     }
@@ -86,16 +101,25 @@ def auc(run: RunData) -> Raw:
         return tag("p", "No metrics.json: run `vadkit eval` on this run.", cls="muted")
     sigma = m.get("temporal_sigma") or 0
     micro = f"micro AUC % (smoothed in time, sigma {sigma:g} frames)" if sigma else "micro AUC % (paper protocol)"
-    bigs = [tag("span", join([tag("b", pct(m.get(k))), label]), cls="big")
-            for k, label in (("auc_micro", micro), ("auc_macro", "macro AUC % (mean over videos)"))]
+    bigs = [
+        tag("span", join([tag("b", pct(m.get(k))), label]), cls="big")
+        for k, label in (("auc_micro", micro), ("auc_macro", "macro AUC % (mean over videos)"))
+    ]
     if sigma and isinstance(m.get("unsmoothed"), dict):
-        bigs.append(tag("span", join([tag("b", pct(m["unsmoothed"].get("auc_micro"))), "micro AUC % unsmoothed (paper protocol)"]),
-                        cls="big"))
+        bigs.append(
+            tag(
+                "span",
+                join([tag("b", pct(m["unsmoothed"].get("auc_micro"))), "micro AUC % unsmoothed (paper protocol)"]),
+                cls="big",
+            )
+        )
     parts = [join(bigs)]
     if m.get("note"):
         parts.append(tag("p", m["note"], cls="muted"))
     if isinstance(m.get("auc_per_category"), dict):
-        parts.append(table(["category", "AUC %"], [(k, pct(v)) for k, v in m["auc_per_category"].items()], numeric=(1,)))
+        parts.append(
+            table(["category", "AUC %"], [(k, pct(v)) for k, v in m["auc_per_category"].items()], numeric=(1,))
+        )
     if isinstance(m.get("diagnostics"), dict):
         parts.append(table(["diagnostic", "AUC %"], [(k, pct(v)) for k, v in m["diagnostics"].items()], numeric=(1,)))
     parts.append(per_video_table(run))
@@ -119,12 +143,24 @@ def validation(run: RunData) -> Raw | None:
         if not isinstance(v, dict):
             continue
         kinds = _table(v, "auc_per_category")
-        rows.append((name, pct(v.get("auc_micro")), pct(v.get("auc_macro")),
-                     ", ".join(f"{k} {pct(x)}" for k, x in kinds.items()), ", ".join(v.get("held_out_videos") or [])))
-    note = tag("p", "Pseudo-anomalies drawn into training videos held out of training; no test data "
-                    "(docs/validation.md). A number to choose settings by, not a test AUC.", cls="muted")
-    return join([table(["settings", "micro AUC %", "macro AUC %", "per kind", "held-out videos"], rows,
-                       numeric=(1, 2)), note])
+        rows.append(
+            (
+                name,
+                pct(v.get("auc_micro")),
+                pct(v.get("auc_macro")),
+                ", ".join(f"{k} {pct(x)}" for k, x in kinds.items()),
+                ", ".join(v.get("held_out_videos") or []),
+            )
+        )
+    note = tag(
+        "p",
+        "Pseudo-anomalies drawn into training videos held out of training; no test data "
+        "(docs/validation.md). A number to choose settings by, not a test AUC.",
+        cls="muted",
+    )
+    return join(
+        [table(["settings", "micro AUC %", "macro AUC %", "per kind", "held-out videos"], rows, numeric=(1, 2)), note]
+    )
 
 
 def calibration(run: RunData) -> Raw | None:
@@ -137,15 +173,25 @@ def calibration(run: RunData) -> Raw | None:
     weights = _table(state, "weights")
     evidence = _table(cal, "evidence")
     aucs = _table(evidence, "auc_pooled")
-    rows = [(k, fmt(w), pct(aucs.get(k)) if isinstance(aucs.get(k), (int, float)) else "n/a") for k, w in weights.items()]
+    rows = [
+        (k, fmt(w), pct(aucs.get(k)) if isinstance(aucs.get(k), (int, float)) else "n/a") for k, w in weights.items()
+    ]
     holdout = _table(cal, "holdout")
-    facts = {"method": state.get("method", "zscore"), "weights from": state.get("weights_source", "scorer weights"),
-             "evidence": evidence.get("source") or evidence.get("note"), "rule": state.get("rule"),
-             "calibration frames": cal.get("frames"), "held-out videos": ", ".join(holdout.get("held_out_videos") or []),
-             "hold-out note": holdout.get("fallback") or holdout.get("note"),
-             "threshold": cal.get("threshold"), "threshold quantile": cal.get("threshold_quantile")}
-    parts = [table(["statistic", "weight", "pooled pseudo-anomaly AUC %"], rows, numeric=(1, 2)) if rows else None,
-             kv_table({k: v for k, v in facts.items() if v not in (None, "")})]
+    facts = {
+        "method": state.get("method", "zscore"),
+        "weights from": state.get("weights_source", "scorer weights"),
+        "evidence": evidence.get("source") or evidence.get("note"),
+        "rule": state.get("rule"),
+        "calibration frames": cal.get("frames"),
+        "held-out videos": ", ".join(holdout.get("held_out_videos") or []),
+        "hold-out note": holdout.get("fallback") or holdout.get("note"),
+        "threshold": cal.get("threshold"),
+        "threshold quantile": cal.get("threshold_quantile"),
+    }
+    parts = [
+        table(["statistic", "weight", "pooled pseudo-anomaly AUC %"], rows, numeric=(1, 2)) if rows else None,
+        kv_table({k: v for k, v in facts.items() if v not in (None, "")}),
+    ]
     notes = [n for n in state.get("notes") or [] if isinstance(n, str)]
     parts += [tag("p", f"warning: {n}", cls="muted") for n in notes]
     return join([x for x in parts if x is not None])
@@ -168,7 +214,7 @@ def per_video_table(run: RunData) -> Raw:
 
 def score_curves(run: RunData, max_videos: int) -> Raw:
     """plots/regularity_<video>.png when present, else drawn from scores.csv."""
-    names = sorted(set(run.videos) | {n[len("regularity_"):-4] for n in run.plots if n.startswith("regularity_")})
+    names = sorted(set(run.videos) | {n[len("regularity_") : -4] for n in run.plots if n.startswith("regularity_")})
     if not names:
         return tag("p", "No scores.csv and no plots/regularity_*.png: nothing to draw.", cls="muted")
     parts = []
@@ -177,7 +223,11 @@ def score_curves(run: RunData, max_videos: int) -> Raw:
         if png is None:
             png = score_curve(name, run.videos[name], run.stat_columns)
         parts.append(img(png, f"score curve of video {name}"))
-    note = f"{len(names) - max_videos} more videos not shown (--max-videos {max_videos})." if len(names) > max_videos else ""
+    note = (
+        f"{len(names) - max_videos} more videos not shown (--max-videos {max_videos})."
+        if len(names) > max_videos
+        else ""
+    )
     return join([tag("div", join(parts), cls="grid"), tag("p", note, cls="muted") if note else ""])
 
 
@@ -198,14 +248,37 @@ def detection(run: RunData) -> Raw:
     for det in run.detections:
         rel = det.path.relative_to(run.root)
         parts.append(tag("div", str(rel), cls="muted"))
-        keys = ("source", "status", "message", "threshold", "threshold_rule", "frames_read", "frames_scored",
-                "frames_per_s", "merge_gap", "min_event")
+        keys = (
+            "source",
+            "status",
+            "message",
+            "threshold",
+            "threshold_rule",
+            "frames_read",
+            "frames_scored",
+            "frames_per_s",
+            "merge_gap",
+            "min_event",
+        )
         parts.append(kv_table({k: det.info[k] for k in keys if det.info.get(k) is not None}))
-        events = [(e.get("start_frame"), e.get("end_frame"), e.get("frames"), e.get("peak_frame"), fmt(e.get("peak_score")),
-                   fmt(e.get("start_time")), fmt(e.get("end_time"))) for e in det.events]
+        events = [
+            (
+                e.get("start_frame"),
+                e.get("end_frame"),
+                e.get("frames"),
+                e.get("peak_frame"),
+                fmt(e.get("peak_score")),
+                fmt(e.get("start_time")),
+                fmt(e.get("end_time")),
+            )
+            for e in det.events
+        ]
         header = ["start frame", "end frame", "frames", "peak frame", "peak score", "start s", "end s"]
-        parts.append(table(header, [tuple(fmt(c) for c in row) for row in events], numeric=tuple(range(7)))
-                     if events else tag("p", "no events", cls="muted"))
+        parts.append(
+            table(header, [tuple(fmt(c) for c in row) for row in events], numeric=tuple(range(7)))
+            if events
+            else tag("p", "no events", cls="muted")
+        )
         if det.curve is not None:
             parts.append(img(det.curve, f"detection score curve {rel.parent}"))
     extra = (run.metrics or {}).get("detection")

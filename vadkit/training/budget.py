@@ -15,15 +15,16 @@ import copy
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
+from ..checkpoint import rng_state, set_rng_state
 from ..errors import RecipeError
 from ..recipe import Recipe
-from ..checkpoint import rng_state, set_rng_state
 
 PROBE_WARMUP = 3  # first steps: allocation, oneDNN kernel selection, worker start-up
 PROBE_STEPS = 20
@@ -44,13 +45,16 @@ class BudgetPlan:
 
     def describe(self) -> str:
         fit = "all fit" if self.epochs == self.max_epochs else f"lowered from {self.max_epochs}"
-        return (f"time budget {self.budget_s / 60:.1f} min: step {self.step_s:.3f} s measured "
-                f"({PROBE_STEPS} steps), epoch ~{self.epoch_s:.0f} s, {self.elapsed_s:.0f} s spent before "
-                f"training -> {self.epochs} epoch{'s' if self.epochs > 1 else ''} ({fit})")
+        return (
+            f"time budget {self.budget_s / 60:.1f} min: step {self.step_s:.3f} s measured "
+            f"({PROBE_STEPS} steps), epoch ~{self.epoch_s:.0f} s, {self.elapsed_s:.0f} s spent before "
+            f"training -> {self.epochs} epoch{'s' if self.epochs > 1 else ''} ({fit})"
+        )
 
 
-def plan_epochs(budget_min: float, max_epochs: int, elapsed_s: float, step_s: float, steps_per_epoch: int,
-                recipe: Recipe) -> BudgetPlan:
+def plan_epochs(
+    budget_min: float, max_epochs: int, elapsed_s: float, step_s: float, steps_per_epoch: int, recipe: Recipe
+) -> BudgetPlan:
     """The most epochs (at most ``max_epochs``) that fit what is left of the budget."""
     budget_s = 60.0 * budget_min
     epoch_s = steps_per_epoch * step_s * EPOCH_OVERHEAD
@@ -60,20 +64,33 @@ def plan_epochs(budget_min: float, max_epochs: int, elapsed_s: float, step_s: fl
         raise RecipeError(
             f"one epoch takes ~{epoch_s:.0f} s on this machine ({steps_per_epoch} steps of {step_s:.3f} s) and "
             f"{elapsed_s:.0f} s went to preparing the data: nothing fits {budget_min:g} min; raise the budget "
-            f"or lower train.max_steps_per_epoch", file=str(recipe.path), key="train.time_budget")
+            f"or lower train.max_steps_per_epoch",
+            file=str(recipe.path),
+            key="train.time_budget",
+        )
     return BudgetPlan(budget_s, elapsed_s, step_s, steps_per_epoch, epoch_s, max_epochs, min(max_epochs, fit))
 
 
-def probe_step_seconds(model: torch.nn.Module, optimizer: torch.optim.Optimizer, clips: Any, batch_size: int,
-                       workers: int, step: Callable[[dict[str, Any]], Any]) -> float:
+def probe_step_seconds(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    clips: Any,
+    batch_size: int,
+    workers: int,
+    step: Callable[[dict[str, Any]], Any],
+) -> float:
     """Median wall seconds of ``step`` over PROBE_STEPS batches (after PROBE_WARMUP), loading
     included; the model, the optimiser and every RNG are exactly as before when it returns."""
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     saved_rng = rng_state()
     try:
-        sampler = RandomSampler(clips, replacement=True, num_samples=(PROBE_WARMUP + PROBE_STEPS) * batch_size,
-                                generator=torch.Generator().manual_seed(0))
+        sampler = RandomSampler(
+            clips,
+            replacement=True,
+            num_samples=(PROBE_WARMUP + PROBE_STEPS) * batch_size,
+            generator=torch.Generator().manual_seed(0),
+        )
         loader = DataLoader(clips, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=True)
         times: list[float] = []
         tick = time.perf_counter()

@@ -71,8 +71,10 @@ def read_env(env: Mapping[str, str] | None = None) -> DistContext | None:
         raise DistributedError(f"distributed launch: RANK={rank} must be in 0..WORLD_SIZE-1 (WORLD_SIZE={world})")
     local_world = _int(env, "LOCAL_WORLD_SIZE") if env.get("LOCAL_WORLD_SIZE") else world
     if not 0 <= local < local_world or local_world > world:
-        raise DistributedError(f"distributed launch: LOCAL_RANK={local} must be in 0..LOCAL_WORLD_SIZE-1 "
-                               f"(LOCAL_WORLD_SIZE={local_world}, WORLD_SIZE={world})")
+        raise DistributedError(
+            f"distributed launch: LOCAL_RANK={local} must be in 0..LOCAL_WORLD_SIZE-1 "
+            f"(LOCAL_WORLD_SIZE={local_world}, WORLD_SIZE={world})"
+        )
     return DistContext(rank, world, local)
 
 
@@ -85,8 +87,10 @@ def setup(device_name: str = "auto") -> tuple[DistContext, torch.device]:
     device = pick_device(device_name)
     if device.type == "cuda":
         if ctx.local_rank >= torch.cuda.device_count():
-            raise DistributedError(f"LOCAL_RANK={ctx.local_rank} but this node has {torch.cuda.device_count()} "
-                                   f"CUDA device(s); use --nproc-per-node <= the GPU count")
+            raise DistributedError(
+                f"LOCAL_RANK={ctx.local_rank} but this node has {torch.cuda.device_count()} "
+                f"CUDA device(s); use --nproc-per-node <= the GPU count"
+            )
         device = torch.device("cuda", ctx.local_rank)
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
@@ -126,8 +130,11 @@ def wrap(model: nn.Module, ctx: DistContext, device: torch.device, sync_batchnor
     ids = [device.index] if device.type == "cuda" else None
     ddp = nn.parallel.DistributedDataParallel
     # newer torch names the per-forward buffer broadcast forward_sync_buffers (both still sync at init)
-    no_forward_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(ddp).parameters
-                       else {"broadcast_buffers": False})
+    no_forward_sync = (
+        {"forward_sync_buffers": False}
+        if "forward_sync_buffers" in inspect.signature(ddp).parameters
+        else {"broadcast_buffers": False}
+    )
     # some components leave parameters out of the graph (ablations, unused objectives)
     return ddp(model, device_ids=ids, find_unused_parameters=True, **no_forward_sync)  # type: ignore[arg-type]
 
@@ -160,8 +167,9 @@ def _mean_coalesced(tensors: list[Tensor], reduce_mean: Callable[[Tensor], Tenso
 
 
 @torch.no_grad()
-def sync_state(model: nn.Module, reduce_mean: Callable[[Tensor], Tensor] = all_reduce_mean,
-               enabled: bool | None = None) -> None:
+def sync_state(
+    model: nn.Module, reduce_mean: Callable[[Tensor], Tensor] = all_reduce_mean, enabled: bool | None = None
+) -> None:
     """Make state that changes by rule, not gradient, identical on every rank.
 
     A module with a ``sync_(reduce_mean)`` method (the memory bank: average the items, then

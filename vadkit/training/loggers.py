@@ -52,8 +52,11 @@ def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def scalars(record: dict[str, Any]) -> dict[str, float]:
     """The finite numeric leaves of a record (nested dicts joined with '/'), index keys left out."""
     return {
-        name: float(value) for name, value in flatten(record).items()
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and name not in INDEX_KEYS
+        name: float(value)
+        for name, value in flatten(record).items()
+        if isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and name not in INDEX_KEYS
         and math.isfinite(value)
     }
 
@@ -115,8 +118,9 @@ def build_loggers(names: list[str], run: RunFolder, recipe_file: str | None = No
         if name not in LOGGERS:
             close = difflib.get_close_matches(str(name), LOGGERS, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise RecipeError(f"unknown logger '{name}'.{hint} Options: {', '.join(LOGGERS)}", file=recipe_file,
-                              key="train.loggers")
+            raise RecipeError(
+                f"unknown logger '{name}'.{hint} Options: {', '.join(LOGGERS)}", file=recipe_file, key="train.loggers"
+            )
         factory = EXTRA_LOGGERS[name]
         if factory is not None:
             loggers.append(factory(run))

@@ -37,9 +37,13 @@ WEIGHTED_FRAME_TERMS = {"gradient": gradient_loss}
 def compute_loss(output: ModelOutput, target: Tensor, weights: dict[str, float]) -> tuple[Tensor, dict[str, Tensor]]:
     """Total loss and every term by name. Terms without a weight are logged, not optimised."""
     terms: dict[str, Tensor] = {"intensity": intensity_loss(output.prediction, target)}
-    terms.update({name: fn(output.prediction, target) for name, fn in WEIGHTED_FRAME_TERMS.items() if weights.get(name)})
+    terms.update(
+        {name: fn(output.prediction, target) for name, fn in WEIGHTED_FRAME_TERMS.items() if weights.get(name)}
+    )
     terms.update(output.memory.losses)
-    total = sum((weights.get(name, 0.0) * value for name, value in terms.items()), torch.zeros((), device=target.device))
+    total = sum(
+        (weights.get(name, 0.0) * value for name, value in terms.items()), torch.zeros((), device=target.device)
+    )
     return total, terms
 
 

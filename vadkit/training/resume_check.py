@@ -78,8 +78,10 @@ def check_resume(run: RunFolder, recipe: Recipe, *, force: bool = False) -> None
     try:
         recorded = load_recipe(run.recipe)
     except VadkitError as exc:
-        raise ResumeMismatch(f"--resume: the run's recorded recipe does not load ({exc}); cannot tell what "
-                             "changed (pass --force to resume anyway)") from None
+        raise ResumeMismatch(
+            f"--resume: the run's recorded recipe does not load ({exc}); cannot tell what "
+            "changed (pass --force to resume anyway)"
+        ) from None
     changes = changed_keys(recorded, recipe)
     if not changes:
         return
@@ -89,7 +91,8 @@ def check_resume(run: RunFolder, recipe: Recipe, *, force: bool = False) -> None
         f"--resume: {run.root} was trained with another recipe: {shown}{more}; resuming continues the "
         f"trained weights, so only {', '.join(f'train.{k}' for k in sorted(RESUMABLE_TRAIN))} and [score], "
         "[eval], [detect] (but its holdout) may change. Restore these keys, train into a new --out, or "
-        "pass --force to resume anyway")
+        "pass --force to resume anyway"
+    )
 
 
 __all__ = ["check_resume", "changed_keys", "resumable", "ResumeMismatch", "RESUMABLE_TRAIN"]

@@ -17,29 +17,36 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from .. import __version__
+from ..atomic import atomic_write_text
 from ..builder import build_model
-from ..config import RunConfig, read_config
+from ..checkpoint import (
+    architecture,
+    atomic_save,
+    check_compatible,
+    load_checkpoint,
+    restore_epoch_record,
+    rng_state,
+    set_rng_state,
+)
+from ..config import RunConfig, TrainConfig, read_config
 from ..data.factory import build_clips
 from ..data.holdout import holdout_note, training_part
 from ..errors import CheckpointError, RecipeError
+from ..faults import fault
+from ..folder_lock import folder_lock
 from ..recipe import Recipe
 from ..registry import Registry
+from ..run_folder import RunFolder, environment
 from ..runtime import autocast, describe, prepare_model
-from ..config import TrainConfig
-from ..atomic import atomic_write_text
-from ..faults import fault
 from ..stop_signals import deferred, stop_point
-from ..folder_lock import folder_lock
 from . import distributed
 from .budget import plan_epochs, probe_step_seconds
 from .diagnostics import MemoryDiagnostics
-from .loggers import build_loggers
 from .distributed import DistContext
-from ..checkpoint import (architecture, atomic_save, check_compatible, load_checkpoint, restore_epoch_record,
-                         rng_state, set_rng_state)
+from .loggers import build_loggers
 from .loss import check_finite, compute_loss
 from .resume_check import check_resume
-from ..run_folder import RunFolder, environment
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -115,8 +122,16 @@ def train(
         return _train(config, data_root, out, registry, resume, console, check, started)
 
 
-def _train(config: RunConfig, data_root: Path, out: Path, registry: Registry, resume: bool, console: Console,
-           check: bool | str, started: float) -> RunFolder:
+def _train(
+    config: RunConfig,
+    data_root: Path,
+    out: Path,
+    registry: Registry,
+    resume: bool,
+    console: Console,
+    check: bool | str,
+    started: float,
+) -> RunFolder:
     recipe = config.recipe
     state = _prepare(config, registry, RunFolder(Path(out)), resume, console)
     if not state.dist.is_main:  # rank 0 alone prints, logs and writes the run folder
@@ -124,9 +139,18 @@ def _train(config: RunConfig, data_root: Path, out: Path, registry: Registry, re
     else:
         _record_run(state, config, registry, data_root)
         state.loggers = build_loggers(state.cfg.loggers, state.run, str(recipe.path))
-    clips = build_clips(recipe, registry, Path(data_root), "training", uses_motion=state.model.uses_motion,
-                        console=console, check=check, shard=(state.dist.rank, state.dist.world_size),
-                        barrier=distributed.barrier, frame_cache=state.cfg.frame_cache)
+    clips = build_clips(
+        recipe,
+        registry,
+        Path(data_root),
+        "training",
+        uses_motion=state.model.uses_motion,
+        console=console,
+        check=check,
+        shard=(state.dist.rank, state.dist.world_size),
+        barrier=distributed.barrier,
+        frame_cache=state.cfg.frame_cache,
+    )
     if note := holdout_note(config.detect, clips):
         console.print(note)
     clips = training_part(clips, config.detect)  # [detect] holdout: normal frames kept for calibration
@@ -134,8 +158,14 @@ def _train(config: RunConfig, data_root: Path, out: Path, registry: Registry, re
     cfg = state.cfg
     try:
         with _progress(console) as progress:
-            task = progress.add_task("train", total=state.steps * cfg.epochs, completed=state.start_epoch * state.steps,
-                                     epoch=state.start_epoch + 1, losses="", fps=0.0)
+            task = progress.add_task(
+                "train",
+                total=state.steps * cfg.epochs,
+                completed=state.start_epoch * state.steps,
+                epoch=state.start_epoch + 1,
+                losses="",
+                fps=0.0,
+            )
             with deferred():  # SIGINT / SIGTERM: the step under way finishes, then Stopped (vadkit/stop_signals.py)
                 for epoch in range(state.start_epoch, cfg.epochs):
                     _run_epoch(state, clips, epoch, progress, task, console)
@@ -150,21 +180,28 @@ def _train(config: RunConfig, data_root: Path, out: Path, registry: Registry, re
     return state.run
 
 
-def _plan_steps(state: TrainState, clips: Any, recipe: Recipe, data_root: Path, console: Console,
-                started: float) -> None:
+def _plan_steps(
+    state: TrainState, clips: Any, recipe: Recipe, data_root: Path, console: Console, started: float
+) -> None:
     """Steps per epoch (the same on every rank: each rank sees 1/world of the clips), the epoch
     count under ``time_budget`` and the learning-rate schedule."""
     cfg, world, n_clips = state.cfg, state.dist.world_size, len(clips)
     if n_clips < cfg.batch_size * world:
-        raise RecipeError(f"the training split of {data_root} yields {n_clips} clips, fewer than one batch "
-                          f"on each of {world} rank(s)", file=str(recipe.path), key="train.batch_size")
+        raise RecipeError(
+            f"the training split of {data_root} yields {n_clips} clips, fewer than one batch "
+            f"on each of {world} rank(s)",
+            file=str(recipe.path),
+            key="train.batch_size",
+        )
     per_rank = n_clips // world
     state.steps = min(per_rank // cfg.batch_size, cfg.max_steps_per_epoch or per_rank)
     if cfg.time_budget:
         _fit_budget(state, clips, recipe, started, console)
         cfg = state.cfg
     state.scheduler = _scheduler(state, state.steps * cfg.epochs)
-    ranks = f" per rank, {world} ranks ({state.dist.backend}), global batch {cfg.batch_size * world}" if world > 1 else ""
+    ranks = (
+        f" per rank, {world} ranks ({state.dist.backend}), global batch {cfg.batch_size * world}" if world > 1 else ""
+    )
     console.print(
         f"training {n_clips} clips, {state.steps} steps x {cfg.epochs} epochs, batch {cfg.batch_size}{ranks}, "
         f"{describe(state.device, cfg.fast, cfg.precision)}, {torch.get_num_threads()} threads"
@@ -192,7 +229,9 @@ def _prepare(config: RunConfig, registry: Registry, run: RunFolder, resume: bool
 
     check_memory(recipe, registry, "training", device, batch=cfg.batch_size)
     model = prepare_model(build_model(recipe, registry), device, cfg.fast)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.betas[0], cfg.betas[1]), weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=cfg.lr, betas=(cfg.betas[0], cfg.betas[1]), weight_decay=cfg.weight_decay
+    )
     state = TrainState(cfg, run, device, model, optimizer, config.loss.weights, config.model.table(), dist=ctx)
     if resume:
         _resume(state, console)
@@ -234,8 +273,15 @@ def _record_run(state: TrainState, config: RunConfig, registry: Registry, data_r
     run.clean_temps()  # what a killed earlier run left behind
     atomic_write_text(run.recipe, recipe.to_toml())
     info = run.read_info()
-    info.update({"vadkit_version": __version__, "recipe_source": str(recipe.path),
-                 "data_root": str(Path(data_root).resolve()), "train": asdict(state.cfg), "device": str(state.device)})
+    info.update(
+        {
+            "vadkit_version": __version__,
+            "recipe_source": str(recipe.path),
+            "data_root": str(Path(data_root).resolve()),
+            "train": asdict(state.cfg),
+            "device": str(state.device),
+        }
+    )
     info.setdefault("environment", []).append(environment())
     info.setdefault("provenance", provenance(config, registry))  # a resumed run keeps what it was trained with
     run.write_info(info)
@@ -257,8 +303,9 @@ def _fit_budget(state: TrainState, clips: Any, recipe: Recipe, started: float, c
             console.print(f"time budget: this run started without one; keeping its {cfg.epochs} epochs")
         return
     global_step = state.global_step
-    step_s = probe_step_seconds(state.model, state.optimizer, clips, cfg.batch_size, cfg.workers,
-                                lambda batch: _step(state, batch, 0, 0))
+    step_s = probe_step_seconds(
+        state.model, state.optimizer, clips, cfg.batch_size, cfg.workers, lambda batch: _step(state, batch, 0, 0)
+    )
     state.global_step = global_step
     plan = plan_epochs(cfg.time_budget, cfg.epochs, time.perf_counter() - started, step_s, state.steps, recipe)
     state.cfg = replace(cfg, epochs=plan.epochs)
@@ -283,8 +330,14 @@ def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, ta
     cfg, model, main = state.cfg, state.model, state.dist.is_main
     model.train()
     state.diagnostics.reset()
-    loader = DataLoader(clips, batch_size=cfg.batch_size, sampler=_sampler(state, clips, epoch),
-                        num_workers=cfg.workers, drop_last=True, persistent_workers=False)
+    loader = DataLoader(
+        clips,
+        batch_size=cfg.batch_size,
+        sampler=_sampler(state, clips, epoch),
+        num_workers=cfg.workers,
+        drop_last=True,
+        persistent_workers=False,
+    )
     sums: dict[str, float] = {}
     epoch_start, seen, step = time.perf_counter(), 0, 0
     stop_point()  # a stop asked for while the last checkpoint was written
@@ -298,11 +351,24 @@ def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, ta
             sums[k] = sums.get(k, 0.0) + v
         fps = seen / (time.perf_counter() - epoch_start)
         if main:
-            state.loggers.log({"epoch": epoch + 1, "step": step + 1, "global_step": state.global_step, **values,
-                                  "lr": state.optimizer.param_groups[0]["lr"], "frames_per_s": round(fps, 3),
-                                  "step_s": round(time.perf_counter() - tick, 4)})
-        progress.update(task, advance=1, epoch=f"{epoch + 1}/{cfg.epochs}", fps=fps,
-                        losses=" ".join(f"{k} {v:.4g}" for k, v in values.items()))
+            state.loggers.log(
+                {
+                    "epoch": epoch + 1,
+                    "step": step + 1,
+                    "global_step": state.global_step,
+                    **values,
+                    "lr": state.optimizer.param_groups[0]["lr"],
+                    "frames_per_s": round(fps, 3),
+                    "step_s": round(time.perf_counter() - tick, 4),
+                }
+            )
+        progress.update(
+            task,
+            advance=1,
+            epoch=f"{epoch + 1}/{cfg.epochs}",
+            fps=fps,
+            losses=" ".join(f"{k} {v:.4g}" for k, v in values.items()),
+        )
         stop_point()  # the step is finished; the checkpoint on disk is that of the last whole epoch
     distributed.assert_in_sync(model, f"epoch {epoch + 1}")
     seconds = time.perf_counter() - epoch_start
@@ -314,8 +380,11 @@ def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, ta
         return
     state.loggers.log(record)
     shown = {**{k.removeprefix("mean_"): v for k, v in means.items()}, **memory}
-    console.print(f"epoch {epoch + 1}/{cfg.epochs}: " + ", ".join(f"{k} {v:.5g}" for k, v in shown.items())
-                  + f" ({seconds:.1f} s, checkpoint saved)")
+    console.print(
+        f"epoch {epoch + 1}/{cfg.epochs}: "
+        + ", ".join(f"{k} {v:.5g}" for k, v in shown.items())
+        + f" ({seconds:.1f} s, checkpoint saved)"
+    )
 
 
 def _step(state: TrainState, batch: dict[str, Any], epoch: int, step: int) -> dict[str, float]:
@@ -348,8 +417,9 @@ def _sampler(state: TrainState, clips: Any, epoch: int) -> Any:
     under DDP each rank takes its own 1/world of it."""
     cfg = state.cfg
     if state.dist.enabled:
-        sampler: Any = DistributedSampler(clips, num_replicas=state.dist.world_size, rank=state.dist.rank,
-                                     shuffle=True, seed=cfg.seed, drop_last=True)
+        sampler: Any = DistributedSampler(
+            clips, num_replicas=state.dist.world_size, rank=state.dist.rank, shuffle=True, seed=cfg.seed, drop_last=True
+        )
         sampler.set_epoch(epoch)
         return sampler
     return RandomSampler(clips, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))

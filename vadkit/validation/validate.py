@@ -13,25 +13,26 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress
 
 from ..atomic import atomic_write_text
 from ..builder import build_scorer
+from ..config import EvalConfig
 from ..errors import RecipeError
 from ..evaluation.evaluate import memory_updater, statistic_aucs
-from ..inference import collect_stats
 from ..evaluation.metrics import frame_auc
+from ..inference import collect_stats
+from ..pseudo.anomalies import KINDS
+from ..pseudo.clips import held_out_videos, pseudo_clips
 from ..recipe import parse_override
 from ..registry import Registry
-from ..config import EvalConfig
 from ..trained_run import TrainedRun
-from ..pseudo.clips import held_out_videos, pseudo_clips
-from ..pseudo.anomalies import KINDS
 
 PROTOCOL = (
     "Frame-level AUC on pseudo-anomalies drawn into the run's held-out normal training videos "
@@ -51,14 +52,18 @@ def rescored(run: TrainedRun, registry: Registry, overrides: Sequence[str]) -> t
     keys = [o.split("=", 1)[0].strip() for o in overrides]
     bad = [o for o, k in zip(overrides, keys) if not (k.startswith("score.") or k in PROTOCOL_KEYS)]
     if bad:
-        raise RecipeError(f"{run.folder.recipe}: validate only re-scores; {', '.join(bad)} is neither a [score] key nor "
-                          f"one of {', '.join(PROTOCOL_KEYS)} (a model or training change needs its own run)")
+        raise RecipeError(
+            f"{run.folder.recipe}: validate only re-scores; {', '.join(bad)} is neither a [score] key nor "
+            f"one of {', '.join(PROTOCOL_KEYS)} (a model or training change needs its own run)"
+        )
     config = run.configured(dict(parse_override(o) for o in overrides))
     recipe, eval_cfg = config.recipe, config.eval
     rescore = any(k.startswith("score.") for k in keys)
     if eval_cfg.memory_update and rescore:
-        raise RecipeError(f"{run.folder.recipe}: eval.memory_update thresholds with the run's calibration, which was "
-                          "fitted for the run's own scorer; validate it without score.* overrides")
+        raise RecipeError(
+            f"{run.folder.recipe}: eval.memory_update thresholds with the run's calibration, which was "
+            "fitted for the run's own scorer; validate it without score.* overrides"
+        )
     return (build_scorer(recipe, registry) if rescore else run.scorer), eval_cfg
 
 
@@ -92,9 +97,18 @@ def validate(
     held, videos, clips = pseudo_clips(run, registry, root, copies, seed, kinds)
     with Progress(console=console) as progress:
         updater = memory_updater(run) if protocol.memory_update else None  # changes run.model's memory
-        scored = collect_stats(run.model, clips, scorer, run.device, fast=run.fast, precision=run.precision,
-                               batch_size=8, progress=progress, on_batch=updater,
-                               temporal_sigma=protocol.temporal_sigma)
+        scored = collect_stats(
+            run.model,
+            clips,
+            scorer,
+            run.device,
+            fast=run.fast,
+            precision=run.precision,
+            batch_size=8,
+            progress=progress,
+            on_batch=updater,
+            temporal_sigma=protocol.temporal_sigma,
+        )
     result: dict[str, Any] = {
         **frame_auc(scored),
         "diagnostics": statistic_aucs(scored, scorer),
@@ -105,8 +119,12 @@ def validate(
         "memory_update": updater.summary() if updater is not None else None,
         "checkpoint_epoch": run.epoch,
         "held_out_videos": [v.name for v in held],
-        "pseudo": {"seed": seed, "copies": copies, "kinds": list(kinds),
-                   "segments": {v.name: asdict(v.source.segment) for v in videos}},
+        "pseudo": {
+            "seed": seed,
+            "copies": copies,
+            "kinds": list(kinds),
+            "segments": {v.name: asdict(v.source.segment) for v in videos},
+        },
     }
     path = run.folder.root / "validation" / f"{result_name(score_overrides, copies, seed, kinds)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,10 +138,12 @@ def validation_text(result: dict[str, Any]) -> str:
         return "n/a" if x is None else f"{100 * x:.1f}"
 
     cats = ", ".join(f"{k} {pct(v)}" for k, v in (result.get("auc_per_category") or {}).items())
-    stats = ", ".join(f"{k[len('auc_micro_'):-len('_only')]} {pct(v)}" for k, v in result["diagnostics"].items())
-    return (f"pseudo-anomaly AUC: micro {pct(result['auc_micro'])}, macro {pct(result['auc_macro'])} "
-            f"({cats}; each statistic alone: {stats}) on {len(result['pseudo']['segments'])} copies of "
-            f"{', '.join(result['held_out_videos'])}")
+    stats = ", ".join(f"{k[len('auc_micro_') : -len('_only')]} {pct(v)}" for k, v in result["diagnostics"].items())
+    return (
+        f"pseudo-anomaly AUC: micro {pct(result['auc_micro'])}, macro {pct(result['auc_macro'])} "
+        f"({cats}; each statistic alone: {stats}) on {len(result['pseudo']['segments'])} copies of "
+        f"{', '.join(result['held_out_videos'])}"
+    )
 
 
 __all__ = ["validate", "validation_text", "held_out_videos", "pseudo_clips", "result_name", "PROTOCOL"]
