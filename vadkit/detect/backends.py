@@ -22,6 +22,7 @@ from torch import Tensor
 from ..errors import VadkitError
 from ..export.manifest import read_manifest
 from ..export.graph_outputs import rebuild
+from ..export.quantize import precision_of
 from ..interfaces import ModelOutput
 
 BACKENDS = ("torch", "onnxruntime", "openvino", "auto")
@@ -42,6 +43,7 @@ class GraphBackend:
         self.uses_motion = bool(self.manifest["model"]["uses_motion"])
         self.outputs = list(self.manifest["outputs"])
         self.path = self.folder / self.manifest["model_file"]
+        self.precision = precision_of(self.manifest)  # fp32 | int8: what `vadkit export --precision` wrote
 
     def feeds(self, frames: Tensor, flows: Tensor | None) -> dict[str, np.ndarray]:
         feeds = {"frames": np.ascontiguousarray(frames.detach().float().cpu().numpy())}
@@ -58,7 +60,10 @@ class GraphBackend:
         return rebuild(dict(zip(self.outputs, self.run(self.feeds(frames, flows)))))
 
     def describe(self) -> str:
-        return f"{self.name} on {self.path}"
+        quant = self.manifest.get("precision") or {}
+        source = quant.get("calibration") or {}
+        ranges = f", ranges from {source['clips']} held-out clips" if source.get("clips") else ""
+        return f"{self.name} on {self.path} ({self.precision}{ranges})"
 
 
 class OnnxRuntimeBackend(GraphBackend):
@@ -91,6 +96,7 @@ class OpenVinoBackend(GraphBackend):
                   "INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY",
                   "ENABLE_CPU_PINNING": False}  # share the cores with flow, decoding and torch threads
         self.compiled = ov.Core().compile_model(str(self.path), "CPU", config)
+        self.hint = precision
         self.request = self.compiled.create_infer_request()
         self.ports = [self.compiled.output(n) for n in self.outputs]
 
@@ -125,16 +131,18 @@ GRAPH_BACKENDS: dict[str, Callable[..., GraphBackend]] = {"onnxruntime": OnnxRun
 MODULES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "openvino")}
 
 
-def graph_backend(name: str, run: Any, registry: Any, folder: Path | None, console: Console | None) -> GraphBackend:
+def graph_backend(name: str, run: Any, registry: Any, folder: Path | None, console: Console | None,
+                  hint: str | None = None) -> GraphBackend:
     """onnxruntime / openvino on ``folder`` (default: the run's cached export, made when stale).
     OpenVINO computes in bfloat16 only when the run asks for fast mode and the CPU has native
-    bf16, as PyTorch's fast mode does; otherwise float32."""
+    bf16, as PyTorch's fast mode does, or when ``hint`` (f32 | bf16) says so; otherwise float32."""
     from ..runtime import cpu_has_native_bf16
 
     if run.device.type != "cpu":
         raise BackendError(f"backend {name} runs on the CPU; the run uses {run.device} (pass --device cpu)")
     _require(*MODULES[name])
     bf16 = name == "openvino" and run.fast and run.precision in ("auto", "bfloat16") and cpu_has_native_bf16()
+    bf16 = bf16 if hint is None else hint == "bf16"
 
     def load(where: Path) -> GraphBackend:
         if name == "openvino":
@@ -194,8 +202,64 @@ def load_backend(name: str, run: Any, registry: Any, *, folder: Path | None = No
         return run.model  # nothing to compare with: torch it is
     candidates: dict[str, Any] = {"torch": run.model}
     for graph_name in usable:
-        candidates[graph_name] = graph_backend(graph_name, run, registry, folder, console)
-    return candidates[fastest(run, candidates, batch, console)]
+        candidates[graph_name] = graph_backend(graph_name, run, registry, folder, console,
+                                               hint="f32" if graph_name == "openvino" else None)
+    reason = add_bf16(candidates, run, registry, folder, console)
+    choice = fastest(run, candidates, batch, console)
+    record_precision(run, choice, candidates[choice], reason, console)
+    return candidates[choice]
+
+
+BF16 = "openvino-bf16"  # the auto candidate OpenVINO computing in bfloat16
+
+
+def add_bf16(candidates: dict[str, Any], run: Any, registry: Any, folder: Path | None,
+             console: Console | None) -> str:
+    """Add OpenVINO in bfloat16 to ``candidates`` where it can be faster (the CPU computes bf16
+    natively and the export is float32); the reason bf16 is or is not timed."""
+    from ..runtime import cpu_has_native_bf16
+
+    graph = candidates.get("openvino")
+    if graph is None:
+        return "bf16 not timed: OpenVINO (the runtime that computes in bf16 here) is not installed"
+    if graph.precision != "fp32":
+        return f"bf16 not timed: the export is {graph.precision} (vadkit export --precision)"
+    if not cpu_has_native_bf16():
+        return "bf16 not timed: this CPU has no native bf16 (neither avx512_bf16 nor amx_bf16), float32 kept"
+    candidates[BF16] = graph_backend("openvino", run, registry, folder, console, hint="bf16")
+    return "bf16 and float32 timed on this CPU (native bf16: avx512_bf16/amx_bf16); the faster kept"
+
+
+def chosen_precision(name: str, backend: Any, run: Any) -> str:
+    """The arithmetic the chosen backend computes in."""
+    from ..runtime import fast_dtype
+
+    if name == BF16:
+        return "bf16"
+    if name == "torch":
+        dtype = fast_dtype(run.device, run.precision) if run.fast else None
+        return "fp32" if dtype is None else str(dtype).removeprefix("torch.").replace("bfloat16", "bf16")
+    return str(getattr(backend, "precision", "fp32"))
+
+
+def record_precision(run: Any, name: str, backend: Any, reason: str, console: Console | None) -> dict[str, str]:
+    """Write the chosen precision and why into ``<run>/export/auto.json`` beside the backend choice."""
+    import json
+
+    from ..atomic import atomic_write_text
+    from .autoselect import CHOICE_FILE
+
+    record = {"choice": chosen_precision(name, backend, run), "reason": reason}
+    path = run.root / "export" / CHOICE_FILE
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        saved = {}
+    if isinstance(saved, dict) and saved.get("precision") != record:
+        atomic_write_text(path, json.dumps({**saved, "precision": record}, indent=2) + "\n")
+    if console is not None:
+        console.print(f"precision auto: {record['choice']} ({reason})", highlight=False)
+    return record
 
 
 def detector_model(detector: Any) -> Any:
@@ -215,5 +279,5 @@ def detector_model(detector: Any) -> Any:
     return model
 
 
-__all__ = ["BACKENDS", "BackendError", "GraphBackend", "OnnxRuntimeBackend", "OpenVinoBackend", "check_name",
-           "load_backend", "detector_model"]
+__all__ = ["BACKENDS", "BF16", "BackendError", "GraphBackend", "OnnxRuntimeBackend", "OpenVinoBackend", "check_name",
+           "load_backend", "detector_model", "record_precision"]
