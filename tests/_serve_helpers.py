@@ -109,15 +109,16 @@ class Mosquitto:
     that asked for one survive a restart, as on a home-automation broker)."""
 
     def __init__(self, root: Path, port: int | None = None) -> None:
-        self.exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+        debian = "/usr/sbin/mosquitto"
+        self.exe = shutil.which("mosquitto") or (debian if Path(debian).exists() else None)
         self.root, self.port = Path(root), port or free_port()
         self.root.mkdir(parents=True, exist_ok=True)
         self.conf = self.root / "mosquitto.conf"
         import getpass
 
         # run as whoever runs the tests (as root, mosquitto would switch to a user that cannot write here)
-        self.conf.write_text(f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                             f"persistence_location {self.root}/\nautosave_interval 1\n")
+        self.conf.write_text(f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                             f"persistence true\npersistence_location {self.root}/\nautosave_interval 1\n")
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Mosquitto:
@@ -194,22 +195,34 @@ class TcpStream:
 
 
 class Receiver:
-    """An HTTP receiver on 127.0.0.1 that answers 503 to its first ``fail`` POSTs, then 200."""
+    """An HTTP receiver on 127.0.0.1 that answers 503 to its first ``fail`` POSTs, then 200; with
+    ``token``, 401 to any request (POST or OPTIONS) without ``Authorization: Bearer <token>``."""
 
-    def __init__(self, fail: int = 0) -> None:
-        self.fail, self.posts, self.bodies = fail, 0, []
+    def __init__(self, fail: int = 0, token: str | None = None) -> None:
+        self.fail, self.token, self.posts, self.bodies = fail, token, 0, []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            def _answer(self, code: int) -> None:
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _authorised(self) -> bool:
+                return receiver.token is None or self.headers.get("Authorization") == f"Bearer {receiver.token}"
+
+            def do_OPTIONS(self) -> None:  # noqa: N802
+                self._answer(204 if self._authorised() else 401)
+
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if not self._authorised():
+                    return self._answer(401)
                 receiver.posts += 1
                 ok = receiver.posts > receiver.fail
                 if ok:
                     receiver.bodies.append((self.headers.get("Idempotency-Key"), json.loads(body)))
-                self.send_response(200 if ok else 503)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self._answer(200 if ok else 503)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -16,13 +15,24 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
+from _serve_helpers import (
+    Mosquitto,
+    Receiver,
+    Subscriber,
+    TcpStream,
+    anomaly_video,
+    free_port,
+    normal_frames,
+    tiny_run,
+    wait_for,
+)
 from rich.console import Console
 
-from _serve_helpers import Mosquitto, Receiver, Subscriber, TcpStream, anomaly_video, free_port, tiny_run, wait_for
 from vadkit import default_registry
 from vadkit.serve import Service, load_config
 
@@ -49,8 +59,8 @@ def write_config(path: Path, world: dict[str, Path], cameras: str, sinks: str, s
 
 def looped_camera(world: dict[str, Path], name: str = "door") -> str:
     # realtime = false: every frame is scored however loaded the machine is (no frame dropped),
-    # so an event comes every 30 frames. threshold: the tiny run's smoothed score stays near 1.7 (at most ~2.1) on the normal frames
-    # of this video and reaches ~2.8 on the injected anomaly
+    # so an event comes every 30 frames. threshold: the tiny run's smoothed score stays near 1.7 (at most ~2.1)
+    # on the normal frames of this video and reaches ~2.8 on the injected anomaly
     return f'[[cameras]]\nname = "{name}"\nfile = "{world["video"]}"\nloop = true\nrealtime = false\nthreshold = 2.4\n'
 
 
@@ -246,3 +256,82 @@ def test_sigterm_drains_and_persists_every_event_whatever_the_inherited_disposit
         assert sorted(k for k, _ in receiver.bodies) == sorted(sent)
     finally:
         receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def bright_calibration(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A calibration of the tiny run on another camera's normal footage (brighter), written by
+    `vadkit calibrate --out` beside the run, not into it."""
+    from vadkit.cli import main
+
+    root = tmp_path_factory.mktemp("bright")
+    data = normal_frames(root / "data", videos=3, brighten=70, seed=3)
+    out = root / "cams" / "bright.json"
+    out.parent.mkdir()
+    before = (world["run"] / "calibration.json").read_bytes()
+    assert main(["calibrate", "--run", str(world["run"]), "--data", str(data), "--out", str(out)]) == 0
+    assert (world["run"] / "calibration.json").read_bytes() == before  # the run's own calibration is untouched
+    assert (root / "cams" / "bright_stats.npz").is_file()
+    return out
+
+
+def test_cameras_with_their_own_calibrations_get_their_own_thresholds(world, bright_calibration, tmp_path) -> None:
+    video = world["video"]
+    cams = "".join(f'[[cameras]]\nname = "{n}"\nfile = "{video}"\nloop = true\nrealtime = false\n{extra}'
+                   for n, extra in (("door", ""), ("bright", f'calibration = "{bright_calibration}"\n'),
+                                    ("fitted", "refit_frames = 20\n")))
+    cfg = write_config(tmp_path / "cameras.toml", world, cams, '[sinks.log]\ntype = "jsonl"\n')
+    seen: dict[str, Any] = {}
+
+    def steps(service: Service) -> None:
+        fitted = service.pipelines["fitted"]
+        assert wait_for(lambda: fitted.refit is not None and fitted.refit.done
+                        and min(p.scored for p in service.pipelines.values()) > 30, 240)
+        base = json.loads((tmp_path / "out" / "serve.json").read_text())["health"]
+        seen.update(json.loads(get(base + "/healthz")[1])["cameras"])
+
+    service = run_service(cfg, steps)
+    door, bright, fitted = (seen[n]["threshold"] for n in ("door", "bright", "fitted"))
+    assert door == pytest.approx(service.detector.threshold)  # the run's calibration
+    assert len({round(door, 4), round(bright, 4), round(fitted, 4)}) == 3, seen
+    assert seen["bright"]["calibration"] == str(bright_calibration) and seen["door"]["calibration"] == "run"
+    assert seen["fitted"]["refit"]["done"] and "first 20" in seen["fitted"]["threshold_rule"]
+    for event in jsonl_events(tmp_path / "out"):  # each event carries its camera's threshold
+        assert event["threshold"] == pytest.approx(seen[event["camera"]]["threshold"], abs=1e-4)
+
+
+def test_a_bad_or_foreign_camera_calibration_is_refused_before_any_camera_opens(world, bright_calibration,
+                                                                                 tmp_path, capsys) -> None:
+    import socket
+
+    from vadkit.cli import main
+    from vadkit.serve import ConfigError
+
+    camera = socket.socket()  # a "camera" that records whether anyone connected
+    camera.bind(("127.0.0.1", 0))
+    camera.listen(4)
+    camera.settimeout(0.0)
+    cal = json.loads(bright_calibration.read_text())
+
+    def config_with(calibration: str) -> Path:
+        cams = (f'[[cameras]]\nname = "yard"\nurl = "tcp://127.0.0.1:{camera.getsockname()[1]}"\n'
+                f'calibration = "{calibration}"\n')
+        return write_config(tmp_path / "cameras.toml", world, cams, '[sinks.log]\ntype = "jsonl"\n')
+
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**cal, "checkpoint_sha256": "0" * 64, "run": "runs/another"}))
+    for path, words in ((tmp_path / "missing.json", "no such calibration file"),
+                        (other, "not of the run")):
+        with pytest.raises(ConfigError, match=words) as err:
+            load_config(config_with(str(path)), default_registry())
+        assert "key 'cameras[0].calibration'" in str(err.value)
+    scorer = tmp_path / "scorer.json"  # the same checkpoint, another scorer: refused once the run is loaded
+    scorer.write_text(json.dumps({**cal, "scorer": "PsnrScorer"}))
+    for path, words in ((other, "not of the run"), (scorer, "calibrated for scorer 'PsnrScorer'")):
+        capsys.readouterr()
+        assert main(["serve", "--config", str(config_with(str(path)))]) == 2
+        err = capsys.readouterr().err
+        assert "cameras[0].calibration" in err and words in err and "Traceback" not in err
+    with pytest.raises(BlockingIOError):
+        camera.accept()  # nobody connected: no camera was opened
+    camera.close()

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from _helpers import make_plugin
-from _serve_helpers import TINY_RECIPE, Mosquitto, free_port
+from _serve_helpers import TINY_RECIPE, Mosquitto, Receiver, free_port, wait_for
+
 from vadkit import create_registry, default_registry
 from vadkit.cli import main
 from vadkit.errors import ComponentError
@@ -56,6 +56,14 @@ BAD = [
     (CAM + "[detect]\nsmoothing = 0\n", "detect", "smoothing"),
     (CAM + "[detect]\nsmoothin = 3\n", "detect.smoothin", "unknown key"),
     ("colour = 1\n" + CAM, "colour", "unknown key"),
+    ('[[cameras]]\nurl = "rtsp://x"\nrefit_frames = 3\n', "cameras[0].refit_frames", "more than smoothing (5)"),
+    ('[[cameras]]\nurl = "rtsp://x"\nrefit_frames = 9\n[detect]\nsmoothing = 9\n', "cameras[0].refit_frames",
+     "more than smoothing (9)"),
+    ('[[cameras]]\nurl = "rtsp://x"\nrefit_frames = 50\nthreshold = 2.0\n', "cameras[0].refit_frames",
+     "absolute threshold"),
+    ('[[cameras]]\nurl = "rtsp://x"\ncalibration = "cams/x.json"\n', "cameras[0].calibration",
+     "no such calibration file"),
+    ('[[cameras]]\nurl = "rtsp://x"\ncalibration = 3\n', "cameras[0].calibration", "must be str"),
 ]
 
 
@@ -86,6 +94,32 @@ def test_sink_that_refuses_at_start_is_a_clear_error_unless_it_queues(tmp_path: 
     dead_hook = config(tmp_path, CAM + f'[sinks.h]\ntype = "webhook"\nurl = "http://127.0.0.1:{dead}/"\n')
     assert main(["serve", "--config", str(dead_hook), "--check"]) == 2
     assert "webhook 127.0.0.1" in capsys.readouterr().err
+
+
+def test_unknown_host_and_bad_webhook_credentials_are_refused_at_start_unless_queued(tmp_path: Path) -> None:
+    from vadkit_sinks.mqtt import MqttSink
+    from vadkit_sinks.webhook import WebhookSink
+
+    with pytest.raises(SinkError, match="unreachable"):
+        MqttSink(host="no-such-host.invalid", state_dir=tmp_path / "m").open()
+    with pytest.raises(SinkError, match="unknown host"):
+        WebhookSink("http://no-such-host.invalid/hook", state_dir=tmp_path / "w").open()
+    receiver = Receiver(token="right").start()
+    try:
+        bad = WebhookSink(receiver.url, headers={"Authorization": "Bearer wrong"}, state_dir=tmp_path / "w1")
+        with pytest.raises(SinkError, match="refused the credentials"):
+            bad.open()
+        queued = WebhookSink(receiver.url, headers={"Authorization": "Bearer wrong"}, queue_if_down=True,
+                             retry_min=0.05, retry_max=0.1, state_dir=tmp_path / "w2")
+        queued.open()
+        queued.send({"id": "e1", "camera": "door"})
+        assert wait_for(lambda: queued.failures >= 2, 10)  # 401 is retried, not rejected: nothing lost
+        assert queued.close(0.1) == 1 and queued.rejected == 0
+        good = WebhookSink(receiver.url, headers={"Authorization": "Bearer right"}, state_dir=tmp_path / "w2")
+        good.open()  # the next start, with the token fixed, delivers what was queued
+        assert good.close(10.0) == 0 and [k for k, _ in receiver.bodies] == ["e1"]
+    finally:
+        receiver.stop()
 
 
 @pytest.mark.skipif(not HAS_MOSQUITTO or not shutil.which("mosquitto_passwd"), reason="mosquitto is not installed")

@@ -74,7 +74,8 @@ class MqttSink(Sink):
         self.connects += 1
         self._track(client.publish(f"{self.prefix}/status", "online", qos=1, retain=True).mid, None)
         for camera, state in list(self._states.items()):
-            self._track(client.publish(f"{self.prefix}/{topic_part(camera)}/status", state, qos=1, retain=True).mid, None)
+            topic = f"{self.prefix}/{topic_part(camera)}/status"
+            self._track(client.publish(topic, state, qos=1, retain=True).mid, None)
         self._connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
@@ -136,7 +137,8 @@ class MqttSink(Sink):
 
     def status(self, camera: str, state: str) -> None:
         self._states[camera] = state
-        self._track(self.client.publish(f"{self.prefix}/{topic_part(camera)}/status", state, qos=1, retain=True).mid, None)
+        topic = f"{self.prefix}/{topic_part(camera)}/status"
+        self._track(self.client.publish(topic, state, qos=1, retain=True).mid, None)
 
     def pending(self) -> int:
         return len(self.outbox)

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 from vadkit.serve.outbox import Outbox
 from vadkit.sinks import Sink, SinkError
 
-PERMANENT = range(400, 500)  # the receiver rejects the event itself (except 408 and 429): not retried
+PERMANENT = range(400, 500)  # the receiver rejects the event itself: not retried, except
+RETRIED = (401, 403, 408, 429)  # credentials (fixed by the receiver's admin), timeouts, rate limits
 
 
 class WebhookSink(Sink):
@@ -51,8 +52,28 @@ class WebhookSink(Sink):
                 raise SinkError(f"sink '{self.name}': webhook {parts.hostname}:{port} unreachable ({why}); "
                                 "fix the url or set queue_if_down = true to queue events until it is up") from exc
             self.last_error = str(exc)
+        else:
+            self._check_credentials(parts.hostname or "", port)
         self._thread = threading.Thread(target=self._loop, name=f"vadkit-webhook-{self.name}", daemon=True)
         self._thread.start()
+
+    def _check_credentials(self, host: str, port: int) -> None:
+        """An OPTIONS request with the configured headers: 401 or 403 means the receiver refuses
+        them (a bad token); any other answer, even 404 or 405, is accepted (no event is sent)."""
+        req = urllib.request.Request(self.url, headers=self.headers, method="OPTIONS")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout):
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code not in (401, 403):
+                return
+            self.last_error = f"HTTP {exc.code}"
+            if not self.queue_if_down:
+                raise SinkError(f"sink '{self.name}': webhook {host}:{port} refused the credentials (HTTP {exc.code} "
+                                "to an OPTIONS request); check headers, or set queue_if_down = true to queue events "
+                                "until it accepts them") from None
+        except (OSError, ValueError) as exc:  # no answer to OPTIONS: the POSTs will tell
+            self.last_error = str(exc)
 
     def send(self, event: dict[str, Any]) -> None:
         self.outbox.put(event)
@@ -89,7 +110,7 @@ class WebhookSink(Sink):
                 continue
             key, event = items[0]
             status = self._post(event)
-            if 200 <= status < 300 or (status in PERMANENT and status not in (408, 429)):
+            if 200 <= status < 300 or (status in PERMANENT and status not in RETRIED):
                 if status >= 300:
                     self._reject(event, status)
                 else:

@@ -17,13 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from ..detect.calibration import STAT_PREFIX, VERSION, checkpoint_digest, stats_path, stream_settings, stream_threshold
+from ..detect.calibration import STAT_PREFIX, stats_path, stream_settings, stream_threshold
 from ..detect.online import StreamSettings
 from ..detect.refit import WarmupRefit
 from ..errors import CheckpointError, DataError
-from ..run_folder import RunFolder
-from ..run_schema import CALIBRATION, RunFileError, read_json
-from .config import CameraConfig, ConfigError
+from .config import CameraConfig, ConfigError, read_camera_file
 
 
 @dataclass
@@ -44,39 +42,6 @@ class CameraCalibration:
             return None
         return WarmupRefit(detector.run.scorer, self.calibration, self.stream, detector.cfg.threshold_quantile,
                            self.refit_frames)
-
-
-def read_camera_file(file: Path, key: str, path: Path, run: Path) -> dict[str, Any]:
-    """Config time: ``path`` is a calibration (JSON of the right shape and version) written for
-    the checkpoint of ``run``; else :class:`ConfigError` naming ``key``."""
-    if not path.is_file():
-        raise ConfigError(file, key, f"no such calibration file: {path} (write one with `vadkit calibrate --run {run} "
-                                     f"--data <this camera's normal footage> --out {path}`)")
-    try:
-        cal = read_json(path, CALIBRATION)
-    except RunFileError as exc:
-        raise ConfigError(file, key, f"not a calibration: {exc}") from None
-    if cal.get("version") != VERSION or not isinstance(cal.get("state"), dict):
-        raise ConfigError(file, key, f"{path}: calibration format {cal.get('version')!r} is not {VERSION} (another "
-                                     "vadkit version); calibrate this camera again")
-    checkpoint = RunFolder(run).checkpoint
-    recorded = cal.get("checkpoint_sha256")
-    if recorded is None:
-        same = Path(str(cal.get("run", ""))).resolve() == run.resolve()
-        why = "it records no checkpoint digest and names another run"
-    else:
-        same = checkpoint.is_file() and recorded == checkpoint_digest(checkpoint)
-        why = "its checkpoint_sha256 is not the run's checkpoint"
-    if not same:
-        raise ConfigError(file, key, f"{path} is a calibration of {cal.get('run')!r} (epoch "
-                                     f"{cal.get('checkpoint_epoch')}), not of the run {run}: {why}; calibrate this "
-                                     f"camera with `vadkit calibrate --run {run} --data <its footage> --out {path}`")
-    return cal
-
-
-def check_refit(file: Path, key: str, frames: int, smoothing: int) -> None:
-    if frames and frames <= smoothing:
-        raise ConfigError(file, key, f"must be 0 (off) or more than smoothing ({smoothing}), got {frames}")
 
 
 def camera_calibration(detector: Any, cam: CameraConfig, file: Path, index: int) -> CameraCalibration:
@@ -133,4 +98,4 @@ def _threshold(file: Path, key: str, path: Path, cal: dict[str, Any], stream: St
     return value, f"quantile {cfg.threshold_quantile:g} of the normal score ({path.name}, recomputed)"
 
 
-__all__ = ["CameraCalibration", "camera_calibration", "check_refit", "read_camera_file"]
+__all__ = ["CameraCalibration", "camera_calibration"]

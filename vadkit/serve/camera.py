@@ -10,8 +10,9 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,8 @@ class CameraWorker:
                  on_state: Callable[[str, str, str | None], None], seed: int = 0) -> None:
         self.cam, self.settings, self.cond, self.on_state = cam, settings, cond, on_state
         self.items: deque[Frame | str] = deque()
-        self.state, self.message, self.since = "starting", None, time.time()
+        self.state, self.since = "starting", time.time()
+        self.message: str | None = None
         self.failures = self.reconnects = self.read = self.dropped = 0
         self.last_frame: float | None = None
         self.fps = 25.0
@@ -155,7 +157,7 @@ class CameraWorker:
     def take(self, limit: int) -> list[Frame | str]:
         """Up to ``limit`` waiting items (frames and markers), oldest first; never blocks."""
         with self.cond:
-            out = []
+            out: list[Frame | str] = []
             while self.items and len(out) < limit:
                 out.append(self.items.popleft())
             if out:

@@ -103,7 +103,8 @@ class ClipRecorder:
             return
         if self._writer is None:
             h, w = rgb.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            fourcc = cv2.VideoWriter_fourcc(*"mp4v")  # type: ignore[attr-defined]  # missing from OpenCV's stubs
+            self._writer = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, (w, h))
             if not self._writer.isOpened():
                 self.failed = "OpenCV cannot write .mp4 (mp4v) here"
                 return

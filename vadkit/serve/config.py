@@ -63,6 +63,7 @@ class ServeSettings:
     queue: int = 8  # frames waiting per camera; the oldest is dropped when scoring lags
     drain_timeout: float = 10.0  # on SIGTERM: seconds the sinks get to deliver what is pending
     device: str = ""  # cpu, cuda (default: the run's)
+    threads: int = 0  # torch threads of the scoring loop (0 = half the CPU cores, at least 1)
 
 
 @dataclass
@@ -109,7 +110,8 @@ def _check_settings(file: Path, s: ServeSettings) -> None:
     checks = [("pre_roll", s.pre_roll >= 0), ("post_roll", s.post_roll >= 0), ("clip_width", s.clip_width >= 16),
               ("clip_quota_mb", s.clip_quota_mb > 0), ("reconnect_min", s.reconnect_min > 0),
               ("reconnect_max", s.reconnect_max >= s.reconnect_min), ("fail_after", s.fail_after >= 1),
-              ("stall_timeout", s.stall_timeout > 0), ("queue", s.queue >= 1), ("drain_timeout", s.drain_timeout >= 0)]
+              ("stall_timeout", s.stall_timeout > 0), ("queue", s.queue >= 1), ("drain_timeout", s.drain_timeout >= 0),
+              ("threads", s.threads >= 0)]
     for key, ok in checks:
         if not ok:
             raise ConfigError(file, f"serve.{key}", f"out of range, got {getattr(s, key)!r}")
@@ -215,13 +217,48 @@ def load_config(path: Path | str, registry: Registry) -> ServeConfig:
 
 def _check_calibrations(file: Path, run: Path, cameras: list[CameraConfig], smoothing: int) -> None:
     """Each camera's calibration file is one of this run's checkpoint; refit_frames exceeds smoothing."""
-    from .calibrations import check_refit, read_camera_file
-
     for i, cam in enumerate(cameras):
         if cam.calibration:
             read_camera_file(file, f"cameras[{i}].calibration", Path(cam.calibration), run)
     for i, cam in enumerate(cameras):
         check_refit(file, f"cameras[{i}].refit_frames", cam.refit_frames, smoothing)
+
+
+def read_camera_file(file: Path, key: str, path: Path, run: Path) -> dict[str, Any]:
+    """Config time: ``path`` is a calibration (JSON of the right shape and version) written for
+    the checkpoint of ``run``; else :class:`ConfigError` naming ``key``."""
+    from ..detect.calibration import VERSION, checkpoint_digest
+    from ..run_folder import RunFolder
+    from ..run_schema import CALIBRATION, RunFileError, read_json
+
+    if not path.is_file():
+        raise ConfigError(file, key, f"no such calibration file: {path} (write one with `vadkit calibrate --run {run} "
+                                     f"--data <this camera's normal footage> --out {path}`)")
+    try:
+        cal = read_json(path, CALIBRATION)
+    except RunFileError as exc:
+        raise ConfigError(file, key, f"not a calibration: {exc}") from None
+    if cal.get("version") != VERSION or not isinstance(cal.get("state"), dict):
+        raise ConfigError(file, key, f"{path}: calibration format {cal.get('version')!r} is not {VERSION} (another "
+                                     "vadkit version); calibrate this camera again")
+    checkpoint = RunFolder(run).checkpoint
+    recorded = cal.get("checkpoint_sha256")
+    if recorded is None:
+        same = Path(str(cal.get("run", ""))).resolve() == run.resolve()
+        why = "it records no checkpoint digest and names another run"
+    else:
+        same = checkpoint.is_file() and recorded == checkpoint_digest(checkpoint)
+        why = "its checkpoint_sha256 is not the run's checkpoint"
+    if not same:
+        raise ConfigError(file, key, f"{path} is a calibration of {cal.get('run')!r} (epoch "
+                                     f"{cal.get('checkpoint_epoch')}), not of the run {run}: {why}; calibrate this "
+                                     f"camera with `vadkit calibrate --run {run} --data <its footage> --out {path}`")
+    return cal
+
+
+def check_refit(file: Path, key: str, frames: int, smoothing: int) -> None:
+    if frames > 0 and frames <= smoothing:
+        raise ConfigError(file, key, f"must be 0 (off) or more than smoothing ({smoothing}), got {frames}")
 
 
 def _check_detect(file: Path, run: Path, detect: dict[str, Any]) -> int:
@@ -241,4 +278,5 @@ def _check_detect(file: Path, run: Path, detect: dict[str, Any]) -> int:
         raise ConfigError(file, "detect", str(exc)) from None
 
 
-__all__ = ["CameraConfig", "ConfigError", "ServeConfig", "ServeSettings", "SinkConfig", "load_config"]
+__all__ = ["CameraConfig", "ConfigError", "ServeConfig", "ServeSettings", "SinkConfig", "load_config",
+           "read_camera_file"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class Recording:
 
 
 def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class CameraPipeline:
@@ -87,7 +88,7 @@ class CameraPipeline:
         batch = {k: np.array([s.stats[k] for s in ready]) for k in scorer.stat_names}
         raw = scorer.anomaly(batch, self.state)
         fitting = self.refit is not None and not self.refit.done
-        for s, r in zip(ready, raw):
+        for s, r in zip(ready, raw, strict=True):
             score, flagged = self.stream(float(r))
             flagged = flagged and not fitting  # the frames of a re-fit are assumed normal
             read = self.read_at.pop(s.index, None)
@@ -112,7 +113,8 @@ class CameraPipeline:
     def _adopt_refit(self) -> None:
         """Score this camera with the calibration fitted on its first frames from now on."""
         refit = self.refit
-        assert refit is not None and refit.threshold is not None and refit.stream is not None  # fitted
+        assert refit is not None and refit.state is not None and refit.threshold is not None  # fitted
+        assert refit.stream is not None
         self.state, self.threshold = refit.state, float(refit.threshold)
         self.stream = ScoreStream(refit.stream, self.threshold)
         for r in refit.raw:  # the fitted frames prime the smoothing and the running statistics

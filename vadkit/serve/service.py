@@ -14,9 +14,9 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
 
 from ..atomic import atomic_write_text
@@ -24,12 +24,20 @@ from ..detect.api import Detector
 from ..detect.backends import detector_model
 from ..registry import Registry
 from .calibrations import CameraCalibration, camera_calibration
-from .camera import RESET, CameraWorker
+from .camera import CameraWorker
 from .clips import ClipStore
 from .config import ServeConfig
 from .dispatch import Sinks
 from .health import HealthServer, health_body, metrics_registry
 from .pipeline import NEVER, CameraPipeline
+
+
+def scoring_threads(setting: int) -> int:
+    """Torch threads of the scoring loop: ``setting``, else half the cores (at least 1). The camera
+    readers, the stream decoders and the sinks share the machine: with every core given to torch,
+    its threads wait on one another at each operator (measured on 2 cores, docs/serve.md)."""
+    return setting or max(1, (os.cpu_count() or 2) // 2)
+
 
 LOOP_STALL = 30.0  # /healthz says "stalled" when the scoring loop has not turned for this long
 
@@ -58,7 +66,7 @@ class Service:
         self.stop_requested.set()  # nothing else here: the loop may hold locks a handler would need
 
     def _install_signals(self) -> dict[int, Any]:
-        old = {}
+        old: dict[int, Any] = {}
         for sig in (signal.SIGTERM, signal.SIGINT):
             old[sig] = signal.signal(sig, self._on_signal)
         return old
@@ -73,6 +81,7 @@ class Service:
             self.detector = Detector(cfg.run, self.registry, overrides=cfg.detect, device=cfg.serve.device or None,
                                      console=self.console)
             model = detector_model(self.detector)
+            torch.set_num_threads(scoring_threads(cfg.serve.threads))
             calibs = [camera_calibration(self.detector, cam, cfg.file, i) for i, cam in enumerate(cfg.cameras)]
         except BaseException:
             self.sinks.close(0.0)  # what they hold stays queued on disk
@@ -82,7 +91,7 @@ class Service:
         self.pool.batch = NEVER
         self.store = ClipStore(out / "clips", cfg.serve.clip_quota_mb * 1e6)
         meta = {"instance": cfg.serve.name, "run": str(run.root), "run_id": f"{run.root.name}@epoch{run.epoch}"}
-        for cam, calib in zip(cfg.cameras, calibs):
+        for cam, calib in zip(cfg.cameras, calibs, strict=True):
             self.pipelines[cam.name] = CameraPipeline(cam.name, self.detector, model, calib, cfg.serve,
                                                       self.store, self._emit, meta)
         self.registry_metrics, self.latency = metrics_registry(self.snapshot)
@@ -95,14 +104,15 @@ class Service:
         atomic_write_text(out / "serve.json", json.dumps(info, indent=1))
         self.console.print(
             f"serving {len(cfg.cameras)} camera(s) with {run.root}: threshold {self.detector.threshold:.3f} "
-            f"({self.detector.threshold_rule}), sinks {', '.join(s.name for s in self.sinks.sinks)}"
+            f"({self.detector.threshold_rule}), {run.describe_compute()}, {torch.get_num_threads()} thread(s), "
+            f"batch {self.detector.cfg.batch} per camera, sinks {', '.join(s.name for s in self.sinks.sinks)}"
             + (f", health on {info['health']}/healthz and /metrics" if self.health else ""))
         self._print_calibrations(calibs)
         for k, cam in enumerate(cfg.cameras):
             self.workers[cam.name] = CameraWorker(cam, cfg.serve, self.cond, self._on_state, seed=k).start()
 
     def _print_calibrations(self, calibs: list[CameraCalibration]) -> None:
-        for cam, calib in zip(self.config.cameras, calibs):
+        for cam, calib in zip(self.config.cameras, calibs, strict=True):
             if calib.source != "run" or calib.refit_frames or cam.threshold:
                 refit = f", re-fitted on its first {calib.refit_frames} frames" if calib.refit_frames else ""
                 self.console.print(f"{cam.name}: threshold {calib.threshold:.3f} ({calib.rule}; calibration "
@@ -142,7 +152,7 @@ class Service:
         for name, worker in self.workers.items():
             pipe = self.pipelines[name]
             for item in worker.take(self.detector.cfg.batch):
-                if item is RESET:
+                if isinstance(item, str):  # RESET: a new connection
                     pipe.handle(self.pool.score(pipe.scorer.take_pending()))
                     pipe.new_connection(worker.fps)
                 else:
