@@ -219,3 +219,26 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
             cap = min(30.0, 2 ** (n - 1))
             assert 0.5 * cap <= w <= cap
     assert len({round(r[3], 6) for r in waits}) > 10  # cameras do not retry in lock-step
+
+
+def test_frames_dropped_to_keep_up_are_reported_on_the_console() -> None:
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from vadkit.serve.service import Service
+
+    log = io.StringIO()
+    service = Service.__new__(Service)  # only what the report reads
+    service.console = Console(file=log, width=300)
+    service.workers = {"door": SimpleNamespace(read=100, dropped=0), "yard": SimpleNamespace(read=100, dropped=0)}
+    service._fps = {"door": (0.0, 0, 4.0), "yard": (0.0, 0, 5.0)}
+    service._drops = (0.0, 0, 0)
+    service._report_drops(60.0)
+    assert log.getvalue() == ""  # nothing dropped: nothing said
+    service.workers["door"].read, service.workers["door"].dropped = 200, 75
+    service.workers["yard"].read = 200
+    service._report_drops(120.0)
+    assert "38 % of the frames read in the last 60 s were dropped" in log.getvalue()
+    assert "door 4.0, yard 5.0" in log.getvalue()

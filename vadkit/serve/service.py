@@ -40,6 +40,7 @@ def scoring_threads(setting: int) -> int:
 
 
 LOOP_STALL = 30.0  # /healthz says "stalled" when the scoring loop has not turned for this long
+DROP_REPORT = 60.0  # seconds between console lines on the frames dropped to keep up (when any were)
 
 
 class Service:
@@ -55,6 +56,7 @@ class Service:
         self.loop_tick = time.monotonic()
         self._fps: dict[str, tuple[float, int, float]] = {}  # camera -> (time, scored, fps)
         self.sent = 0
+        self._drops = (time.monotonic(), 0, 0)  # (when, frames read, frames dropped) at the last report
 
     # -- signals ---------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -188,6 +190,21 @@ class Service:
                 fps = (pipe.scored - n) / (now - t)
                 t, n = now, pipe.scored
             self._fps[name] = (t, n, fps)
+        if now - self._drops[0] >= DROP_REPORT:
+            self._report_drops(now)
+
+    def _report_drops(self, now: float) -> None:
+        """One console line when scoring could not keep up: the share of frames dropped since the
+        last line and the frames/s scored per camera (also in /metrics and /healthz)."""
+        when, read0, dropped0 = self._drops
+        read = sum(w.read for w in self.workers.values())
+        dropped = sum(w.dropped for w in self.workers.values())
+        self._drops = (now, read, dropped)
+        if dropped > dropped0 and read > read0:
+            fps = ", ".join(f"{name} {f[2]:.1f}" for name, f in self._fps.items())
+            self.console.print(f"[yellow]scoring lags: {100 * (dropped - dropped0) / (read - read0):.0f} % of the "
+                               f"frames read in the last {now - when:.0f} s were dropped to stay in real time; "
+                               f"frames/s scored: {fps}[/]", highlight=False)
 
     def _drain(self) -> int:
         """Stop the cameras, score what was read, emit open events, let the sinks deliver or persist."""
