@@ -262,7 +262,7 @@ def test_source_too_short_to_score(capsys, run_dir: Path, tmp_path: Path, frames
     if frames == 1:
         src = src / "000.png"  # a single image file
     code, out, err = cli(capsys, "detect", src, "--run", run_dir, "--out", tmp_path / "out", "--no-video")
-    failed(code, out, err, "no frame scored", "needs at least T+1 = 5 frames")
+    failed(code, out, err, "no frame scored", "needs at least 5 frames")
 
 
 def test_non_video_file_given_to_detect(capsys, run_dir: Path, tmp_path: Path) -> None:

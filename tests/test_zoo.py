@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from _helpers import REPO
+from vadkit.config import read_config
 from vadkit.builder import build_model
 from vadkit.cli import main
 from vadkit.cli.zoo_cmd import read_catalogue
@@ -65,8 +66,9 @@ def test_mnad_unused_batchnorm_stays_frozen_and_unused() -> None:
 def test_mnad_reconstruction_parts_have_the_official_parameter_count() -> None:
     """Official Reconstruction.py convAE(3, t_length=2, ...): 17,196,291 parameters; in vadkit
     the same encoder on one frame, memory_bank, and mnad_decoder without skips."""
-    model = build_model(load_recipe(ZOO / "mnad-pred.toml", ["model.frames=1", "model.decoder.skips=false"]), REGISTRY)
+    model = build_model(load_recipe(ZOO / "mnad-recon.toml"), REGISTRY)
     assert _params(model) == 17_196_291
+    assert read_config(load_recipe(ZOO / "mnad-recon.toml")).model.window == 1  # sees the frame it reconstructs
 
 
 def _ffp_official_count(frames: int = 4, channels: int = 3, root: int = 64, layers: int = 4) -> int:
@@ -133,7 +135,7 @@ def test_zoo_command_lists_models_as_json(capsys: pytest.CaptureFixture) -> None
     models = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
     assert models["mnad-pred"]["published"]["ped2"] == 97.0
     assert Path(models["ffp"]["recipes"]["ped2_cpu"]["recipe"]).is_file()
-    assert models["mnad-recon"]["recipes"] == {}
+    assert Path(models["mnad-recon"]["recipes"]["ped2_cpu"]["recipe"]).is_file()
 
 
 def test_zoo_counts_a_recipe() -> None:

@@ -38,6 +38,7 @@ WEIGHTINGS = ("evidence", "scorer")
 DETECT_BACKENDS = ("torch", "onnxruntime", "openvino", "auto")
 ASSEMBLIES = ("fused", "two_branch")
 JOINS = ("none", "concat")
+TARGETS = ("next", "current")  # predict frame t+1 from the T frames before it | reconstruct the last input frame
 DEFAULT_HOLDOUT_VIDEOS = 2
 DEFAULT_HOLDOUT_TAIL = 0.0
 DEFAULT_FLOW_SCALE = 10.0
@@ -108,6 +109,12 @@ class ModelConfig(Section):
         "bottlenecks once with concat + 1x1 conv (Table II model B)",
         choices=JOINS,
     )
+    target: str = setting(
+        "next",
+        '"next": predict the frame after the T input frames (MSTI-Net, MNAD-pred, FFP); "current": reconstruct '
+        "the last input frame (MNAD's reconstruction model, with frames = 1)",
+        choices=TARGETS,
+    )
     assembly: str = setting(
         "fused",
         '"fused": one appearance stream into which fusions feed motion; "two_branch": '
@@ -128,6 +135,11 @@ class ModelConfig(Section):
         if not (len(res) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in res)):
             return [("resolution", f"must be [height, width] of positive integers, got {res!r}")]
         return []
+
+    @property
+    def window(self) -> int:
+        """Frames one sample spans: the T inputs, plus the predicted frame when it comes after them."""
+        return self.frames + (1 if self.target == "next" else 0)
 
     def table(self) -> dict[str, Any]:
         """The section as the builder uses it: every key, defaults filled in."""

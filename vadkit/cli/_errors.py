@@ -167,21 +167,15 @@ def guard_run_outputs(args: argparse.Namespace, command: str) -> None:
     check_run_outputs(args.run, command, inputs=[data] if data is not None else [], force=args.force)
 
 
-def too_short_message(result: object, run: Path) -> str | None:
+def too_short_message(result: object, run: Path | None = None) -> str | None:
     """Why a source that ended normally had no frame scored (None when frames were scored)."""
     if getattr(result, "status", None) not in ("complete", "ended") or getattr(result, "frames_scored", 1) > 0:
         return None
-    from ..recipe import load_recipe
-
-    try:
-        frames = int(load_recipe(Path(run) / "recipe.toml").get("model.frames", 4))
-    except (VadkitError, TypeError, ValueError):
-        frames = 4
+    needed = int(getattr(result, "frames_needed", 0) or 0)
     read = getattr(result, "frames_read", 0)
+    why = f"scoring needs at least {needed} frames (the model's clip)" if needed else "no clip was complete"
     return (
-        f"{getattr(result, 'name', 'source')}: no frame scored: {read} frame{'s' if read != 1 else ''} read, but "
-        f"scoring needs at least T+1 = {frames + 1} frames (the model predicts each frame from the T = {frames} "
-        f"before it)"
+        f"{getattr(result, 'name', 'source')}: no frame scored: {read} frame{'s' if read != 1 else ''} read, but {why}"
     )
 
 

@@ -2,7 +2,8 @@
 
 Sample ``i`` (targets are frames T..n-1 of each video, videos in order):
 
-- ``frames``  float32 (T, C, H, W) in [-1, 1]: frames t-T .. t-1;
+- ``frames``  float32 (T, C, H, W) in [-1, 1]: frames t-T .. t-1 (with ``target="current"``,
+  reconstruction: frames t-T+1 .. t, targets from frame T-1 on);
 - ``target``  float32 (C, H, W) in [-1, 1]: frame t;
 - ``flows``   float32 (T, 2, H, W) (only with a flow estimator): ``flows[j]`` = flow from frame
   t-T+j-1 to frame t-T+j in pixels of the resized grid, divided by ``flow_scale`` (and clipped to
@@ -55,7 +56,10 @@ class ClipDataset(Dataset):
         frame_cache: int = 16,
         frame_store: FrameCache | None = None,
         store_all: bool = False,
+        target: str = "next",
     ) -> None:
+        if target not in ("next", "current"):
+            raise ValueError(f"target must be 'next' or 'current', got {target!r}")
         if frames < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
         if image_channels not in (1, 3):
@@ -64,6 +68,8 @@ class ClipDataset(Dataset):
             raise ValueError(f"flow_scale must be positive, got {flow_scale}")
         self.videos = list(videos)
         self.frames = int(frames)
+        self.target = target
+        self.ahead = 1 if target == "next" else 0  # the target frame comes after the inputs (prediction)
         self.resolution = (int(resolution[0]), int(resolution[1]))
         self.image_channels = int(image_channels)
         self.flow = flow
@@ -77,18 +83,22 @@ class ClipDataset(Dataset):
             vi for vi, v in enumerate(self.videos) if frame_store is not None and (store_all or is_video_file(v))
         }
         for v in self.videos:
-            if v.num_frames <= self.frames:
+            if v.num_frames < self.frames + self.ahead:
                 raise DataError(
                     f"{v.file_of(0)}: video '{v.name}' ({v.split}), frame {v.num_frames - 1}: only {v.num_frames} "
-                    f"frames, a clip needs {self.frames + 1}"
+                    f"frames, a clip needs {self.frames + self.ahead}"
                 )
         self.index: list[tuple[int, int]] = [
-            (vi, t) for vi, v in enumerate(self.videos) for t in range(self.frames, v.num_frames)
+            (vi, t) for vi, v in enumerate(self.videos) for t in range(self.frames - 1 + self.ahead, v.num_frames)
         ]
         self._lru: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._flow_lru: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._flows: dict[int, np.ndarray] = {}
         self._decoded: dict[int, np.ndarray] = {}
+
+    def first_input(self, t: int) -> int:
+        """The first of the T input frames of the clip whose target is frame ``t``."""
+        return t - self.frames + 1 - self.ahead
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -149,10 +159,11 @@ class ClipDataset(Dataset):
 
     def _clip_flows(self, vi: int, t: int, raw: dict[int, np.ndarray]) -> np.ndarray:
         if self.cache is not None:
-            flows = np.asarray(self.video_flows(vi)[t - self.frames : t], dtype=np.float32)
+            first = self.first_input(t)
+            flows = np.asarray(self.video_flows(vi)[first : first + self.frames], dtype=np.float32)
         else:
             flows = np.zeros((self.frames, 2, *self.resolution), np.float32)
-            for j, k in enumerate(range(t - self.frames, t)):
+            for j, k in enumerate(range(self.first_input(t), self.first_input(t) + self.frames)):
                 if k > 0:
                     flows[j] = self._flow_into(vi, k, raw)
         return normalise_flow(flows, self.flow_scale, self.flow_clip)
@@ -188,10 +199,10 @@ class ClipDataset(Dataset):
         vi, t = self.index[i]
         video = self.videos[vi]
         raw: dict[int, np.ndarray] = {}
-        stack = np.stack([self._frame(vi, k, raw) for k in range(t - self.frames, t + 1)])
+        stack = np.stack([self._frame(vi, k, raw) for k in range(self.first_input(t), t + 1)])
         images = torch.from_numpy(stack).float().div_(127.5).sub_(1.0)
         sample: dict[str, Any] = {
-            "frames": images[:-1],
+            "frames": images[: self.frames],
             "target": images[-1],
             "video": video.name,
             "video_index": vi,

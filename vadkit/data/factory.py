@@ -150,6 +150,7 @@ def build_clips(
     clips = ClipDataset(
         videos,
         frames=int(m["frames"]),
+        target=str(m["target"]),
         resolution=(int(m["resolution"][0]), int(m["resolution"][1])),
         image_channels=int(m["image_channels"]),
         flow=flow,

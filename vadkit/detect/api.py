@@ -57,6 +57,7 @@ class DetectResult:
     seconds: float
     events: list[Event] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
+    frames_needed: int = 0  # frames read before the first score: T + 1 (prediction) or T (reconstruction)
 
     @property
     def fps(self) -> float:
@@ -184,6 +185,7 @@ class SourceSession:
             seconds,
             self.events,
             files,
+            self.detector.pre.window,
         )
         self.status.write(
             self.events,
@@ -285,7 +287,7 @@ class Detector:
             "threshold_rule": self.threshold_rule,
             "merge_gap": self.cfg.merge_gap,
             "min_event": self.cfg.min_event,
-            "first_scored_frame": self.pre.frames,
+            "first_scored_frame": self.pre.window - 1,
             "fps": source.fps,
         }
 
@@ -407,7 +409,7 @@ def _detect(
     console.print(
         f"detecting in {len(sources)} source{'s' if len(sources) != 1 else ''} with {detector.run.root}: "
         f"threshold {detector.threshold:.3f} ({detector.threshold_rule}), first score after "
-        f"{detector.pre.frames + 1} frames, batch {detector.cfg.batch}, "
+        f"{detector.pre.window} frames, batch {detector.cfg.batch}, "
         f"{detector.run.describe_compute()}, {torch.get_num_threads()} threads"
     )
     results = []

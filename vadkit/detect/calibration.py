@@ -29,10 +29,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import DataLoader, Subset
 
 from ..atomic import atomic_write_bytes, atomic_write_text
+from ..config import DetectConfig
 from ..errors import CheckpointError, DataError
 from ..registry import Registry
 from ..trained_run import TrainedRun
-from ..config import DetectConfig
 from .online import StreamSettings, flaggable, stream_scores
 from .running_norm import robust_reference
 from .stream import forward_stats

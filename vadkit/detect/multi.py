@@ -198,7 +198,7 @@ class MultiDetector:
             status, message = "ended", s.source.note
         if self.drop and s.source.live:
             s.session.info["frames_dropped"] = dropped
-            add_dropped_column(s.session.out / "scores.csv", self.detector.pre.frames)
+            add_dropped_column(s.session.out / "scores.csv", self.detector.pre.window - 1)
         result = s.session.finish(status, message, s.read, time.perf_counter() - s.start)
         kept = {f.name: getattr(result, f.name) for f in fields(result) if f.init}
         return StreamResult(**kept, frames_dropped=dropped)

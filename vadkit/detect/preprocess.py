@@ -37,6 +37,12 @@ class Preprocessor:
     flow: Any = None  # estimator(prev_rgb, next_rgb) -> (H, W, 2) px; None = appearance only
     flow_scale: float = 10.0
     flow_clip: float | None = None
+    target: str = "next"  # [model] target: "current" reconstructs the newest frame instead of predicting it
+
+    @property
+    def window(self) -> int:
+        """Frames one scored clip spans: T inputs, plus the predicted frame when it follows them."""
+        return self.frames + (1 if self.target == "next" else 0)
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, registry: Registry, uses_motion: bool) -> Preprocessor:
@@ -48,6 +54,7 @@ class Preprocessor:
             resolution=(int(m["resolution"][0]), int(m["resolution"][1])),
             channels=int(m["image_channels"]),
             frames=int(m["frames"]),
+            target=str(m["target"]),
             flow=make_flow(registry, recipe) if uses_motion else None,
             flow_scale=settings["scale"],
             flow_clip=settings["clip"],

@@ -1,5 +1,6 @@
-"""Streaming scoring: a ring buffer of the last T+1 preprocessed frames and their flows, so
-memory stays constant however long the source runs and the first score comes after T+1
+"""Streaming scoring: a ring buffer of the last T+1 preprocessed frames and their flows (T when
+the model reconstructs the newest frame, ``[model] target = "current"``), so memory stays
+constant however long the source runs and the first score comes after T+1
 frames. Flow is computed once per new frame (previous frame -> newest frame)."""
 
 from __future__ import annotations
@@ -83,13 +84,14 @@ class StreamingScorer:
         self.fast, self.precision, self.on_output = fast, precision, on_output
         self.batch, self.keep_frames, self.error_maps = int(batch), keep_frames, error_maps
         self.T = pre.frames
+        self.window = pre.window  # T + 1 (prediction) or T (reconstruction of the newest frame)
         self.motion = bool(getattr(model, "uses_motion", False))
         self.reset()
 
     def reset(self) -> None:
         """Start a new video: the next frame has no past (its flow is zero)."""
-        self._frames: deque[np.ndarray] = deque(maxlen=self.T + 1)
-        self._flows: deque[np.ndarray] = deque(maxlen=self.T + 1)
+        self._frames: deque[np.ndarray] = deque(maxlen=self.window)
+        self._flows: deque[np.ndarray] = deque(maxlen=self.window)
         self._prev: np.ndarray | None = None
         self._pending: list[tuple[int, float, np.ndarray | None, np.ndarray, np.ndarray | None]] = []
 
@@ -100,7 +102,7 @@ class StreamingScorer:
 
     @property
     def warm(self) -> bool:
-        return len(self._frames) == self.T + 1
+        return len(self._frames) == self.window
 
     def push(self, index: int, time_s: float, rgb: np.ndarray) -> list[FrameStats]:
         """Add the newest frame; returns the statistics that became ready (maybe none)."""
@@ -108,9 +110,11 @@ class StreamingScorer:
         if self.motion:
             self._flows.append(self.pre.flow_between(self._prev, rgb))
             self._prev = rgb
-        if len(self._frames) < self.T + 1:
+        if len(self._frames) < self.window:
             return []
-        clip = np.stack(self._frames)  # (T+1, C, h, w) uint8
+        clip = np.stack(
+            self._frames
+        )  # (window, C, h, w) uint8: the T inputs, then the target unless it is the last input
         flows = np.stack(list(self._flows)[: self.T]) if self.motion else None  # flows into the T inputs
         self._pending.append((index, time_s, rgb if self.keep_frames else None, clip, flows))
         return self.flush() if len(self._pending) >= self.batch else []
@@ -135,7 +139,7 @@ class StreamingScorer:
         stats, maps = forward_stats(
             self.model,
             self.scorer,
-            images[:, :-1],
+            images[:, : self.T],  # the T inputs; the target is the last frame either way
             images[:, -1],
             flows,
             self.device,

@@ -42,6 +42,7 @@ def pseudo_clips(
     clips = ClipDataset(  # no flow cache: it is keyed by video, and these frames change with the seed
         videos,
         frames=frames,
+        target=m.target,
         resolution=m.resolution,
         image_channels=m.image_channels,
         flow=make_flow(registry, run.recipe) if run.model.uses_motion else None,
