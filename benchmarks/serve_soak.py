@@ -212,38 +212,50 @@ def soak(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     run, videos, tiny = prepare(args, root)
     threshold = args.threshold if args.threshold is not None else (2.4 if tiny else 0.0)
     broker = Mosquitto(root / "broker").start()
-    listener = Listener(broker.port, args.qos)
-    streams = [TcpStream(v).start() for v in videos]
-    cfg = write_config(root, run, [s.url for s in streams], broker.port, args, threshold, tiny)
-    proc = subprocess.Popen([sys.executable, "-m", "vadkit", "serve", "--config", str(cfg)],
-                            stdout=open(root / "serve.log", "w"), stderr=subprocess.STDOUT)
-    out, log, rc = root / "out", [], None
-    try:
-        assert wait_for(lambda: (out / "serve.json").is_file() or proc.poll() is not None, 300), "serve did not start"
-        assert proc.poll() is None, (root / "serve.log").read_text()[-3000:]
-        health = json.loads((out / "serve.json").read_text())["health"]
-        time.sleep(15)  # warm-up: connections, first scores
-        m0, t0, rss0 = metrics(health), time.monotonic(), rss_mb(proc.pid)
-        sampler = Sampler(proc.pid).start()
-        timeline(args.minutes * 60, broker, streams, log)
-        m1, t1 = metrics(health), time.monotonic()
-        sampler.stop()
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(180)
+    streams: list[TcpStream] = []
+    proc: subprocess.Popen | None = None
+    try:  # every server and the service are stopped whatever happens
+        listener = Listener(broker.port, args.qos)
+        streams = [TcpStream(v).start() for v in videos]
+        cfg = write_config(root, run, [s.url for s in streams], broker.port, args, threshold, tiny)
+        proc = subprocess.Popen([sys.executable, "-m", "vadkit", "serve", "--config", str(cfg)],
+                                stdout=open(root / "serve.log", "w"), stderr=subprocess.STDOUT)
+        figures = measure(args, root, proc, broker, streams, listener)
     finally:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
+            proc.wait(30)
         for s in streams:
             s.stop()
-    sent = [json.loads(line)["id"] for line in (out / "events.jsonl").read_text().splitlines()]
+        broker.stop()
+    figures.update(run=str(args.run or run), videos=[v.name for v in videos], threshold=threshold or "calibrated",
+                   serve_log_head=(root / "serve.log").read_text().splitlines()[:4])
+    return figures
+
+
+def measure(args: argparse.Namespace, root: Path, proc: subprocess.Popen, broker: Mosquitto,
+            streams: list[TcpStream], listener: Listener) -> dict[str, Any]:
+    """Warm up, scrape, run the timeline (faults), scrape, SIGTERM, compare sent and received."""
+    out, log = root / "out", []
+    assert wait_for(lambda: (out / "serve.json").is_file() or proc.poll() is not None, 300), "serve did not start"
+    assert proc.poll() is None, (root / "serve.log").read_text()[-3000:]
+    health = json.loads((out / "serve.json").read_text())["health"]
+    time.sleep(15)  # warm-up: connections, first scores
+    m0, t0, rss0 = metrics(health), time.monotonic(), rss_mb(proc.pid)
+    sampler = Sampler(proc.pid).start()
+    timeline(args.minutes * 60, broker, streams, log)
+    m1, t1 = metrics(health), time.monotonic()
+    sampler.stop()
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(180)
+    sent = [json.loads(line)["id"] for line in (out / "events.jsonl").read_text().splitlines()] \
+        if (out / "events.jsonl").is_file() else []
     wait_for(lambda: len(listener.events) >= len(sent), 30)
     listener.stop()
-    broker.stop()
     figures = report(args, m0, m1, t1 - t0, rss0, sampler, sent, listener)
     outbox = out / "state" / "mqtt" / "outbox"
-    figures.update(run=str(args.run or run), videos=[v.name for v in videos], exit_status=rc, timeline=log,
-                   mqtt_outbox_left=len(list(outbox.glob("*.json"))) if outbox.is_dir() else 0,
-                   serve_log_head=(root / "serve.log").read_text().splitlines()[:3])
+    figures.update(exit_status=rc, timeline=log,
+                   mqtt_outbox_left=len(list(outbox.glob("*.json"))) if outbox.is_dir() else 0)
     return figures
 
 
@@ -259,7 +271,7 @@ def report(args: argparse.Namespace, m0: Metrics, m1: Metrics, window: float, rs
     rss1 = sampler.rss[-1] if sampler.rss else rss0
     return {
         "cameras": n, "minutes": args.minutes, "measured_s": round(window, 1), "qos": args.qos, "batch": args.batch,
-        "torch_threads_default": os.cpu_count(), "cpu": os.cpu_count(),
+        "cpu": os.cpu_count(),
         "events_sent": len(sent), "events_received": sum(got.values()), "events_lost": len(set(sent) - set(got)),
         "events_duplicated": sum(c - 1 for c in got.values() if c > 1), "events_unknown": len(set(got) - set(sent)),
         "rss_mb_start": round(rss0, 1), "rss_mb_end": round(rss1, 1),
