@@ -242,3 +242,22 @@ def test_frames_dropped_to_keep_up_are_reported_on_the_console() -> None:
     service._report_drops(120.0)
     assert "38 % of the frames read in the last 60 s were dropped" in log.getvalue()
     assert "door 4.0, yard 5.0" in log.getvalue()
+
+
+def test_which_calibration_and_refit_each_camera_gets() -> None:
+    from types import SimpleNamespace
+
+    from vadkit.serve.calibrations import camera_calibration
+    from vadkit.serve.config import CameraConfig
+
+    detector = SimpleNamespace(cfg=SimpleNamespace(refit_frames=50), calibration={"state": {"method": "tail"}},
+                               stream=None, threshold=1.5, threshold_rule="the run's")
+
+    def calib(**keys: Any) -> tuple[float, int, str]:
+        c = camera_calibration(detector, CameraConfig(url="rtsp://x", **keys), Path("cameras.toml"), 0)
+        return c.threshold, c.refit_frames, c.source
+
+    assert calib() == (1.5, 50, "run")  # [detect] refit_frames applies
+    assert calib(refit_frames=0) == (1.5, 0, "run")
+    assert calib(refit_frames=80) == (1.5, 80, "run")
+    assert calib(threshold=4.0) == (4.0, 0, "run")  # an absolute threshold is never re-fitted

@@ -37,7 +37,7 @@ class CameraCalibration:
     refit_frames: int = 0
 
     def refit(self, detector: Any) -> WarmupRefit | None:
-        """A fresh re-fit on the first ``refit_frames`` frames of a connection (None: off)."""
+        """The re-fit on the camera's first ``refit_frames`` scored frames, once per process (None: off)."""
         if not self.refit_frames:
             return None
         return WarmupRefit(detector.run.scorer, self.calibration, self.stream, detector.cfg.threshold_quantile,
@@ -59,8 +59,8 @@ def camera_calibration(detector: Any, cam: CameraConfig, file: Path, index: int)
         _check_scorer(file, key, path, cal, detector.run)
         stream = stream_settings(cal, cfg)
         threshold, rule = _threshold(file, key, path, cal, stream, cfg, detector.run.scorer)
-    if cam.threshold:
-        threshold, rule = cam.threshold, "absolute (this camera's threshold)"
+    if cam.threshold:  # an absolute threshold: no re-fit (not even [detect] refit_frames) moves it
+        threshold, rule, refit = cam.threshold, "absolute (this camera's threshold)", 0
     source = cam.calibration or "run"
     return CameraCalibration(source, cal, cal["state"], stream, float(threshold), rule, refit)
 
