@@ -96,11 +96,22 @@ def test_sink_that_refuses_at_start_is_a_clear_error_unless_it_queues(tmp_path: 
     assert "webhook 127.0.0.1" in capsys.readouterr().err
 
 
-def test_unknown_host_and_bad_webhook_credentials_are_refused_at_start_unless_queued(tmp_path: Path) -> None:
+def test_unknown_host_and_bad_webhook_credentials_are_refused_at_start_unless_queued(tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    import socket
+
     from vadkit_sinks.mqtt import MqttSink
     from vadkit_sinks.webhook import WebhookSink
 
-    with pytest.raises(SinkError, match="unreachable"):
+    real = socket.getaddrinfo
+
+    def resolver(host: Any, *args: Any, **kwargs: Any) -> Any:  # loopback only: no DNS query leaves the machine
+        if host == "no-such-host.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    with pytest.raises(SinkError, match="unreachable .Name or service not known"):
         MqttSink(host="no-such-host.invalid", state_dir=tmp_path / "m").open()
     with pytest.raises(SinkError, match="unknown host"):
         WebhookSink("http://no-such-host.invalid/hook", state_dir=tmp_path / "w").open()
