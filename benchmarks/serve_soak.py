@@ -55,6 +55,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--qos", type=int, default=1, choices=(1, 2),
                    help="MQTT QoS of the events (2: with persistent sessions, exactly once)")
     p.add_argument("--batch", type=int, default=1, help="[detect] batch: frames per camera per forward pass")
+    p.add_argument("--threads", type=int, default=0, help="[serve] threads (0: serve's default, half the cores)")
     p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here too")
     return p.parse_args()
 
@@ -159,7 +160,7 @@ def write_config(root: Path, run: Path, urls: list[str], port: int, args: argpar
     path = root / "cameras.toml"
     path.write_text(
         f'run = "{run}"\n[serve]\nname = "soak"\nout = "out"\nhealth = "127.0.0.1:0"\npost_roll = 1.0\n'
-        f"pre_roll = 1.0\nreconnect_min = 0.2\nreconnect_max = 2.0\nstall_timeout = 5.0\n{cams}"
+        f"pre_roll = 1.0\nreconnect_min = 0.2\nreconnect_max = 2.0\nstall_timeout = 5.0\nthreads = {args.threads}\n{cams}"
         f'[sinks.log]\ntype = "jsonl"\n[sinks.mqtt]\ntype = "mqtt"\nport = {port}\nreconnect_max = 2\n'
         f"qos = {args.qos}\n" + ("clean_session = false\n" if args.qos == 2 else "")
         + f"[detect]\nbatch = {args.batch}\n" + ("running_norm = false\n" if tiny else ""))
@@ -271,6 +272,7 @@ def report(args: argparse.Namespace, m0: Metrics, m1: Metrics, window: float, rs
     rss1 = sampler.rss[-1] if sampler.rss else rss0
     return {
         "cameras": n, "minutes": args.minutes, "measured_s": round(window, 1), "qos": args.qos, "batch": args.batch,
+        "threads": args.threads or "serve's default",
         "cpu": os.cpu_count(),
         "events_sent": len(sent), "events_received": sum(got.values()), "events_lost": len(set(sent) - set(got)),
         "events_duplicated": sum(c - 1 for c in got.values() if c > 1), "events_unknown": len(set(got) - set(sent)),
