@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rich.console import Console
-
 from test_detect import scene, tiny_recipe
+
 from vadkit import default_registry
 from vadkit.cli import main
 from vadkit.detect import calibrate

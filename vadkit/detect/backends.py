@@ -20,8 +20,8 @@ from rich.console import Console
 from torch import Tensor
 
 from ..errors import VadkitError
-from ..export.manifest import read_manifest
 from ..export.graph_outputs import rebuild
+from ..export.manifest import read_manifest
 from ..export.quantize import precision_of
 from ..interfaces import ModelOutput
 

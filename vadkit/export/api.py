@@ -17,10 +17,10 @@ from ..errors import CheckpointError, VadkitError
 from ..faults import fault
 from ..registry import Registry
 from ..trained_run import TrainedRun
-from .graph import example_inputs, to_onnx
 from .folder import build_folder, export_lock, problem
-from .manifest import MANIFEST, build_manifest, file_digest, write_manifest
+from .graph import example_inputs, to_onnx
 from .graph_outputs import output_names, pick, rebuild
+from .manifest import MANIFEST, build_manifest, file_digest, write_manifest
 from .quantize import DEFAULT_CLIPS, check_precision, precision_of, quantize_export
 
 FORMATS = ("onnx",)
