@@ -24,12 +24,12 @@ from vadkit.training.trainer import train
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install -e '.[onnx]'")
 
 # Prediction PSNR of the int8 graph against the float32 graph, both under onnxruntime, on this
-# module's tiny run: measured 71.1-71.2 dB on the 8 held-out clips (2026-12-02, AMD EPYC, AVX2), the
+# module's tiny run: measured 86.3-87.2 dB on the 8 held-out clips (2026-12-02, AMD EPYC, AVX2), the
 # same with onnxruntime's int8 kernels and with the QDQ graph run as exact fake-quantization, so
-# the figure is the quantization's, not one CPU's kernels'. 45 dB leaves room for other CPUs'
+# the figure is the quantization's, not one CPU's kernels'. 60 dB leaves room for other CPUs'
 # rounding and still fails a broken quantization (8-bit weights saturating on a CPU without VNNI
 # gave 28 dB on runs/ped2-cpu, docs/performance.md).
-MIN_PSNR_DB = 45.0
+MIN_PSNR_DB = 60.0
 
 
 def quiet() -> Console:
