@@ -279,6 +279,7 @@ def report(args: argparse.Namespace, m0: Metrics, m1: Metrics, window: float, rs
         "rss_mb_start": round(rss0, 1), "rss_mb_end": round(rss1, 1),
         "rss_mb_max": round(max(sampler.rss or [rss0]), 1),
         "rss_growth_pct": round(100 * (rss1 - rss0) / rss0, 2),
+        "rss_mb_every_30s": [round(r, 1) for r in sampler.rss[5::6]],
         "fps_per_camera": fps, "fps_per_camera_median": round(statistics.median(fps.values()), 2),
         "frames_read_per_s_per_camera_median": round(statistics.median(read.values()) / window, 2),
         "frames_dropped_pct": round(100 * sum(dropped.values()) / max(1.0, sum(read.values())), 1),
