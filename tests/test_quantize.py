@@ -81,10 +81,13 @@ def test_int8_export_is_quantized_close_to_fp32_and_says_so(run: Path, tmp_path:
     fp32 = export_run(run, default_registry(), "onnx", tmp_path / "fp32")
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "int8"), "--precision", "int8",
                  "--calibration-clips", "12"]) == 0
-    assert "int8: ranges from 12 clips of the held-out normal training videos" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "int8: ranges from 12 clips of the held-out normal training videos" in out
+    assert "int8 vs PyTorch fp32 on 1 held-out clips: prediction PSNR >=" in out
     manifest = read_manifest(tmp_path / "int8")
     quant = manifest["precision"]
     assert quant["precision"] == "int8" and quant["calibration"]["clips"] == 12
+    assert quant["check"]["prediction_psnr_db_min"] > MIN_PSNR_DB  # against PyTorch's fp32 model this time
     assert quant["calibration"]["source"] == "held-out normal training videos"
     assert quant["calibration"]["videos"] == json.loads((run / "calibration.json").read_text())["holdout"][
         "held_out_videos"]

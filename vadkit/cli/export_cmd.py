@@ -46,18 +46,7 @@ def run(args: argparse.Namespace) -> int:
     out = export_run(args.run, default_registry(), args.format, args.out, console=console, precision=args.precision,
                      clips=clips, data_root=args.data)
     manifest = read_manifest(out)
-    check = manifest.get("check", {})
-    diffs = check.get("max_abs_diff")
-    if diffs:
-        console.print("onnxruntime vs PyTorch, largest difference: "
-                      + ", ".join(f"{k} {v:.2g}" for k, v in diffs.items()), highlight=False)
-    elif check:
-        console.print(f"[yellow]note:[/] {check.get('onnxruntime')}", highlight=False)
-    quant = manifest.get("precision") or {}
-    if quant.get("precision") == "int8":
-        src = quant.get("calibration", {})
-        console.print(f"int8: ranges from {src.get('clips')} clips of the {src.get('source')} "
-                      f"({', '.join(src.get('videos') or []) or src.get('data_root')})", highlight=False)
+    _report(console, manifest)
     cal = "with calibration" if manifest.get("calibration") else "no calibration yet (run `vadkit calibrate`)"
     console.print(f"-> {manifest['model_file']}, manifest.json in {out} ({cal})", highlight=False)
     return 0
@@ -74,3 +63,26 @@ def _clips(args: argparse.Namespace) -> int:
     if args.calibration_clips < 1:
         raise QuantizeError(f"--calibration-clips must be >= 1, got {args.calibration_clips}")
     return int(args.calibration_clips)
+
+
+def _report(console: Console, manifest: dict) -> None:
+    """The export's checks: onnxruntime against PyTorch; for int8, its ranges and the held-out check."""
+    check = manifest.get("check", {})
+    quant = manifest.get("precision") or {}
+    diffs = check.get("max_abs_diff")
+    if diffs:
+        console.print(("random inputs, " if quant.get("precision") == "int8" else "")
+                      + "onnxruntime vs PyTorch, largest difference: "
+                      + ", ".join(f"{k} {v:.2g}" for k, v in diffs.items()), highlight=False)
+    elif check:
+        console.print(f"[yellow]note:[/] {check.get('onnxruntime')}", highlight=False)
+    if quant.get("precision") != "int8":
+        return
+    src = quant.get("calibration", {})
+    console.print(f"int8: ranges from {src.get('clips')} clips of the {src.get('source')} "
+                  f"({', '.join(src.get('videos') or []) or src.get('data_root')})", highlight=False)
+    held = quant.get("check") or {}
+    if held:
+        console.print(f"int8 vs PyTorch fp32 on {held.get('clips')} held-out clips: prediction PSNR >= "
+                      f"{held.get('prediction_psnr_db_min')} dB, distance within "
+                      f"{100 * held.get('distance_max_rel_diff', 0):.1f} %", highlight=False)
