@@ -279,6 +279,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3, help="runs of each configuration (the median is reported)")
     p.add_argument("--flow", action="append", default=[], metavar="dis:PRESET@SCALE", help="cheaper flow options")
+    p.add_argument("--flow-repeats", type=int, default=1, help="runs of each cheaper flow option")
     p.add_argument("--validate", action="store_true", help="vadkit validate the run with each flow option")
     p.add_argument("--no-video", action="store_true", help="no overlay video (detect --no-video)")
     p.add_argument("--max-frames", type=int, default=None)
@@ -293,7 +294,7 @@ def main() -> None:
     for flow in [None, *args.flow]:
         for streams in args.streams if flow is None else args.streams[-1:]:
             tries = []
-            for _ in range(args.repeats):
+            for _ in range(args.repeats if flow is None else args.flow_repeats):
                 tries.append({**child(args, streams, flow, "profile"), "flow": flow, "load": os.getloadavg()})
                 print(json.dumps(tries[-1]), flush=True)
             runs += tries
