@@ -55,6 +55,7 @@ def folders(case: str, args: argparse.Namespace, tmp: Path) -> dict[str, Path]:
             raise SystemExit("--case ped2-cpu needs --run with exports in <run>/export/onnx and --int8 FOLDER")
         return {"fp32": args.run / "export" / "onnx", "int8": args.int8}
     model, make_inputs, _ = build(recipe, size)
+    (tmp / "fp32").mkdir()
     fp32 = exported(model, make_inputs(2), tmp / "fp32")
     return {"fp32": fp32, "int8": int8_folder(fp32, recipe, size, tmp / "int8", args.calibration_clips)}
 
