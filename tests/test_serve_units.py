@@ -272,3 +272,32 @@ def test_which_calibration_and_refit_each_camera_gets() -> None:
     assert calib(refit_frames=0) == (1.5, 0, "run")
     assert calib(refit_frames=80) == (1.5, 80, "run")
     assert calib(threshold=4.0) == (4.0, 0, "run")  # an absolute threshold is never re-fitted
+
+
+@pytest.mark.skipif(not HAS_MOSQUITTO, reason="mosquitto is not installed")
+def test_check_leaves_a_running_service_alone(tmp_path: Path) -> None:
+    """--check next to a running service: no client-id takeover, no retained "offline", nothing
+    from the service's queue sent."""
+    from _serve_helpers import Subscriber
+    from vadkit_sinks.mqtt import MqttSink
+
+    broker = Mosquitto(tmp_path / "broker").start()
+    state = tmp_path / "serve-out" / "state" / "home"
+    Outbox(state / "outbox", 10).put({"id": "queued", "camera": "door"})  # the service's own, not the check's
+    running = MqttSink(port=broker.port, instance="home", state_dir=tmp_path / "elsewhere")
+    watcher = None
+    try:
+        running.open()  # as the running service: client id vadkit-home, retained "online"
+        watcher = Subscriber(broker.port, "vadkit/home/#", client_id="watcher")
+        assert wait_for(lambda: any(t == "vadkit/home/status" for t, _, _ in list(watcher.messages)), 10)
+        path = config(tmp_path, CAM + f'[serve]\nname = "home"\n[sinks.home]\ntype = "mqtt"\nport = {broker.port}\n')
+        assert main(["serve", "--config", str(path), "--check"]) == 0
+        wait_for(lambda: len(watcher.messages) > 1, 1.0)  # a grace period for anything the check might have sent
+        assert [p for t, p, _ in list(watcher.messages)] == [b"online"]
+        assert running.connects == 1 and running.client.is_connected()
+        assert len(Outbox(state / "outbox", 10)) == 1
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        running.close(1.0)
+        broker.stop()

@@ -10,7 +10,7 @@ The lifecycle: ``open()`` once at start (a sink that cannot work, e.g. an unknow
 credentials, raises :class:`SinkError` with one clear line, unless it was configured to queue),
 ``status()`` whenever a camera's state changes, ``send()`` per event, ``close(timeout)`` at
 shutdown: deliver what is pending within ``timeout`` seconds and persist the rest, so that no
-event is lost. ``send`` must return quickly (queue, then deliver from a thread).
+event is lost. ``check()`` (``vadkit serve --check``) tests the destination without sending. ``send`` must return quickly (queue, then deliver from a thread).
 """
 
 from __future__ import annotations
@@ -43,6 +43,13 @@ class Sink(ABC):
     def close(self, timeout: float) -> int:
         """Deliver what is pending for at most ``timeout`` s, persist the rest for the next start;
         return how many events are still undelivered (persisted)."""
+
+    def check(self) -> None:
+        """``vadkit serve --check``: raise :class:`SinkError` as :meth:`open` would, without sending
+        anything. A running service may share this sink's destination and queue, so a sink with a
+        queue, a session or a status to publish overrides this (the default opens and closes)."""
+        self.open()
+        self.close(0.0)
 
     def status(self, camera: str, state: str) -> None:  # noqa: B027 - optional hook
         """A camera changed state (``up``, ``reconnecting``, ``failing``, ``stopped``)."""

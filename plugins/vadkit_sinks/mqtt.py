@@ -42,16 +42,13 @@ class MqttSink(Sink):
         if qos not in (1, 2):
             raise SinkError(f"mqtt qos must be 1 (at least once) or 2 (exactly once), got {qos!r}")
         self.qos = int(qos)
+        self._username, self._password, self._tls = username, password, bool(tls)
         self.host, self.port, self.keepalive = str(host), int(port), int(keepalive)
         self.prefix = (topic_prefix or f"vadkit/{topic_part(instance)}").rstrip("/")
         self.connect_timeout, self.queue_if_down = float(connect_timeout), bool(queue_if_down)
         self.outbox = Outbox(Path(state_dir or ".vadkit-mqtt") / "outbox", max_queue)
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"vadkit-{instance}",
-                                  clean_session=clean_session)
-        if username:
-            self.client.username_pw_set(username, password)
-        if tls:
-            self.client.tls_set()
+        self.client_id = client_id or f"vadkit-{instance}"
+        self.client = self._client(self.client_id, clean_session, username, password, tls)
         self.client.will_set(f"{self.prefix}/status", "offline", qos=1, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(reconnect_max)))
         self.client.max_queued_messages_set(0)
@@ -65,6 +62,16 @@ class MqttSink(Sink):
         self._refused: str | None = None
         self._sent = 0
         self.connects = 0
+
+    @staticmethod
+    def _client(client_id: str, clean_session: bool, username: str | None, password: str | None,
+                tls: bool) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session)
+        if username:
+            client.username_pw_set(username, password)
+        if tls:
+            client.tls_set()
+        return client
 
     # -- paho callbacks (network thread) ------------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
@@ -126,6 +133,32 @@ class MqttSink(Sink):
             raise SinkError(f"{where} did not accept the connection within {self.connect_timeout:g} s")
         for key, event in self.outbox.peek(len(self.outbox)):  # left by an earlier run
             self._publish(key, event)
+
+    def check(self) -> None:
+        """Connect and disconnect under ``<client_id>-check``, with no will, no status and the queue
+        untouched: a service running with this config keeps its session and its retained status."""
+        where = f"sink '{self.name}': MQTT broker {self.host}:{self.port}"
+        probe = self._client(f"{self.client_id}-check", True, self._username, self._password, self._tls)
+        answer: list[Any] = []
+        probe.on_connect = lambda c, u, f, reason, p=None: answer.append(reason)
+        try:
+            probe.connect(self.host, self.port, self.keepalive)
+        except OSError as exc:
+            if self.queue_if_down:
+                return
+            raise SinkError(f"{where} unreachable ({exc.strerror or exc}); fix host/port or set "
+                            "queue_if_down = true to queue events until it is up") from exc
+        probe.loop_start()
+        deadline = time.monotonic() + self.connect_timeout
+        while not answer and time.monotonic() < deadline:
+            time.sleep(0.02)
+        probe.disconnect()
+        probe.loop_stop()
+        refused = bool(answer) and getattr(answer[0], "is_failure", False)
+        if (refused or not answer) and not self.queue_if_down:
+            why = f"refused the connection ({answer[0]}): check username/password" if refused else (
+                f"did not accept the connection within {self.connect_timeout:g} s")
+            raise SinkError(f"{where} {why}")
 
     def _publish(self, key: int, event: dict[str, Any]) -> None:
         topic = f"{self.prefix}/{topic_part(str(event.get('camera', 'camera')))}/event"

@@ -41,7 +41,8 @@ class WebhookSink(Sink):
         self._sent = self.failures = self.rejected = 0
         self.last_error: str | None = None
 
-    def open(self) -> None:
+    def check(self) -> None:
+        """The receiver is reachable and takes the credentials (no event is sent, the queue is untouched)."""
         parts = urlsplit(self.url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
@@ -54,6 +55,9 @@ class WebhookSink(Sink):
             self.last_error = str(exc)
         else:
             self._check_credentials(parts.hostname or "", port)
+
+    def open(self) -> None:
+        self.check()
         self._thread = threading.Thread(target=self._loop, name=f"vadkit-webhook-{self.name}", daemon=True)
         self._thread.start()
 

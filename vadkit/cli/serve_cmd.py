@@ -29,9 +29,7 @@ def run(args: argparse.Namespace) -> int:
     registry = default_registry()
     config = load_config(args.config, registry)  # every key checked before any camera opens
     if args.check:
-        sinks = Sinks(config, registry, console)
-        sinks.open()
-        sinks.close(0.0)
+        Sinks(config, registry, console).check()  # nothing sent, no queue or session of a running service touched
         console.print(f"{args.config}: ok ({len(config.cameras)} camera(s), sinks "
                       f"{', '.join(s.id for s in config.sinks)})")
         return 0

@@ -50,6 +50,11 @@ class Sinks:
                 sink.close(0.0)
             raise
 
+    def check(self) -> None:
+        """``--check``: every sink tests its destination without sending (the first refusal raises)."""
+        for sink in self.sinks:
+            sink.check()
+
     def send(self, event: dict[str, Any]) -> None:
         for sink in self.sinks:
             try:
