@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import inspect
 import tomllib
 from dataclasses import dataclass, field
@@ -224,10 +225,18 @@ def _check_calibrations(file: Path, run: Path, cameras: list[CameraConfig], smoo
         check_refit(file, f"cameras[{i}].refit_frames", cam.refit_frames, smoothing)
 
 
+@functools.lru_cache(maxsize=4)
+def _digest(checkpoint: Path, mtime_ns: int) -> str:
+    """The checkpoint's SHA-256, once per file version (every camera's calibration is checked against it)."""
+    from ..detect.calibration import checkpoint_digest
+
+    return checkpoint_digest(checkpoint)
+
+
 def read_camera_file(file: Path, key: str, path: Path, run: Path) -> dict[str, Any]:
     """Config time: ``path`` is a calibration (JSON of the right shape and version) written for
     the checkpoint of ``run``; else :class:`ConfigError` naming ``key``."""
-    from ..detect.calibration import VERSION, checkpoint_digest
+    from ..detect.calibration import VERSION
     from ..run_folder import RunFolder
     from ..run_schema import CALIBRATION, RunFileError, read_json
 
@@ -247,7 +256,7 @@ def read_camera_file(file: Path, key: str, path: Path, run: Path) -> dict[str, A
         same = Path(str(cal.get("run", ""))).resolve() == run.resolve()
         why = "it records no checkpoint digest and names another run"
     else:
-        same = checkpoint.is_file() and recorded == checkpoint_digest(checkpoint)
+        same = checkpoint.is_file() and recorded == _digest(checkpoint, checkpoint.stat().st_mtime_ns)
         why = "its checkpoint_sha256 is not the run's checkpoint"
     if not same:
         raise ConfigError(file, key, f"{path} is a calibration of {cal.get('run')!r} (epoch "
