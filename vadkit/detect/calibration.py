@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import DataLoader, Subset
 
 from ..atomic import atomic_write_bytes, atomic_write_text
+from ..calibration_clips import calibration_clips
 from ..config import DetectConfig
 from ..errors import CheckpointError, DataError
 from ..registry import Registry
@@ -46,8 +47,10 @@ STAT_PREFIX = "stat_"
 def describe(values: np.ndarray) -> dict[str, Any]:
     values = np.asarray(values, np.float64)
     return {
-        "mean": float(values.mean()), "std": float(values.std()),
-        "min": float(values.min()), "max": float(values.max()),
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "min": float(values.min()),
+        "max": float(values.max()),
         "quantiles": {f"{q:g}": float(np.quantile(values, q)) for q in QUANTILES},
     }
 
@@ -82,8 +85,9 @@ def video_scores(raw: np.ndarray, offsets: np.ndarray, settings: StreamSettings,
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def stream_threshold(raw: np.ndarray, offsets: np.ndarray, settings: StreamSettings,
-                     quantile: float) -> tuple[float, np.ndarray]:
+def stream_threshold(
+    raw: np.ndarray, offsets: np.ndarray, settings: StreamSettings, quantile: float
+) -> tuple[float, np.ndarray]:
     """(threshold, full-window scores): the ``quantile`` of the streamed normal score.
 
     With the running normalisation the scores depend on the threshold (flagged frames do not
@@ -102,12 +106,27 @@ def _score_clips(run: TrainedRun, data: Any, console: Console) -> tuple[dict[str
     loader = DataLoader(data, batch_size=8, shuffle=False, num_workers=0)
     stats: dict[str, list[np.ndarray]] = {}
     video, frame, error = [], [], []
-    columns = (TextColumn("[bold]calibrating[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("clips"), TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]calibrating[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("clips"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("calibrate", total=len(data))
         for batch in loader:
-            values, maps = forward_stats(run.model, run.scorer, batch["frames"], batch["target"], batch.get("flows"),
-                                         run.device, run.fast, error_maps=True, precision=run.precision)
+            values, maps = forward_stats(
+                run.model,
+                run.scorer,
+                batch["frames"],
+                batch["target"],
+                batch.get("flows"),
+                run.device,
+                run.fast,
+                error_maps=True,
+                precision=run.precision,
+            )
             for k, v in values.items():
                 stats.setdefault(k, []).append(v)
             video.append(np.asarray(batch["video_index"]))
@@ -117,56 +136,39 @@ def _score_clips(run: TrainedRun, data: Any, console: Console) -> tuple[dict[str
             progress.advance(task, len(maps))
     merged = {k: np.concatenate(v) for k, v in stats.items()}
     merged["_error"] = np.concatenate(error) if error else np.zeros(0)
-    return merged, np.concatenate(video) if video else np.zeros(0, int), np.concatenate(frame) if frame else np.zeros(0, int)
+    return (
+        merged,
+        np.concatenate(video) if video else np.zeros(0, int),
+        np.concatenate(frame) if frame else np.zeros(0, int),
+    )
 
 
-def _calibration_clips(run: TrainedRun, registry: Registry, root: Path, split: str, cfg: DetectConfig,
-                       console: Console) -> tuple[Any, dict[str, Any]]:
-    """The normal clips to calibrate on, and how they were chosen (the run's hold-out when it
-    calibrates on its own training split, else the whole split)."""
-    from ..data.factory import build_clips
-    from ..data.holdout import Holdout, calibration_part
-
-    clips = build_clips(run.recipe, registry, root, split, uses_motion=run.model.uses_motion, console=console)
-    trained_on = Path(run.folder.read_info().get("data_root", "") or "/nonexistent")
-    own = split == "training" and trained_on.exists() and root.resolve() == trained_on.resolve()
-    holdout = Holdout(cfg.holdout_videos, cfg.holdout_tail).for_clips(clips)
-    applies = own and holdout.active_for(len(clips.videos))
-    if applies and holdout.fallback:
-        console.print(f"calibration hold-out: {holdout.describe()['fallback']}")
-    info = {**holdout.describe(), "applied": bool(applies)}
-    if applies:
-        held = holdout.held_videos(len(clips.videos))
-        info["held_out_videos"] = [clips.videos[i].name for i in sorted(held)]
-        calibration_part(clips, holdout)
-        if len(clips) == 0:
-            raise DataError(f"{root}: [detect] holdout_videos = {holdout.videos}, holdout_tail = {holdout.tail:g} "
-                            f"leave no {split} clip for calibration; hold out more")
-    elif own:
-        info["note"] = "in-sample: calibrated on the frames the model trained on (no hold-out configured)"
-    return clips, info
-
-
-def check_finite(stats: dict[str, np.ndarray], clips: Any, video_index: np.ndarray, frames: np.ndarray,
-                 root: Path) -> None:
+def check_finite(
+    stats: dict[str, np.ndarray], clips: Any, video_index: np.ndarray, frames: np.ndarray, root: Path
+) -> None:
     """Refuse non-finite statistics: a NaN fitted into the state would silence detection."""
     for name, values in stats.items():
         bad = np.flatnonzero(~np.isfinite(np.asarray(values, np.float64)))
         if bad.size:
             vi, f = int(video_index[bad[0]]), int(frames[bad[0]])
-            raise DataError(f"{root}: statistic '{name}' is not finite on {bad.size} calibration frames (first: video "
-                            f"{clips.videos[vi].name}, frame {f}); a damaged frame, cache entry or checkpoint? "
-                            "nothing was written")
+            raise DataError(
+                f"{root}: statistic '{name}' is not finite on {bad.size} calibration frames (first: video "
+                f"{clips.videos[vi].name}, frame {f}); a damaged frame, cache entry or checkpoint? "
+                "nothing was written"
+            )
 
 
-def _evidence(run: TrainedRun, registry: Registry, root: Path, holdout: dict[str, Any], cfg: DetectConfig,
-              console: Console) -> dict[str, Any]:
+def _evidence(
+    run: TrainedRun, registry: Registry, root: Path, holdout: dict[str, Any], cfg: DetectConfig, console: Console
+) -> dict[str, Any]:
     """Per-statistic evidence for the weights: measured on pseudo-anomalies in the held-out
     videos when calibrating on the run's own hold-out; when calibrating on other footage (a new
     camera), the evidence of the run's previous calibration of the same checkpoint."""
     if cfg.calibration_weights != "evidence" or cfg.calibration != "tail":
-        return {"note": f"not used ([detect] calibration = {cfg.calibration!r}, "
-                        f"calibration_weights = {cfg.calibration_weights!r})"}
+        return {
+            "note": f"not used ([detect] calibration = {cfg.calibration!r}, "
+            f"calibration_weights = {cfg.calibration_weights!r})"
+        }
     if holdout.get("applied") and holdout.get("videos"):
         from ..pseudo.evidence import statistic_evidence
 
@@ -185,13 +187,24 @@ def _frames_used(clips: Any, video_index: np.ndarray, frames: np.ndarray) -> lis
     used = []
     for vi in np.unique(video_index):
         f = frames[video_index == vi]
-        used.append({"video": clips.videos[int(vi)].name, "first_frame": int(f.min()), "last_frame": int(f.max()),
-                     "frames": int(f.size)})
+        used.append(
+            {
+                "video": clips.videos[int(vi)].name,
+                "first_frame": int(f.min()),
+                "last_frame": int(f.max()),
+                "frames": int(f.size),
+            }
+        )
     return used
 
 
-def _open(run: Path | TrainedRun, registry: Registry, overrides: dict[str, Any] | None, allow_plugin_change: bool,
-          console: Console) -> tuple[TrainedRun, DetectConfig]:
+def _open(
+    run: Path | TrainedRun,
+    registry: Registry,
+    overrides: dict[str, Any] | None,
+    allow_plugin_change: bool,
+    console: Console,
+) -> tuple[TrainedRun, DetectConfig]:
     """The run and its [detect] settings with the command-line ``overrides``, checked before the
     model is built."""
     flags = {f"detect.{k}": v for k, v in (overrides or {}).items()}
@@ -222,7 +235,7 @@ def calibrate(
     start = time.perf_counter()
     run, cfg = _open(run, registry, overrides, allow_plugin_change, console)
     root = run.data_root(data_root, purpose="calibration data (normal videos)")
-    clips, holdout = _calibration_clips(run, registry, root, split, cfg, console)
+    clips, holdout = calibration_clips(run, registry, root, split, cfg, console)
     stats, video_index, frames = _score_clips(run, _subset(clips, cfg.calibration_max_frames), console)
     error = stats.pop("_error")
     if video_index.size < 2:
@@ -236,24 +249,22 @@ def calibrate(
     settings = StreamSettings.of(cfg, reference)
     threshold, smoothed = stream_threshold(raw, offsets, settings, cfg.threshold_quantile)
     if not np.isfinite(threshold):
-        raise DataError(f"{root}: the calibrated threshold is {threshold} (non-finite scores on normal frames); "
-                        "check the model and the calibration data")
+        raise DataError(
+            f"{root}: the calibrated threshold is {threshold} (non-finite scores on normal frames); "
+            "check the model and the calibration data"
+        )
     result = {
-        "version": VERSION,
-        "run": str(run.root),
-        "checkpoint_epoch": run.epoch, "checkpoint_sha256": checkpoint_digest(run.folder.checkpoint),
-        "data_root": str(root.resolve()),
-        "split": split, "videos": int(len(offsets) - 1), "frames": int(video_index.size),
-        "frames_used": _frames_used(clips, video_index, frames),
-        "holdout": holdout,
-        "scorer": type(run.scorer).__name__,
+        **_source(run, root, split, clips, video_index, frames, holdout),
         "statistics": {k: describe(v) for k, v in stats.items()},
         "state": state,
         "evidence": evidence,
-        "score_raw": describe(raw), "reference": reference, "score": describe(smoothed),
+        "score_raw": describe(raw),
+        "reference": reference,
+        "score": describe(smoothed),
         "smoothing": cfg.smoothing,
         "stream": settings.describe(),
-        "threshold_quantile": cfg.threshold_quantile, "threshold": threshold,
+        "threshold_quantile": cfg.threshold_quantile,
+        "threshold": threshold,
         "overlay_error_scale": float(3.0 * max(error.mean(), 1e-6)),
         "detect": asdict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
@@ -263,16 +274,44 @@ def calibrate(
     return result
 
 
-def _report(console: Console, run: TrainedRun, result: dict[str, Any], holdout: dict[str, Any], split: str,
-            written: Path) -> None:
+def _source(
+    run: TrainedRun,
+    root: Path,
+    split: str,
+    clips: Any,
+    video_index: np.ndarray,
+    frames: np.ndarray,
+    holdout: dict[str, Any],
+) -> dict[str, Any]:
+    """What a calibration was made from: the run, its checkpoint, the data and the frames used."""
+    return {
+        "version": VERSION,
+        "run": str(run.root),
+        "checkpoint_epoch": run.epoch,
+        "checkpoint_sha256": checkpoint_digest(run.folder.checkpoint),
+        "data_root": str(root.resolve()),
+        "split": split,
+        "videos": int(np.unique(video_index).size),
+        "frames": int(video_index.size),
+        "frames_used": _frames_used(clips, video_index, frames),
+        "holdout": holdout,
+        "scorer": type(run.scorer).__name__,
+    }
+
+
+def _report(
+    console: Console, run: TrainedRun, result: dict[str, Any], holdout: dict[str, Any], split: str, written: Path
+) -> None:
     where = "held-out" if holdout["applied"] else ("in-sample" if "note" in holdout else split)
     state = result["state"]
     for note in state.get("notes", []):
         console.print(f"[yellow]warning:[/] {note}")
     if "weights" in state:
         weights = ", ".join(f"{k} {v:.2f}" for k, v in state["weights"].items())
-        console.print(f"calibrated score = weighted {state.get('method', 'zscore')} terms; weights {weights} "
-                      f"({state.get('weights_source', 'scorer weights')})")
+        console.print(
+            f"calibrated score = weighted {state.get('method', 'zscore')} terms; weights {weights} "
+            f"({state.get('weights_source', 'scorer weights')})"
+        )
     console.print(
         f"calibrated on {result['frames']} {where} normal frames of {result['videos']} videos: threshold "
         f"{result['threshold']:.3f} (quantile {result['threshold_quantile']:g} of the score, smoothing "
@@ -280,13 +319,18 @@ def _report(console: Console, run: TrainedRun, result: dict[str, Any], holdout: 
     )
 
 
-def _write(run: TrainedRun, result: dict[str, Any], stats: dict[str, np.ndarray], video_index: np.ndarray,
-           offsets: np.ndarray, out: Path | None = None) -> Path:
+def _write(
+    run: TrainedRun,
+    result: dict[str, Any],
+    stats: dict[str, np.ndarray],
+    video_index: np.ndarray,
+    offsets: np.ndarray,
+    out: Path | None = None,
+) -> Path:
     """calibration_stats.npz (per-frame statistics, to re-derive thresholds) and calibration.json
     (or ``out`` and its :func:`stats_path`); the calibration file written."""
     buf = io.BytesIO()
-    np.savez(buf, video_index=video_index, offsets=offsets,
-             **{STAT_PREFIX + k: v for k, v in stats.items()})  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
+    np.savez(buf, video_index=video_index, offsets=offsets, **{STAT_PREFIX + k: v for k, v in stats.items()})  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     target = Path(out) if out is not None else run.folder.calibration
     atomic_write_bytes(stats_path(target), buf.getvalue())
     atomic_write_text(target, json.dumps(result, indent=2) + "\n")
@@ -319,14 +363,20 @@ def load_calibration(run: TrainedRun) -> dict[str, Any]:
         )
     path = run.folder.calibration
     if cal.get("version") != VERSION or not isinstance(cal.get("state"), dict):
-        raise CheckpointError(f"{path}: calibration format {cal.get('version')!r} is not {VERSION} (written by another "
-                              f"vadkit version); run `vadkit calibrate --run {run.root}` again")
+        raise CheckpointError(
+            f"{path}: calibration format {cal.get('version')!r} is not {VERSION} (written by another "
+            f"vadkit version); run `vadkit calibrate --run {run.root}` again"
+        )
     if not isinstance(cal.get("threshold"), (int, float)) or not np.isfinite(cal["threshold"]):
-        raise CheckpointError(f"{path}: threshold {cal.get('threshold')!r} is not a finite number; run "
-                              f"`vadkit calibrate --run {run.root}` again")
+        raise CheckpointError(
+            f"{path}: threshold {cal.get('threshold')!r} is not a finite number; run "
+            f"`vadkit calibrate --run {run.root}` again"
+        )
     if cal.get("scorer") != type(run.scorer).__name__:
-        raise CheckpointError(f"{path}: calibrated for scorer {cal.get('scorer')!r}, but the run's recipe scores with "
-                              f"{type(run.scorer).__name__!r}; run `vadkit calibrate --run {run.root}` again")
+        raise CheckpointError(
+            f"{path}: calibrated for scorer {cal.get('scorer')!r}, but the run's recipe scores with "
+            f"{type(run.scorer).__name__!r}; run `vadkit calibrate --run {run.root}` again"
+        )
     return cal
 
 
@@ -351,9 +401,17 @@ def resolve_threshold(run: TrainedRun, cal: dict[str, Any], cfg: DetectConfig) -
         offsets = z["offsets"]
     raw = run.scorer.anomaly(stats, cal["state"])
     value, _ = stream_threshold(raw, offsets, settings, cfg.threshold_quantile)
-    return value, (f"quantile {cfg.threshold_quantile:g} of the normal score, {norm}smoothing {cfg.smoothing} "
-                   "(recomputed)")
+    return value, (
+        f"quantile {cfg.threshold_quantile:g} of the normal score, {norm}smoothing {cfg.smoothing} (recomputed)"
+    )
 
 
-__all__ = ["calibrate", "load_calibration", "resolve_threshold", "stream_settings", "describe", "stats_path",
-           "checkpoint_digest"]
+__all__ = [
+    "calibrate",
+    "load_calibration",
+    "resolve_threshold",
+    "stream_settings",
+    "describe",
+    "stats_path",
+    "checkpoint_digest",
+]

@@ -46,10 +46,10 @@ def calibration_clips(run: Any, registry: Any, data_root: Path | None, clips: in
     they come from (the hold-out ``vadkit calibrate`` uses, vadkit/detect/calibration.py)."""
     from torch.utils.data import Subset
 
-    from ..detect.calibration import _calibration_clips
+    from ..calibration_clips import calibration_clips
 
     root = run.data_root(data_root, purpose="int8 calibration data (the run's normal training videos)")
-    data, info = _calibration_clips(run, registry, root, "training", run.config.detect, console)
+    data, info = calibration_clips(run, registry, root, "training", run.config.detect, console)
     if len(data) == 0:
         raise QuantizeError(f"{root}: no held-out training clip to calibrate the int8 ranges on")
     keep = spread(len(data), clips)
