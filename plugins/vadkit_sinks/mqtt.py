@@ -32,11 +32,26 @@ def topic_part(name: str) -> str:
 class MqttSink(Sink):
     """Publishes events to an MQTT broker (QoS 1, topic per camera, retained status, last will)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 1883, *, topic_prefix: str = "",
-                 username: str | None = None, password: str | None = None, client_id: str = "",
-                 keepalive: int = 30, tls: bool = False, connect_timeout: float = 5.0, reconnect_max: float = 30.0,
-                 max_queue: int = 10000, qos: int = 1, clean_session: bool = True,
-                 queue_if_down: bool = False, instance: str = "vadkit", state_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        *,
+        topic_prefix: str = "",
+        username: str | None = None,
+        password: str | None = None,
+        client_id: str = "",
+        keepalive: int = 30,
+        tls: bool = False,
+        connect_timeout: float = 5.0,
+        reconnect_max: float = 30.0,
+        max_queue: int = 10000,
+        qos: int = 1,
+        clean_session: bool = True,
+        queue_if_down: bool = False,
+        instance: str = "vadkit",
+        state_dir: Path | None = None,
+    ) -> None:
         if not 0 < int(port) < 65536:
             raise SinkError(f"mqtt port {port!r} is not a TCP port")
         if qos not in (1, 2):
@@ -64,8 +79,9 @@ class MqttSink(Sink):
         self.connects = 0
 
     @staticmethod
-    def _client(client_id: str, clean_session: bool, username: str | None, password: str | None,
-                tls: bool) -> mqtt.Client:
+    def _client(
+        client_id: str, clean_session: bool, username: str | None, password: str | None, tls: bool
+    ) -> mqtt.Client:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session)
         if username:
             client.username_pw_set(username, password)
@@ -118,8 +134,10 @@ class MqttSink(Sink):
             self.client.connect(self.host, self.port, self.keepalive)
         except OSError as exc:
             if not self.queue_if_down:
-                raise SinkError(f"{where} unreachable ({exc.strerror or exc}); fix host/port or set "
-                                "queue_if_down = true to queue events until it is up") from exc
+                raise SinkError(
+                    f"{where} unreachable ({exc.strerror or exc}); fix host/port or set "
+                    "queue_if_down = true to queue events until it is up"
+                ) from exc
             self.client.connect_async(self.host, self.port, self.keepalive)
         self.client.loop_start()
         deadline = time.monotonic() + self.connect_timeout
@@ -146,8 +164,10 @@ class MqttSink(Sink):
         except OSError as exc:
             if self.queue_if_down:
                 return
-            raise SinkError(f"{where} unreachable ({exc.strerror or exc}); fix host/port or set "
-                            "queue_if_down = true to queue events until it is up") from exc
+            raise SinkError(
+                f"{where} unreachable ({exc.strerror or exc}); fix host/port or set "
+                "queue_if_down = true to queue events until it is up"
+            ) from exc
         probe.loop_start()
         deadline = time.monotonic() + self.connect_timeout
         while not answer and time.monotonic() < deadline:
@@ -156,8 +176,11 @@ class MqttSink(Sink):
         probe.loop_stop()
         refused = bool(answer) and getattr(answer[0], "is_failure", False)
         if (refused or not answer) and not self.queue_if_down:
-            why = f"refused the connection ({answer[0]}): check username/password" if refused else (
-                f"did not accept the connection within {self.connect_timeout:g} s")
+            why = (
+                f"refused the connection ({answer[0]}): check username/password"
+                if refused
+                else (f"did not accept the connection within {self.connect_timeout:g} s")
+            )
             raise SinkError(f"{where} {why}")
 
     def _publish(self, key: int, event: dict[str, Any]) -> None:

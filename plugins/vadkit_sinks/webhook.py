@@ -24,9 +24,18 @@ RETRIED = (401, 403, 408, 429)  # credentials (fixed by the receiver's admin), t
 class WebhookSink(Sink):
     """POSTs events to ``url``; ``queue_if_down`` starts even when the receiver is unreachable."""
 
-    def __init__(self, url: str, *, timeout: float = 5.0, headers: dict[str, str] | None = None,
-                 retry_min: float = 0.5, retry_max: float = 30.0, max_queue: int = 10000,
-                 queue_if_down: bool = False, state_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        headers: dict[str, str] | None = None,
+        retry_min: float = 0.5,
+        retry_max: float = 30.0,
+        max_queue: int = 10000,
+        queue_if_down: bool = False,
+        state_dir: Path | None = None,
+    ) -> None:
         parts = urlsplit(str(url))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SinkError(f"webhook url {url!r} is not an http(s):// URL")
@@ -50,8 +59,10 @@ class WebhookSink(Sink):
         except OSError as exc:
             if not self.queue_if_down:
                 why = "unknown host" if isinstance(exc, socket.gaierror) else (exc.strerror or str(exc))
-                raise SinkError(f"sink '{self.name}': webhook {parts.hostname}:{port} unreachable ({why}); "
-                                "fix the url or set queue_if_down = true to queue events until it is up") from exc
+                raise SinkError(
+                    f"sink '{self.name}': webhook {parts.hostname}:{port} unreachable ({why}); "
+                    "fix the url or set queue_if_down = true to queue events until it is up"
+                ) from exc
             self.last_error = str(exc)
         else:
             self._check_credentials(parts.hostname or "", port)
@@ -73,9 +84,11 @@ class WebhookSink(Sink):
                 return
             self.last_error = f"HTTP {exc.code}"
             if not self.queue_if_down:
-                raise SinkError(f"sink '{self.name}': webhook {host}:{port} refused the credentials (HTTP {exc.code} "
-                                "to an OPTIONS request); check headers, or set queue_if_down = true to queue events "
-                                "until it accepts them") from None
+                raise SinkError(
+                    f"sink '{self.name}': webhook {host}:{port} refused the credentials (HTTP {exc.code} "
+                    "to an OPTIONS request); check headers, or set queue_if_down = true to queue events "
+                    "until it accepts them"
+                ) from None
         except (OSError, ValueError) as exc:  # no answer to OPTIONS: the POSTs will tell
             self.last_error = str(exc)
 

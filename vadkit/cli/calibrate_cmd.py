@@ -18,18 +18,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
     p.add_argument("--data", type=Path, default=None, help="dataset root of normal videos (default: the run's)")
     p.add_argument("--split", default="training", choices=("training", "testing"), help="split to calibrate on")
-    p.add_argument("--out", type=Path, default=None,
-                   help="write the calibration to this file (its per-frame statistics beside it, <stem>_stats.npz) "
-                        "instead of into the run: e.g. one camera's own calibration for `vadkit serve` "
-                        "(docs/serve.md)")
-    add_setting_flags(p, "detect", DetectConfig, ("threshold_quantile", "smoothing", "calibration_max_frames",
-                                                  "calibration", "calibration_weights"),
-                      rename={"calibration_max_frames": "max_frames"})
-    p.add_argument("--force", action="store_true",
-                   help="write even where an output is an input or a file of a run (see docs/architecture.md)")
-    p.add_argument("--allow-plugin-change", action="store_true",
-                   help="use a component whose name now resolves to another plugin distribution than the run was "
-                        "trained with (run.json provenance); refused by default")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the calibration to this file (its per-frame statistics beside it, <stem>_stats.npz) "
+        "instead of into the run: e.g. one camera's own calibration for `vadkit serve` "
+        "(docs/serve.md)",
+    )
+    add_setting_flags(
+        p,
+        "detect",
+        DetectConfig,
+        ("threshold_quantile", "smoothing", "calibration_max_frames", "calibration", "calibration_weights"),
+        rename={"calibration_max_frames": "max_frames"},
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write even where an output is an input or a file of a run (see docs/architecture.md)",
+    )
+    p.add_argument(
+        "--allow-plugin-change",
+        action="store_true",
+        help="use a component whose name now resolves to another plugin distribution than the run was "
+        "trained with (run.json provenance); refused by default",
+    )
     p.set_defaults(func=run)
 
 
@@ -45,8 +59,16 @@ def run(args: argparse.Namespace) -> int:
         _guard_out(args)
 
     overrides = given_settings(args, "detect")
-    calibrate(args.run, default_registry(), data_root=args.data, console=Console(), split=args.split, overrides=overrides,
-              allow_plugin_change=args.allow_plugin_change, out=args.out)
+    calibrate(
+        args.run,
+        default_registry(),
+        data_root=args.data,
+        console=Console(),
+        split=args.split,
+        overrides=overrides,
+        allow_plugin_change=args.allow_plugin_change,
+        out=args.out,
+    )
     return 0
 
 

@@ -12,8 +12,11 @@ from rich.console import Console
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="watch cameras as a service: events to MQTT / webhook / file, health, metrics",
-                       description=__doc__)
+    p = sub.add_parser(
+        "serve",
+        help="watch cameras as a service: events to MQTT / webhook / file, health, metrics",
+        description=__doc__,
+    )
     p.add_argument("--config", required=True, type=Path, help="cameras.toml (see docs/serve.md)")
     p.add_argument("--check", action="store_true", help="check the config and the sinks, then exit")
     p.add_argument("--max-seconds", type=float, default=None, help="stop (and drain) after N seconds")
@@ -30,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, registry)  # every key checked before any camera opens
     if args.check:
         Sinks(config, registry, console).check()  # nothing sent, no queue or session of a running service touched
-        console.print(f"{args.config}: ok ({len(config.cameras)} camera(s), sinks "
-                      f"{', '.join(s.id for s in config.sinks)})")
+        console.print(
+            f"{args.config}: ok ({len(config.cameras)} camera(s), sinks {', '.join(s.id for s in config.sinks)})"
+        )
         return 0
     return serve(config, registry, console, max_seconds=args.max_seconds)

@@ -40,8 +40,9 @@ class CameraCalibration:
         """The re-fit on the camera's first ``refit_frames`` scored frames, once per process (None: off)."""
         if not self.refit_frames:
             return None
-        return WarmupRefit(detector.run.scorer, self.calibration, self.stream, detector.cfg.threshold_quantile,
-                           self.refit_frames)
+        return WarmupRefit(
+            detector.run.scorer, self.calibration, self.stream, detector.cfg.threshold_quantile, self.refit_frames
+        )
 
 
 def camera_calibration(detector: Any, cam: CameraConfig, file: Path, index: int) -> CameraCalibration:
@@ -50,8 +51,12 @@ def camera_calibration(detector: Any, cam: CameraConfig, file: Path, index: int)
     cfg = detector.cfg
     refit = cfg.refit_frames if cam.refit_frames < 0 else cam.refit_frames
     if not cam.calibration:
-        cal, stream, threshold, rule = (detector.calibration, detector.stream, detector.threshold,
-                                        detector.threshold_rule)
+        cal, stream, threshold, rule = (
+            detector.calibration,
+            detector.stream,
+            detector.threshold,
+            detector.threshold_rule,
+        )
     else:
         key = f"cameras[{index}].calibration"
         path = Path(cam.calibration)
@@ -68,8 +73,9 @@ def camera_calibration(detector: Any, cam: CameraConfig, file: Path, index: int)
 def _check_scorer(file: Path, key: str, path: Path, cal: dict[str, Any], run: Any) -> None:
     scorer = type(run.scorer).__name__
     if cal.get("scorer") != scorer:
-        raise ConfigError(file, key, f"{path} was calibrated for scorer {cal.get('scorer')!r}; the run scores "
-                                     f"with {scorer!r}")
+        raise ConfigError(
+            file, key, f"{path} was calibrated for scorer {cal.get('scorer')!r}; the run scores with {scorer!r}"
+        )
     missing = sorted(set(run.scorer.stat_names) - set(cal.get("statistics", {})))
     if missing:
         raise ConfigError(file, key, f"{path} has no statistics {', '.join(missing)} of the run's scorer")
@@ -77,8 +83,9 @@ def _check_scorer(file: Path, key: str, path: Path, cal: dict[str, Any], run: An
         raise ConfigError(file, key, f"{path}: threshold {cal.get('threshold')!r} is not a finite number")
 
 
-def _threshold(file: Path, key: str, path: Path, cal: dict[str, Any], stream: StreamSettings, cfg: Any,
-               scorer: Any) -> tuple[float, str]:
+def _threshold(
+    file: Path, key: str, path: Path, cal: dict[str, Any], stream: StreamSettings, cfg: Any, scorer: Any
+) -> tuple[float, str]:
     """As ``detect.calibration.resolve_threshold``, with this file's per-frame statistics."""
     if cfg.threshold:
         return float(cfg.threshold), "absolute ([detect] threshold)"
@@ -86,8 +93,12 @@ def _threshold(file: Path, key: str, path: Path, cal: dict[str, Any], stream: St
         return float(cal["threshold"]), f"quantile {cfg.threshold_quantile:g} of the normal score ({path.name})"
     stats_file = stats_path(path)
     if not stats_file.is_file():
-        raise ConfigError(file, key, f"{stats_file} missing: the [detect] settings differ from the calibration's, "
-                                     "and its per-frame statistics are needed to re-derive the threshold")
+        raise ConfigError(
+            file,
+            key,
+            f"{stats_file} missing: the [detect] settings differ from the calibration's, "
+            "and its per-frame statistics are needed to re-derive the threshold",
+        )
     try:
         with np.load(stats_file, allow_pickle=False) as z:
             stats = {k.removeprefix(STAT_PREFIX): z[k] for k in z.files if k.startswith(STAT_PREFIX)}

@@ -65,8 +65,14 @@ class LoopedFile(FrameSource):
 class CameraWorker:
     """Reads one camera forever (until :meth:`stop`), reconnecting as needed."""
 
-    def __init__(self, cam: CameraConfig, settings: ServeSettings, cond: threading.Condition,
-                 on_state: Callable[[str, str, str | None], None], seed: int = 0) -> None:
+    def __init__(
+        self,
+        cam: CameraConfig,
+        settings: ServeSettings,
+        cond: threading.Condition,
+        on_state: Callable[[str, str, str | None], None],
+        seed: int = 0,
+    ) -> None:
         self.cam, self.settings, self.cond, self.on_state = cam, settings, cond, on_state
         self.items: deque[Frame | str] = deque()
         self.state, self.since = "starting", time.time()
@@ -168,16 +174,23 @@ class CameraWorker:
         self._stop.set()
         src = self._source
         if isinstance(src, CaptureSource):  # built to be closed from another thread; a file's
-            src.close()                      # reader stops at its next frame (releasing it here could hang)
+            src.close()  # reader stops at its next frame (releasing it here could hang)
         with self.cond:
             self.cond.notify_all()
         self._thread.join(timeout=wait)
 
     def health(self) -> dict[str, Any]:
         age = None if self.last_frame is None else round(time.monotonic() - self.last_frame, 3)
-        return {"state": self.state, "since": self.since, "message": self.message, "frames_read": self.read,
-                "frames_dropped": self.dropped, "reconnects": self.reconnects, "failures_in_a_row": self.failures,
-                "last_frame_age_s": age}
+        return {
+            "state": self.state,
+            "since": self.since,
+            "message": self.message,
+            "frames_read": self.read,
+            "frames_dropped": self.dropped,
+            "reconnects": self.reconnects,
+            "failures_in_a_row": self.failures,
+            "last_frame_age_s": age,
+        }
 
 
 __all__ = ["CameraWorker", "Frame", "LoopedFile", "RESET", "backoff"]

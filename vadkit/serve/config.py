@@ -108,11 +108,19 @@ def _typed(file: Path, prefix: str, table: dict[str, Any], cls: type) -> Any:
 
 
 def _check_settings(file: Path, s: ServeSettings) -> None:
-    checks = [("pre_roll", s.pre_roll >= 0), ("post_roll", s.post_roll >= 0), ("clip_width", s.clip_width >= 16),
-              ("clip_quota_mb", s.clip_quota_mb > 0), ("reconnect_min", s.reconnect_min > 0),
-              ("reconnect_max", s.reconnect_max >= s.reconnect_min), ("fail_after", s.fail_after >= 1),
-              ("stall_timeout", s.stall_timeout > 0), ("queue", s.queue >= 1), ("drain_timeout", s.drain_timeout >= 0),
-              ("threads", s.threads >= 0)]
+    checks = [
+        ("pre_roll", s.pre_roll >= 0),
+        ("post_roll", s.post_roll >= 0),
+        ("clip_width", s.clip_width >= 16),
+        ("clip_quota_mb", s.clip_quota_mb > 0),
+        ("reconnect_min", s.reconnect_min > 0),
+        ("reconnect_max", s.reconnect_max >= s.reconnect_min),
+        ("fail_after", s.fail_after >= 1),
+        ("stall_timeout", s.stall_timeout > 0),
+        ("queue", s.queue >= 1),
+        ("drain_timeout", s.drain_timeout >= 0),
+        ("threads", s.threads >= 0),
+    ]
     for key, ok in checks:
         if not ok:
             raise ConfigError(file, f"serve.{key}", f"out of range, got {getattr(s, key)!r}")
@@ -148,11 +156,16 @@ def _cameras(file: Path, items: Any) -> list[CameraConfig]:
         if cam.threshold < 0:
             raise ConfigError(file, f"{where}.threshold", f"must be >= 0, got {cam.threshold}")
         if cam.refit_frames < -1:
-            raise ConfigError(file, f"{where}.refit_frames", f"must be >= 0 (-1: [detect] refit_frames), got "
-                                                            f"{cam.refit_frames}")
+            raise ConfigError(
+                file, f"{where}.refit_frames", f"must be >= 0 (-1: [detect] refit_frames), got {cam.refit_frames}"
+            )
         if cam.threshold and cam.refit_frames > 0:
-            raise ConfigError(file, f"{where}.refit_frames", "cannot be used with an absolute threshold (the re-fit "
-                                                            "sets this camera's threshold); remove one of the two")
+            raise ConfigError(
+                file,
+                f"{where}.refit_frames",
+                "cannot be used with an absolute threshold (the re-fit "
+                "sets this camera's threshold); remove one of the two",
+            )
         if cam.calibration:
             cam.calibration = str((file.parent / Path(cam.calibration).expanduser()).resolve())
         seen.add(cam.name)
@@ -168,8 +181,11 @@ def _sinks(file: Path, table: Any, registry: Registry) -> list[SinkConfig]:
     out = []
     for sid, opts in table.items():
         if not isinstance(opts, dict) or not isinstance(opts.get("type"), str):
-            raise ConfigError(file, f"sinks.{sid}.type", "every [sinks.<id>] needs type = \"jsonl\" | \"webhook\" | "
-                              "\"mqtt\" | a plugin's sink")
+            raise ConfigError(
+                file,
+                f"sinks.{sid}.type",
+                "every [sinks.<id>] needs type = \"jsonl\" | \"webhook\" | \"mqtt\" | a plugin's sink",
+            )
         options = {k: v for k, v in opts.items() if k != "type"}
         try:
             cls = registry.get("sink", opts["type"]).load()
@@ -181,8 +197,11 @@ def _sinks(file: Path, table: Any, registry: Registry) -> list[SinkConfig]:
             if k not in allowed:
                 close = difflib.get_close_matches(k, allowed, n=1)
                 hint = f" Did you mean '{close[0]}'?" if close else ""
-                raise ConfigError(file, f"sinks.{sid}.{k}",
-                                  f"unknown option of sink '{opts['type']}'.{hint} Options: {', '.join(allowed)}")
+                raise ConfigError(
+                    file,
+                    f"sinks.{sid}.{k}",
+                    f"unknown option of sink '{opts['type']}'.{hint} Options: {', '.join(allowed)}",
+                )
         out.append(SinkConfig(str(sid), opts["type"], options))
     return out
 
@@ -241,15 +260,23 @@ def read_camera_file(file: Path, key: str, path: Path, run: Path) -> dict[str, A
     from ..run_schema import CALIBRATION, RunFileError, read_json
 
     if not path.is_file():
-        raise ConfigError(file, key, f"no such calibration file: {path} (write one with `vadkit calibrate --run {run} "
-                                     f"--data <this camera's normal footage> --out {path}`)")
+        raise ConfigError(
+            file,
+            key,
+            f"no such calibration file: {path} (write one with `vadkit calibrate --run {run} "
+            f"--data <this camera's normal footage> --out {path}`)",
+        )
     try:
         cal = read_json(path, CALIBRATION)
     except RunFileError as exc:
         raise ConfigError(file, key, f"not a calibration: {exc}") from None
     if cal.get("version") != VERSION or not isinstance(cal.get("state"), dict):
-        raise ConfigError(file, key, f"{path}: calibration format {cal.get('version')!r} is not {VERSION} (another "
-                                     "vadkit version); calibrate this camera again")
+        raise ConfigError(
+            file,
+            key,
+            f"{path}: calibration format {cal.get('version')!r} is not {VERSION} (another "
+            "vadkit version); calibrate this camera again",
+        )
     checkpoint = RunFolder(run).checkpoint
     recorded = cal.get("checkpoint_sha256")
     if recorded is None:
@@ -259,9 +286,13 @@ def read_camera_file(file: Path, key: str, path: Path, run: Path) -> dict[str, A
         same = checkpoint.is_file() and recorded == _digest(checkpoint, checkpoint.stat().st_mtime_ns)
         why = "its checkpoint_sha256 is not the run's checkpoint"
     if not same:
-        raise ConfigError(file, key, f"{path} is a calibration of {cal.get('run')!r} (epoch "
-                                     f"{cal.get('checkpoint_epoch')}), not of the run {run}: {why}; calibrate this "
-                                     f"camera with `vadkit calibrate --run {run} --data <its footage> --out {path}`")
+        raise ConfigError(
+            file,
+            key,
+            f"{path} is a calibration of {cal.get('run')!r} (epoch "
+            f"{cal.get('checkpoint_epoch')}), not of the run {run}: {why}; calibrate this "
+            f"camera with `vadkit calibrate --run {run} --data <its footage> --out {path}`",
+        )
     return cal
 
 
@@ -287,5 +318,12 @@ def _check_detect(file: Path, run: Path, detect: dict[str, Any]) -> int:
         raise ConfigError(file, "detect", str(exc)) from None
 
 
-__all__ = ["CameraConfig", "ConfigError", "ServeConfig", "ServeSettings", "SinkConfig", "load_config",
-           "read_camera_file"]
+__all__ = [
+    "CameraConfig",
+    "ConfigError",
+    "ServeConfig",
+    "ServeSettings",
+    "SinkConfig",
+    "load_config",
+    "read_camera_file",
+]

@@ -40,9 +40,11 @@ class ServeCollector:
             for cam, values in snap["cameras"].items():
                 fam.add_metric([cam], float(values[key]))
             yield fam
-        for key, kind, doc in (("queue_length", "gauge", "events accepted but not yet delivered"),
-                               ("delivered", "counter", "events delivered"),
-                               ("errors", "counter", "events a sink could not take")):
+        for key, kind, doc in (
+            ("queue_length", "gauge", "events accepted but not yet delivered"),
+            ("delivered", "counter", "events delivered"),
+            ("errors", "counter", "events a sink could not take"),
+        ):
             cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             fam = cls(f"vadkit_serve_sink_{key}", doc, labels=["sink"])
             for sink, values in snap["sinks"].items():
@@ -55,16 +57,22 @@ def metrics_registry(snapshot: Callable[[], dict[str, Any]]) -> tuple[CollectorR
     per-camera latency histogram the scoring loop observes."""
     registry = CollectorRegistry()
     registry.register(ServeCollector(snapshot))
-    latency = Histogram("vadkit_serve_frame_latency_seconds", "frame read -> scored", ["camera"],
-                        buckets=LATENCY_BUCKETS, registry=registry)
+    latency = Histogram(
+        "vadkit_serve_frame_latency_seconds",
+        "frame read -> scored",
+        ["camera"],
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
     return registry, latency
 
 
 class HealthServer:
     """HTTP on ``host:port`` (port 0: any free one, see ``port``)."""
 
-    def __init__(self, host: str, port: int, health: Callable[[], tuple[int, dict[str, Any]]],
-                 registry: CollectorRegistry) -> None:
+    def __init__(
+        self, host: str, port: int, health: Callable[[], tuple[int, dict[str, Any]]], registry: CollectorRegistry
+    ) -> None:
         self.registry = registry
         server = self
 
@@ -91,8 +99,9 @@ class HealthServer:
         self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="vadkit-serve-health", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="vadkit-serve-health", daemon=True
+        )
 
     def start(self) -> HealthServer:
         self._thread.start()

@@ -47,13 +47,31 @@ def iso(t: float) -> str:
 class CameraPipeline:
     """Scored frames of one camera in, finished event payloads out (through ``emit``)."""
 
-    def __init__(self, name: str, detector: Detector, model: Any, calib: CameraCalibration, settings: ServeSettings,
-                 store: ClipStore, emit: Callable[[dict[str, Any]], None], meta: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        name: str,
+        detector: Detector,
+        model: Any,
+        calib: CameraCalibration,
+        settings: ServeSettings,
+        store: ClipStore,
+        emit: Callable[[dict[str, Any]], None],
+        meta: dict[str, Any],
+    ) -> None:
         run = detector.run
         self.name, self.detector, self.calib, self.settings = name, detector, calib, settings
         self.store, self.emit, self.meta = store, emit, meta
-        self.scorer = StreamingScorer(model, run.scorer, detector.pre, run.device, fast=run.fast,
-                                      precision=run.precision, batch=NEVER, keep_frames=True, error_maps=False)
+        self.scorer = StreamingScorer(
+            model,
+            run.scorer,
+            detector.pre,
+            run.device,
+            fast=run.fast,
+            precision=run.precision,
+            batch=NEVER,
+            keep_frames=True,
+            error_maps=False,
+        )
         self.state, self.threshold, self.rule = calib.state, calib.threshold, calib.rule
         self.stream = ScoreStream(calib.stream, self.threshold)
         self.refit = calib.refit(detector)  # refit_frames: fitted on the first frames (of the first connection)
@@ -95,8 +113,11 @@ class CameraPipeline:
             if read is not None:
                 self.latencies.append(now - read)
             self.scored, self.last_score = self.scored + 1, score
-            frame = annotate(shrink(s.rgb, self.settings.clip_width), score, self.threshold, flagged, self.name) \
-                if s.rgb is not None else None
+            frame = (
+                annotate(shrink(s.rgb, self.settings.clip_width), score, self.threshold, flagged, self.name)
+                if s.rgb is not None
+                else None
+            )
             self._track(s, score, flagged)
             for rec in ([self.current] if self.current else []) + self.closing:
                 if rec.clip is not None and frame is not None:
@@ -120,8 +141,10 @@ class CameraPipeline:
         for r in refit.raw:  # the fitted frames prime the smoothing and the running statistics
             self.stream(float(r))
         self.rule = f"quantile {refit.quantile:g} of this camera's first {refit.frames} scored frames (refit_frames)"
-        self.detector.console.print(f"{self.name}: calibration re-fitted on its first {refit.frames} frames, "
-                                    f"threshold {self.threshold:.3f}", highlight=False)
+        self.detector.console.print(
+            f"{self.name}: calibration re-fitted on its first {refit.frames} frames, threshold {self.threshold:.3f}",
+            highlight=False,
+        )
 
     def _track(self, s: FrameStats, score: float, flagged: bool) -> None:
         """Follow the merger: move a closed event to its post-roll, drop a too-short one, start a new one."""
@@ -151,17 +174,28 @@ class CameraPipeline:
         base = rec.clip.name if rec.clip is not None else f"{self.name}-{ev.start_frame}"
         snap = self.store.snapshot(base, rec.peak_rgb) if rec.peak_rgb is not None else None
         self.events += 1
-        self.emit({
-            **self.meta,
-            "id": f"{self.meta.get('instance', 'vadkit')}:{self.name}:{int(ev.start_time * 1000)}:{ev.start_frame}",
-            "camera": self.name, "start": iso(ev.start_time), "end": iso(ev.end_time),
-            "start_time": round(ev.start_time, 3), "end_time": round(ev.end_time, 3),
-            "peak_score": round(ev.peak_score, 4), "peak_time": round(ev.peak_time, 3),
-            "threshold": round(self.threshold, 4), "frames": ev.length, "flagged_frames": ev.flagged_frames,
-            "start_frame": ev.start_frame, "end_frame": ev.end_frame,
-            "snapshot": str(snap) if snap is not None else None, "clip": str(clip) if clip is not None else None,
-            "trigger_time": round(trigger, 3), "emitted_at": round(time.time(), 3),
-        })
+        self.emit(
+            {
+                **self.meta,
+                "id": f"{self.meta.get('instance', 'vadkit')}:{self.name}:{int(ev.start_time * 1000)}:{ev.start_frame}",
+                "camera": self.name,
+                "start": iso(ev.start_time),
+                "end": iso(ev.end_time),
+                "start_time": round(ev.start_time, 3),
+                "end_time": round(ev.end_time, 3),
+                "peak_score": round(ev.peak_score, 4),
+                "peak_time": round(ev.peak_time, 3),
+                "threshold": round(self.threshold, 4),
+                "frames": ev.length,
+                "flagged_frames": ev.flagged_frames,
+                "start_frame": ev.start_frame,
+                "end_frame": ev.end_frame,
+                "snapshot": str(snap) if snap is not None else None,
+                "clip": str(clip) if clip is not None else None,
+                "trigger_time": round(trigger, 3),
+                "emitted_at": round(time.time(), 3),
+            }
+        )
 
     def finish_all(self) -> None:
         """End the open event and cut every post-roll short (reconnect, shutdown): emit them now."""

@@ -80,8 +80,9 @@ class Service:
         self.sinks = Sinks(cfg, self.registry, self.console)
         self.sinks.open()
         try:
-            self.detector = Detector(cfg.run, self.registry, overrides=cfg.detect, device=cfg.serve.device or None,
-                                     console=self.console)
+            self.detector = Detector(
+                cfg.run, self.registry, overrides=cfg.detect, device=cfg.serve.device or None, console=self.console
+            )
             model = detector_model(self.detector)
             torch.set_num_threads(scoring_threads(cfg.serve.threads))
             calibs = [camera_calibration(self.detector, cam, cfg.file, i) for i, cam in enumerate(cfg.cameras)]
@@ -94,21 +95,26 @@ class Service:
         self.store = ClipStore(out / "clips", cfg.serve.clip_quota_mb * 1e6)
         meta = {"instance": cfg.serve.name, "run": str(run.root), "run_id": f"{run.root.name}@epoch{run.epoch}"}
         for cam, calib in zip(cfg.cameras, calibs, strict=True):
-            self.pipelines[cam.name] = CameraPipeline(cam.name, self.detector, model, calib, cfg.serve,
-                                                      self.store, self._emit, meta)
+            self.pipelines[cam.name] = CameraPipeline(
+                cam.name, self.detector, model, calib, cfg.serve, self.store, self._emit, meta
+            )
         self.registry_metrics, self.latency = metrics_registry(self.snapshot)
         self.health = None
         if cfg.serve.health:
             host, _, port = cfg.serve.health.rpartition(":")
             self.health = HealthServer(host, int(port), self.healthz, self.registry_metrics).start()
-        info = {"pid": os.getpid(), "started": time.time(),
-                "health": f"http://{cfg.serve.health.rpartition(':')[0]}:{self.health.port}" if self.health else None}
+        info = {
+            "pid": os.getpid(),
+            "started": time.time(),
+            "health": f"http://{cfg.serve.health.rpartition(':')[0]}:{self.health.port}" if self.health else None,
+        }
         atomic_write_text(out / "serve.json", json.dumps(info, indent=1))
         self.console.print(
             f"serving {len(cfg.cameras)} camera(s) with {run.root}: threshold {self.detector.threshold:.3f} "
             f"({self.detector.threshold_rule}), {run.describe_compute()}, {torch.get_num_threads()} thread(s), "
             f"batch {self.detector.cfg.batch} per camera, sinks {', '.join(s.name for s in self.sinks.sinks)}"
-            + (f", health on {info['health']}/healthz and /metrics" if self.health else ""))
+            + (f", health on {info['health']}/healthz and /metrics" if self.health else "")
+        )
         self._print_calibrations(calibs)
         for k, cam in enumerate(cfg.cameras):
             self.workers[cam.name] = CameraWorker(cam, cfg.serve, self.cond, self._on_state, seed=k).start()
@@ -117,8 +123,10 @@ class Service:
         for cam, calib in zip(self.config.cameras, calibs, strict=True):
             if calib.source != "run" or calib.refit_frames or cam.threshold:
                 refit = f", re-fitted on its first {calib.refit_frames} frames" if calib.refit_frames else ""
-                self.console.print(f"{cam.name}: threshold {calib.threshold:.3f} ({calib.rule}; calibration "
-                                   f"{calib.source}){refit}", highlight=False)
+                self.console.print(
+                    f"{cam.name}: threshold {calib.threshold:.3f} ({calib.rule}; calibration {calib.source}){refit}",
+                    highlight=False,
+                )
 
     def _on_state(self, camera: str, state: str, message: str | None) -> None:
         colour = {"up": "green", "failing": "red"}.get(state, "yellow")
@@ -128,8 +136,11 @@ class Service:
     def _emit(self, event: dict[str, Any]) -> None:
         self.sinks.send(event)
         self.sent += 1
-        self.console.print(f"event {event['camera']} {event['start']} -> {event['end']} peak {event['peak_score']:.2f}"
-                           f" (threshold {event['threshold']:.2f})", highlight=False)
+        self.console.print(
+            f"event {event['camera']} {event['start']} -> {event['end']} peak {event['peak_score']:.2f}"
+            f" (threshold {event['threshold']:.2f})",
+            highlight=False,
+        )
 
     # -- the loop --------------------------------------------------------------------------
     def run(self, max_seconds: float | None = None) -> int:
@@ -202,9 +213,12 @@ class Service:
         self._drops = (now, read, dropped)
         if dropped > dropped0 and read > read0:
             fps = ", ".join(f"{name} {f[2]:.1f}" for name, f in self._fps.items())
-            self.console.print(f"[yellow]scoring lags: {100 * (dropped - dropped0) / (read - read0):.0f} % of the "
-                               f"frames read in the last {now - when:.0f} s were dropped to stay in real time; "
-                               f"frames/s scored: {fps}[/]", highlight=False)
+            self.console.print(
+                f"[yellow]scoring lags: {100 * (dropped - dropped0) / (read - read0):.0f} % of the "
+                f"frames read in the last {now - when:.0f} s were dropped to stay in real time; "
+                f"frames/s scored: {fps}[/]",
+                highlight=False,
+            )
 
     def _drain(self) -> int:
         """Stop the cameras, score what was read, emit open events, let the sinks deliver or persist."""
@@ -221,8 +235,10 @@ class Service:
         if self.health is not None:
             self.health.stop()
         kept = {k: v for k, v in left.items() if v}
-        self.console.print(f"stopped: {self.sent} event(s) sent" + (
-            f"; still queued on disk (sent at the next start): {kept}" if kept else "; every event delivered"))
+        self.console.print(
+            f"stopped: {self.sent} event(s) sent"
+            + (f"; still queued on disk (sent at the next start): {kept}" if kept else "; every event delivered")
+        )
         return 0
 
     # -- health and metrics ----------------------------------------------------------------
@@ -230,26 +246,41 @@ class Service:
         cams = {}
         for name, worker in self.workers.items():
             pipe = self.pipelines[name]
-            cams[name] = {**worker.health(), "frames_scored": pipe.scored, "events": pipe.events,
-                          "last_score": pipe.last_score, "threshold": pipe.threshold, "threshold_rule": pipe.rule,
-                          "calibration": pipe.calib.source,
-                          "refit": pipe.refit.describe() if pipe.refit is not None else None}
+            cams[name] = {
+                **worker.health(),
+                "frames_scored": pipe.scored,
+                "events": pipe.events,
+                "last_score": pipe.last_score,
+                "threshold": pipe.threshold,
+                "threshold_rule": pipe.rule,
+                "calibration": pipe.calib.source,
+                "refit": pipe.refit.describe() if pipe.refit is not None else None,
+            }
         return health_body(cams, self.loop_tick, LOOP_STALL)
 
     def snapshot(self) -> dict[str, Any]:
         cams = {}
         for name, worker in self.workers.items():
             pipe = self.pipelines[name]
-            cams[name] = {"frames_read": worker.read, "frames_scored": pipe.scored, "frames_dropped": worker.dropped,
-                          "events": pipe.events, "reconnects": worker.reconnects, "up": worker.state == "up",
-                          "fps": self._fps.get(name, (0, 0, 0.0))[2]}
-        sinks = {s.name: {"queue_length": s.pending(), "delivered": s.delivered(), "errors": self.sinks.errors[s.name]}
-                 for s in self.sinks.sinks}
+            cams[name] = {
+                "frames_read": worker.read,
+                "frames_scored": pipe.scored,
+                "frames_dropped": worker.dropped,
+                "events": pipe.events,
+                "reconnects": worker.reconnects,
+                "up": worker.state == "up",
+                "fps": self._fps.get(name, (0, 0, 0.0))[2],
+            }
+        sinks = {
+            s.name: {"queue_length": s.pending(), "delivered": s.delivered(), "errors": self.sinks.errors[s.name]}
+            for s in self.sinks.sinks
+        }
         return {"cameras": cams, "sinks": sinks}
 
 
-def serve(config: ServeConfig, registry: Registry, console: Console | None = None,
-          max_seconds: float | None = None) -> int:
+def serve(
+    config: ServeConfig, registry: Registry, console: Console | None = None, max_seconds: float | None = None
+) -> int:
     """Run the service of ``config`` until SIGTERM/SIGINT (or ``max_seconds``); the exit status."""
     return Service(config, registry, console).run(max_seconds)
 
