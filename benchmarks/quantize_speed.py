@@ -70,20 +70,19 @@ def start(name: str, recipe: str, size: int, threads: int, folder: Path) -> tupl
 
 
 def measure(case: str, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Rows of frames/s for torch fp32 and each graph x backend, timed in rounds."""
+    """Rows of frames/s for torch fp32 and each graph x backend, timed in rounds (with
+    ``--with-mnad``, MNAD's PyTorch fp32 in the same rounds)."""
     recipe, size = CASES[case]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        if case == "mnad":  # the stand-in for MNAD's official code: PyTorch fp32 only
-            specs = {"torch fp32": ("torch fp32", Path(tmp))}
-            graphs: dict[str, Path] = {}
-        else:
-            graphs = folders(case, args, Path(tmp))
-            specs = {"torch fp32": ("torch fp32", graphs["fp32"])}
+        graphs = {} if case == "mnad" else folders(case, args, Path(tmp))
+        specs = {"torch fp32": ("torch fp32", recipe, Path(tmp))}  # label -> worker name, recipe, folder
         for precision, folder in graphs.items():
             for runtime in args.backends:
-                specs[f"{runtime} {precision}"] = (f"{runtime} fp32", folder)  # f32 hint; the graph sets int8
-        workers = {label: start(name, recipe, size, args.threads, folder) for label, (name, folder) in specs.items()}
+                specs[f"{runtime} {precision}"] = (f"{runtime} fp32", recipe, folder)  # the graph sets int8
+        if args.with_mnad and case != "mnad":
+            specs["mnad torch fp32"] = ("torch fp32", CASES["mnad"][0], Path(tmp))
+        workers = {label: start(name, rec, size, args.threads, folder) for label, (name, rec, folder) in specs.items()}
         times: dict[str, list[float]] = {label: [] for label in workers}
         for _ in range(args.rounds):
             for label, (_, conn) in workers.items():
@@ -95,8 +94,9 @@ def measure(case: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             proc.join(timeout=10)
     for label, ts in times.items():
         fps = args.batch / statistics.median(ts)
-        rows.append({"case": case, "recipe": recipe, "size": size, "batch": args.batch, "threads": args.threads,
-                     "runtime": label, "fps": round(fps, 2), "passes": len(ts),
+        rows.append({"case": "mnad" if label.startswith("mnad") else case, "recipe": specs[label][1], "size": size,
+                     "batch": args.batch, "threads": args.threads, "runtime": label.removeprefix("mnad "),
+                     "fps": round(fps, 2), "passes": len(ts),
                      "fps_spread": [round(args.batch / max(ts), 2), round(args.batch / min(ts), 2)]})
         print(f"{case:9s} {size}x{size} b{args.batch} {label:18s} {fps:8.2f} frames/s (median of {len(ts)})", flush=True)
     return rows
@@ -113,6 +113,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--per-block", type=int, default=3)
     p.add_argument("--settle", type=float, default=1.0)
+    p.add_argument("--with-mnad", action="store_true", help="time MNAD's PyTorch fp32 in the same rounds")
     p.add_argument("--calibration-clips", type=int, default=8, help="random clips for the int8 ranges")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
