@@ -92,9 +92,12 @@ class OpenVinoBackend(GraphBackend):
     def __init__(self, folder: Path, threads: int | None = None, precision: str = "f32") -> None:
         super().__init__(folder)
         ov = _require("openvino", "openvino")
-        config = {"INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
-                  "INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY",
-                  "ENABLE_CPU_PINNING": False}  # share the cores with flow, decoding and torch threads
+        config = {
+            "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
+            "INFERENCE_PRECISION_HINT": precision,
+            "PERFORMANCE_HINT": "LATENCY",
+            "ENABLE_CPU_PINNING": False,
+        }  # share the cores with flow, decoding and torch threads
         self.compiled = ov.Core().compile_model(str(self.path), "CPU", config)
         self.hint = precision
         self.request = self.compiled.create_infer_request()
@@ -126,13 +129,16 @@ def check_name(name: str) -> str:
     return name
 
 
-GRAPH_BACKENDS: dict[str, Callable[..., GraphBackend]] = {"onnxruntime": OnnxRuntimeBackend,
-                                                          "openvino": OpenVinoBackend}
+GRAPH_BACKENDS: dict[str, Callable[..., GraphBackend]] = {
+    "onnxruntime": OnnxRuntimeBackend,
+    "openvino": OpenVinoBackend,
+}
 MODULES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "openvino")}
 
 
-def graph_backend(name: str, run: Any, registry: Any, folder: Path | None, console: Console | None,
-                  hint: str | None = None) -> GraphBackend:
+def graph_backend(
+    name: str, run: Any, registry: Any, folder: Path | None, console: Console | None, hint: str | None = None
+) -> GraphBackend:
     """onnxruntime / openvino on ``folder`` (default: the run's cached export, made when stale).
     OpenVINO computes in bfloat16 only when the run asks for fast mode and the CPU has native
     bf16, as PyTorch's fast mode does, or when ``hint`` (f32 | bf16) says so; otherwise float32."""
@@ -179,12 +185,15 @@ def _loaded(name: str, folder: Path, load: Callable[[Path], GraphBackend]) -> Gr
     except BackendError:
         raise
     except Exception as exc:
-        raise BackendError(f"{folder}: {name} cannot load the exported graph ({_first_line(exc)}); export it again "
-                           "with `vadkit export`") from None
+        raise BackendError(
+            f"{folder}: {name} cannot load the exported graph ({_first_line(exc)}); export it again "
+            "with `vadkit export`"
+        ) from None
 
 
-def load_backend(name: str, run: Any, registry: Any, *, folder: Path | None = None, batch: int = 1,
-                 console: Console | None = None) -> Any:
+def load_backend(
+    name: str, run: Any, registry: Any, *, folder: Path | None = None, batch: int = 1, console: Console | None = None
+) -> Any:
     """The model object for backend ``name`` of ``run`` (a TrainedRun). ``auto`` times the
     usable backends at ``batch`` once on this machine and keeps the fastest (autoselect)."""
     check_name(name)
@@ -202,8 +211,9 @@ def load_backend(name: str, run: Any, registry: Any, *, folder: Path | None = No
         return run.model  # nothing to compare with: torch it is
     candidates: dict[str, Any] = {"torch": run.model}
     for graph_name in usable:
-        candidates[graph_name] = graph_backend(graph_name, run, registry, folder, console,
-                                               hint="f32" if graph_name == "openvino" else None)
+        candidates[graph_name] = graph_backend(
+            graph_name, run, registry, folder, console, hint="f32" if graph_name == "openvino" else None
+        )
     reason = add_bf16(candidates, run, registry, folder, console)
     choice = fastest(run, candidates, batch, console)
     record_precision(run, choice, candidates[choice], reason, console)
@@ -213,8 +223,7 @@ def load_backend(name: str, run: Any, registry: Any, *, folder: Path | None = No
 BF16 = "openvino-bf16"  # the auto candidate OpenVINO computing in bfloat16
 
 
-def add_bf16(candidates: dict[str, Any], run: Any, registry: Any, folder: Path | None,
-             console: Console | None) -> str:
+def add_bf16(candidates: dict[str, Any], run: Any, registry: Any, folder: Path | None, console: Console | None) -> str:
     """Add OpenVINO in bfloat16 to ``candidates`` where it can be faster (the CPU computes bf16
     natively and the export is float32); the reason bf16 is or is not timed."""
     from ..runtime import cpu_has_native_bf16
@@ -269,15 +278,28 @@ def detector_model(detector: Any) -> Any:
         name = check_name(getattr(detector.cfg, "backend", "torch"))
         if getattr(detector.cfg, "memory_update", False) and name != "torch":
             if name != "auto":
-                raise BackendError(f"detect.memory_update changes the memory items while scoring, which only the "
-                                   f"torch backend can do (an exported graph holds them as constants); backend is "
-                                   f"{name!r}")
+                raise BackendError(
+                    f"detect.memory_update changes the memory items while scoring, which only the "
+                    f"torch backend can do (an exported graph holds them as constants); backend is "
+                    f"{name!r}"
+                )
             name = "torch"
-        model = load_backend(name, detector.run, detector.run.registry, batch=detector.cfg.batch,
-                             console=detector.console)
+        model = load_backend(
+            name, detector.run, detector.run.registry, batch=detector.cfg.batch, console=detector.console
+        )
         detector._backend_model = model
     return model
 
 
-__all__ = ["BACKENDS", "BF16", "BackendError", "GraphBackend", "OnnxRuntimeBackend", "OpenVinoBackend", "check_name",
-           "load_backend", "detector_model", "record_precision"]
+__all__ = [
+    "BACKENDS",
+    "BF16",
+    "BackendError",
+    "GraphBackend",
+    "OnnxRuntimeBackend",
+    "OpenVinoBackend",
+    "check_name",
+    "load_backend",
+    "detector_model",
+    "record_precision",
+]

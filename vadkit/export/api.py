@@ -44,8 +44,9 @@ def require_onnx() -> None:
     try:
         import onnx  # noqa: F401
     except ImportError:
-        raise ExportError('exporting needs the onnx package, which is not installed: '
-                          'pip install "vadkit[onnx]"') from None
+        raise ExportError(
+            'exporting needs the onnx package, which is not installed: pip install "vadkit[onnx]"'
+        ) from None
 
 
 def open_for_export(run: Path | str | TrainedRun, registry: Registry) -> TrainedRun:
@@ -58,9 +59,17 @@ def open_for_export(run: Path | str | TrainedRun, registry: Registry) -> Trained
     return TrainedRun.open(run, registry, device="cpu")
 
 
-def export_run(run: Path | str | TrainedRun, registry: Registry, fmt: str = "onnx", out: Path | None = None,
-               *, console: Console | None = None, precision: str = "fp32", clips: int = DEFAULT_CLIPS,
-               data_root: Path | None = None) -> Path:
+def export_run(
+    run: Path | str | TrainedRun,
+    registry: Registry,
+    fmt: str = "onnx",
+    out: Path | None = None,
+    *,
+    console: Console | None = None,
+    precision: str = "fp32",
+    clips: int = DEFAULT_CLIPS,
+    data_root: Path | None = None,
+) -> Path:
     """Export ``run``'s model in ``fmt`` into ``out`` (default ``<run>/export/<fmt>``); the folder.
     Built in a temporary folder renamed into place whole (vadkit/export/folder.py), under a lock.
     ``precision`` int8: quantized, ranges from ``clips`` held-out normal clips (vadkit/export/quantize.py)."""
@@ -69,12 +78,14 @@ def export_run(run: Path | str | TrainedRun, registry: Registry, fmt: str = "onn
     require_onnx()
     trained = open_for_export(run, registry)
     out = Path(out) if out is not None else trained.root / CACHE / fmt
-    settings = {"precision": precision, "clips": clips, "data_root": data_root, "console": console}
+    settings: dict[str, Any] = {"precision": precision, "clips": clips, "data_root": data_root, "console": console}
     with export_lock(out):
         build_folder(out, lambda tmp: _named_errors(tmp, out, lambda: _write_export(trained, fmt, tmp, **settings)))
     if console is not None:
-        console.print(f"exported {trained.root} (epoch {trained.epoch}) to {out / MODEL_FILE} + {MANIFEST} "
-                      f"({precision})", highlight=False)
+        console.print(
+            f"exported {trained.root} (epoch {trained.epoch}) to {out / MODEL_FILE} + {MANIFEST} ({precision})",
+            highlight=False,
+        )
     return out
 
 
@@ -87,8 +98,16 @@ def _named_errors(tmp: Path, out: Path, write: Any) -> None:
         raise OSError(exc.errno, exc.strerror, name.replace(str(tmp), str(out), 1)) from exc
 
 
-def _write_export(trained: TrainedRun, fmt: str, folder: Path, *, precision: str = "fp32", clips: int = DEFAULT_CLIPS,
-                  data_root: Path | None = None, console: Console | None = None) -> None:
+def _write_export(
+    trained: TrainedRun,
+    fmt: str,
+    folder: Path,
+    *,
+    precision: str = "fp32",
+    clips: int = DEFAULT_CLIPS,
+    data_root: Path | None = None,
+    console: Console | None = None,
+) -> None:
     """Graph (quantized for int8), then manifest (naming the graph's, checkpoint's and recipe's
     SHA-256 and the precision) into ``folder``."""
     model = copy.deepcopy(trained.model).to("cpu", memory_format=torch.contiguous_format).float().eval()
@@ -100,8 +119,15 @@ def _write_export(trained: TrainedRun, fmt: str, folder: Path, *, precision: str
     graph = to_onnx(model, inputs, names, folder / (FLOAT_FILE if precision == "int8" else MODEL_FILE))
     how: dict[str, Any] = {"precision": "fp32"}
     if precision == "int8":
-        how = quantize_export(trained, trained.registry, folder / FLOAT_FILE, folder / MODEL_FILE, clips=clips,
-                              data_root=data_root, console=console)
+        how = quantize_export(
+            trained,
+            trained.registry,
+            folder / FLOAT_FILE,
+            folder / MODEL_FILE,
+            clips=clips,
+            data_root=data_root,
+            console=console,
+        )
         (folder / FLOAT_FILE).unlink()
     fault("export-graph")  # killed with the graph written and no manifest: the folder is still temporary
     manifest = build_manifest(trained, graph, names, fmt, MODEL_FILE, motion)
@@ -122,12 +148,16 @@ def check_outputs_suffice(model: Any, scorer: Any, inputs: tuple[torch.Tensor, .
     try:
         got = scorer.stats(rebuild(dict(zip(names, pick(full, names)))), target)
     except Exception as exc:  # the scorer touched an output the graph does not have
-        raise ExportError(f"{type(scorer).__name__} needs model outputs beyond {', '.join(names)} ({exc}); "
-                          "declare them in its export_outputs") from None
+        raise ExportError(
+            f"{type(scorer).__name__} needs model outputs beyond {', '.join(names)} ({exc}); "
+            "declare them in its export_outputs"
+        ) from None
     for k, v in want.items():
         if not torch.allclose(v.float(), got[k].float(), rtol=1e-6, atol=1e-6):
-            raise ExportError(f"{type(scorer).__name__} statistic '{k}' differs when computed from the exported "
-                              f"outputs ({', '.join(names)}) only; declare what it reads in export_outputs")
+            raise ExportError(
+                f"{type(scorer).__name__} statistic '{k}' differs when computed from the exported "
+                f"outputs ({', '.join(names)}) only; declare what it reads in export_outputs"
+            )
 
 
 def check_graph(path: Path, model: Any, inputs: tuple[torch.Tensor, ...], names: tuple[str, ...]) -> dict[str, Any]:
@@ -157,8 +187,9 @@ def cached_precision(folder: Path) -> str:
     return precision if precision in ("fp32", "int8") else "fp32"
 
 
-def cached_export(run: TrainedRun, registry: Registry, console: Console | None = None, *,
-                  rebuild: str | None = None) -> Path:
+def cached_export(
+    run: TrainedRun, registry: Registry, console: Console | None = None, *, rebuild: str | None = None
+) -> Path:
     """``<run>/export/onnx``, exported now when missing, stale (another checkpoint or recipe) or
     damaged (manifest version, graph checksum), in the precision it was exported in (fp32 when
     new); ``rebuild``: a reason to export again anyway (the graph would not load). A fresh
@@ -170,8 +201,12 @@ def cached_export(run: TrainedRun, registry: Registry, console: Console | None =
     precision = cached_precision(out)  # an int8 cache is rebuilt in int8
     if console is not None:
         first = not (out / MANIFEST).is_file()
-        console.print(f"exporting the model to {out} (first use of this checkpoint with a non-torch backend)" if first
-                      else f"[yellow]rebuilding the cached export[/] ({precision}): {why}", highlight=False)
+        console.print(
+            f"exporting the model to {out} (first use of this checkpoint with a non-torch backend)"
+            if first
+            else f"[yellow]rebuilding the cached export[/] ({precision}): {why}",
+            highlight=False,
+        )
     export_run(run, registry, "onnx", out, precision=precision, console=console if precision != "fp32" else None)
     if (again := problem(out, run)) is not None:
         raise ExportError(f"the export rebuilt in {out} is still unusable: {again}")

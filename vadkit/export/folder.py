@@ -54,8 +54,10 @@ def build_folder(out: Path, fill: Callable[[Path], Any]) -> Any:
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is a file; --out must be a folder (it gets the graph and {MANIFEST})")
     if out.is_dir() and not _is_export(out):
-        raise OutputError(f"{out}: holds files that are not a vadkit export (no {MANIFEST} written by vadkit "
-                          "export); choose an empty or new --out")
+        raise OutputError(
+            f"{out}: holds files that are not a vadkit export (no {MANIFEST} written by vadkit "
+            "export); choose an empty or new --out"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale(out)
     tmp = temp_name(out)

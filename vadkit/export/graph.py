@@ -32,8 +32,9 @@ class GraphModel(nn.Module):
         return pick(self.model(frames, flows if self.motion else None), self.outputs)
 
 
-def example_inputs(frames: int, channels: int, resolution: Sequence[int], motion: bool,
-                   batch: int = 2) -> tuple[Tensor, ...]:
+def example_inputs(
+    frames: int, channels: int, resolution: Sequence[int], motion: bool, batch: int = 2
+) -> tuple[Tensor, ...]:
     """Random inputs of the right shapes (the exporter traces the model with them)."""
     g = torch.Generator().manual_seed(0)
     h, w = int(resolution[0]), int(resolution[1])
@@ -49,8 +50,17 @@ def to_onnx(model: nn.Module, inputs: tuple[Tensor, ...], outputs: Sequence[str]
     axes = {name: {0: "batch"} for name in [*names_in, *outputs]}
     with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # tracer warnings about python ints are expected
-        torch.onnx.export(graph, inputs, str(path), input_names=names_in, output_names=list(outputs),
-                          dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True, dynamo=False)
+        torch.onnx.export(
+            graph,
+            inputs,
+            str(path),
+            input_names=names_in,
+            output_names=list(outputs),
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
         reference = graph(*inputs)
     return {
         "inputs": {n: ["batch", *x.shape[1:]] for n, x in zip(names_in, inputs)},

@@ -40,8 +40,9 @@ def spread(count: int, wanted: int) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, count - 1, wanted)})
 
 
-def calibration_clips(run: Any, registry: Any, data_root: Path | None, clips: int,
-                      console: Console) -> tuple[Any, dict[str, Any]]:
+def calibration_clips(
+    run: Any, registry: Any, data_root: Path | None, clips: int, console: Console
+) -> tuple[Any, dict[str, Any]]:
     """Up to ``clips`` held-out normal clips of ``run`` spread over its hold-out, and where
     they come from (the hold-out ``vadkit calibrate`` uses, vadkit/detect/calibration.py)."""
     from torch.utils.data import Subset
@@ -54,8 +55,13 @@ def calibration_clips(run: Any, registry: Any, data_root: Path | None, clips: in
         raise QuantizeError(f"{root}: no held-out training clip to calibrate the int8 ranges on")
     keep = spread(len(data), clips)
     source = "held-out normal training videos" if info.get("applied") else "training videos (in-sample: no hold-out)"
-    return Subset(data, keep), {"clips": len(keep), "of": len(data), "data_root": str(root.resolve()),
-                                "source": source, "videos": info.get("held_out_videos")}
+    return Subset(data, keep), {
+        "clips": len(keep),
+        "of": len(data),
+        "data_root": str(root.resolve()),
+        "source": source,
+        "videos": info.get("held_out_videos"),
+    }
 
 
 def feeds_of(data: Any, motion: bool) -> Iterator[dict[str, np.ndarray]]:
@@ -76,7 +82,9 @@ def require_quantizer() -> Any:
     try:
         from onnxruntime import quantization
     except ImportError:
-        raise QuantizeError('int8 export needs onnxruntime, which is not installed: pip install "vadkit[onnx]"') from None
+        raise QuantizeError(
+            'int8 export needs onnxruntime, which is not installed: pip install "vadkit[onnx]"'
+        ) from None
     return quantization
 
 
@@ -107,10 +115,11 @@ def kept_float(model: Any) -> list[str]:
     motion = only_from(nodes, "flows", "frames") if any(i.name == "flows" for i in model.graph.input) else []
     memory = [n for n in nodes if n.name.startswith(MEMORY_NODES)]
     inputs = {i for n in memory for i in n.input}
-    feeding = [n for n in nodes if not n.name.startswith(MEMORY_NODES) and set(n.output) & inputs
-               and n.op_type == "Conv"]
+    feeding = [
+        n for n in nodes if not n.name.startswith(MEMORY_NODES) and set(n.output) & inputs and n.op_type == "Conv"
+    ]
     ups = [k for k, n in enumerate(nodes) if n.op_type in UPSAMPLING]
-    tail = nodes[ups[-1]:] if ups else []
+    tail = nodes[ups[-1] :] if ups else []
     return list(dict.fromkeys(n.name for n in [*motion, *memory, *feeding, *tail]))
 
 
@@ -139,27 +148,50 @@ def quantize_onnx(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]]) -> d
     try:
         q.shape_inference.quant_pre_process(str(src), str(pre))
         excluded = kept_float(onnx.load(str(pre)))
-        q.quantize_static(str(pre), str(dst), _Feeds(feeds), quant_format=q.QuantFormat.QDQ, per_channel=True,
-                          reduce_range=True, activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
-                          calibrate_method=q.CalibrationMethod.MinMax, nodes_to_exclude=excluded)
+        q.quantize_static(
+            str(pre),
+            str(dst),
+            _Feeds(feeds),
+            quant_format=q.QuantFormat.QDQ,
+            per_channel=True,
+            reduce_range=True,
+            activation_type=q.QuantType.QUInt8,
+            weight_type=q.QuantType.QInt8,
+            calibrate_method=q.CalibrationMethod.MinMax,
+            nodes_to_exclude=excluded,
+        )
     finally:
         pre.unlink(missing_ok=True)
-    return {"method": "onnxruntime.quantization.quantize_static", "onnxruntime": onnxruntime.__version__,
-            "format": "QDQ (QuantizeLinear/DequantizeLinear)", "weights": "int8 per channel, 7-bit range",
-            "activations": "uint8 per tensor, min-max ranges", "float32_nodes": len(excluded),
-            "float32_scope": "motion stream up to its fusion, memory read and the layer it reads, decoder after its "
-                             "last upsampling"}
+    return {
+        "method": "onnxruntime.quantization.quantize_static",
+        "onnxruntime": onnxruntime.__version__,
+        "format": "QDQ (QuantizeLinear/DequantizeLinear)",
+        "weights": "int8 per channel, 7-bit range",
+        "activations": "uint8 per tensor, min-max ranges",
+        "float32_nodes": len(excluded),
+        "float32_scope": "motion stream up to its fusion, memory read and the layer it reads, decoder after its "
+        "last upsampling",
+    }
 
 
-def quantize_export(run: Any, registry: Any, src: Path, dst: Path, *, clips: int = DEFAULT_CLIPS,
-                    data_root: Path | None = None, console: Console | None = None) -> dict[str, Any]:
+def quantize_export(
+    run: Any,
+    registry: Any,
+    src: Path,
+    dst: Path,
+    *,
+    clips: int = DEFAULT_CLIPS,
+    data_root: Path | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
     """Quantize the export graph ``src`` of ``run`` into ``dst``; the manifest's ``precision`` entry."""
     console = console or Console(quiet=True)
     require_quantizer()
     data, source = calibration_clips(run, registry, data_root, clips, console)
     motion = bool(getattr(run.model, "uses_motion", False))
-    console.print(f"int8: calibrating activation ranges on {source['clips']} clips of the {source['source']}",
-                  highlight=False)
+    console.print(
+        f"int8: calibrating activation ranges on {source['clips']} clips of the {source['source']}", highlight=False
+    )
     feeds = list(feeds_of(data, motion))
     how = quantize_onnx(src, dst, feeds)
     return {"precision": "int8", **how, "calibration": source, "check": held_out_check(dst, run.model, feeds[::37])}
@@ -177,8 +209,10 @@ def held_out_check(graph: Path, model: Any, feeds: list[dict[str, np.ndarray]]) 
     with torch.no_grad():
         out = model(torch.from_numpy(batch["frames"]), torch.from_numpy(batch["flows"]) if "flows" in batch else None)
     mse = ((got["prediction"] - out.prediction.float().numpy()) ** 2).reshape(len(feeds), -1).mean(axis=1)
-    check: dict[str, Any] = {"clips": len(feeds), "prediction_psnr_db_min":
-                             round(float((10 * np.log10(4.0 / np.maximum(mse, 1e-12))).min()), 1)}
+    check: dict[str, Any] = {
+        "clips": len(feeds),
+        "prediction_psnr_db_min": round(float((10 * np.log10(4.0 / np.maximum(mse, 1e-12))).min()), 1),
+    }
     if "distance" in got:
         want = out.memory.distance.float().numpy()
         check["distance_max_rel_diff"] = float(np.max(np.abs(got["distance"] - want) / np.maximum(np.abs(want), 1e-12)))
@@ -191,5 +225,13 @@ def precision_of(manifest: dict[str, Any]) -> str:
     return str(entry.get("precision", "fp32")) if isinstance(entry, dict) else "fp32"
 
 
-__all__ = ["DEFAULT_CLIPS", "PRECISIONS", "QuantizeError", "check_precision", "precision_of", "quantize_export",
-           "quantize_onnx", "spread"]
+__all__ = [
+    "DEFAULT_CLIPS",
+    "PRECISIONS",
+    "QuantizeError",
+    "check_precision",
+    "precision_of",
+    "quantize_export",
+    "quantize_onnx",
+    "spread",
+]
