@@ -15,17 +15,15 @@ import pytest
 import torch
 from rich.console import Console
 
-from test_detect import T, scene, tiny_recipe, write_avi
+from test_detect import T, scene, train_calibrated, write_avi
 from vadkit import default_registry
 from vadkit.cli import main
-from vadkit.detect import Detector, IterableSource, calibrate
+from vadkit.detect import Detector, IterableSource
 from vadkit.detect.backends import OnnxRuntimeBackend
 from vadkit.detect.multi import MultiDetector
 from vadkit.detect.outputs import read_scores
 from vadkit.detect.stream import StreamingScorer
 from vadkit.export import export_run, read_manifest
-from vadkit.recipe import recipe_from_dict
-from vadkit.training.trainer import train
 
 def needs_onnxruntime() -> None:
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install -e '.[onnx]'")
@@ -38,21 +36,8 @@ def quiet() -> Console:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1-epoch 32x32 two-stream run on three short normal videos, calibrated (a few seconds)."""
-    root = tmp_path_factory.mktemp("deploy-run")
-    rng = np.random.default_rng(1)
-    import cv2
-
-    for v in range(3):
-        d = root / "data" / "training" / "frames" / f"{v:02d}"
-        d.mkdir(parents=True)
-        for k, f in enumerate(scene(rng, 32)):
-            cv2.imwrite(str(d / f"{k:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    spec = tiny_recipe(root / "cache")
-    spec["train"]["epochs"] = 1
-    registry = default_registry()
-    train(recipe_from_dict(spec, "tiny.toml"), root / "data", root / "run", registry)
-    calibrate(root / "run", registry, console=quiet())
-    return root / "run"
+    return train_calibrated(tmp_path_factory.mktemp("deploy-run"), videos=3, frames=32, seed=1, epochs=1,
+                            console=quiet())
 
 
 def stream_stats(model, detector: Detector, frames: list[np.ndarray], batch: int) -> dict[str, np.ndarray]:

@@ -67,22 +67,30 @@ def tiny_recipe(cache: Path) -> dict:
     }
 
 
+def train_calibrated(root: Path, *, videos: int, frames: int, seed: int, epochs: int | None = None,
+                     console: object = None) -> Path:
+    """``tiny_recipe`` trained on ``videos`` normal videos of ``frames`` frames (``scene``, drawn
+    with ``seed``) under ``root``, then calibrated; the run folder."""
+    rng = np.random.default_rng(seed)
+    for v in range(videos):
+        d = root / "data" / "training" / "frames" / f"{v:02d}"
+        d.mkdir(parents=True)
+        for k, f in enumerate(scene(rng, frames)):
+            cv2.imwrite(str(d / f"{k:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    spec = tiny_recipe(root / "cache")
+    if epochs is not None:
+        spec["train"]["epochs"] = epochs
+    registry = default_registry()
+    train(recipe_from_dict(spec, "tiny.toml"), root / "data", root / "run", registry)
+    calibrate(root / "run", registry, console=console)
+    return root / "run"
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-epoch run at 32x32 on six normal videos, two of them held out of training for the
     calibration (the [detect] holdout_videos default), calibrated (about 15 s on one core)."""
-    root = tmp_path_factory.mktemp("detect-run")
-    rng = np.random.default_rng(0)
-    for v in range(6):
-        d = root / "data" / "training" / "frames" / f"{v:02d}"
-        d.mkdir(parents=True)
-        for k, f in enumerate(scene(rng, 48)):
-            cv2.imwrite(str(d / f"{k:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    registry = default_registry()
-    recipe = recipe_from_dict(tiny_recipe(root / "cache"), "tiny.toml")
-    train(recipe, root / "data", root / "run", registry)
-    calibrate(root / "run", registry)
-    return root / "run"
+    return train_calibrated(tmp_path_factory.mktemp("detect-run"), videos=6, frames=48, seed=0)
 
 
 def test_calibration_stores_normal_statistics_and_threshold(tiny_run: Path) -> None:

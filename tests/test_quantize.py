@@ -12,14 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rich.console import Console
-from test_detect import scene, tiny_recipe
+from test_detect import train_calibrated
 
 from vadkit import default_registry
 from vadkit.cli import main
-from vadkit.detect import calibrate
 from vadkit.export import export_run, read_manifest
-from vadkit.recipe import recipe_from_dict
-from vadkit.training.trainer import train
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install -e '.[onnx]'")
 
@@ -39,21 +36,8 @@ def quiet() -> Console:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1-epoch 32x32 two-stream run on four short normal videos (two held out), calibrated."""
-    import cv2
-
-    root = tmp_path_factory.mktemp("quantize-run")
-    rng = np.random.default_rng(3)
-    for v in range(4):
-        d = root / "data" / "training" / "frames" / f"{v:02d}"
-        d.mkdir(parents=True)
-        for k, f in enumerate(scene(rng, 24)):
-            cv2.imwrite(str(d / f"{k:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    spec = tiny_recipe(root / "cache")
-    spec["train"]["epochs"] = 1
-    registry = default_registry()
-    train(recipe_from_dict(spec, "tiny.toml"), root / "data", root / "run", registry)
-    calibrate(root / "run", registry, console=quiet())
-    return root / "run"
+    return train_calibrated(tmp_path_factory.mktemp("quantize-run"), videos=4, frames=24, seed=3, epochs=1,
+                            console=quiet())
 
 
 def graph_outputs(folder: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -27,6 +27,16 @@ def add_recipe_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     )
 
 
+def add_plugin_change_flag(p: argparse.ArgumentParser) -> None:
+    """``--allow-plugin-change`` of the commands that open a trained run (vadkit/provenance.py)."""
+    p.add_argument(
+        "--allow-plugin-change",
+        action="store_true",
+        help="use a component whose name now resolves to another plugin distribution than the run was "
+        "trained with (run.json provenance); refused by default",
+    )
+
+
 def load_recipe_args(args: argparse.Namespace) -> Recipe:
     return load_recipe(args.recipe, args.overrides)
 

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from ..config import DetectConfig
-from ._common import add_setting_flags, given_settings
+from ._common import add_plugin_change_flag, add_setting_flags, given_settings
 
 # [detect] settings that `vadkit detect` takes as flags (help, type and default from vadkit.config)
 DETECT_FLAGS = (
@@ -53,12 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write --out even where it is an input or a file of a run (see docs/architecture.md)",
     )
-    p.add_argument(
-        "--allow-plugin-change",
-        action="store_true",
-        help="use a component whose name now resolves to another plugin distribution than the run was "
-        "trained with (run.json provenance); refused by default",
-    )
+    add_plugin_change_flag(p)
     p.set_defaults(func=run)
 
 
@@ -79,28 +74,18 @@ def guard_out(args: argparse.Namespace) -> None:
 
     names = (*getattr(outputs, "OUTPUT_FILES", ("scores.csv", "overlay.avi", DETECT_CURVE)), DETECT_EVENTS)
     sources = [Path(s) for s in args.sources if not s.isdigit() and "://" not in s]
-    check_output(
-        args.out,
-        command="detect",
-        inputs=sources,
-        runs=[args.run],
-        own_run=args.run,
-        folder=True,
-        files=names,
-        force=args.force,
-    )
-    if len(args.sources) > 1:
-        for s in args.sources:
-            check_output(
-                args.out / source_name(s),
-                command="detect",
-                inputs=sources,
-                runs=[args.run],
-                own_run=args.run,
-                folder=True,
-                files=names,
-                force=args.force,
-            )
+    folders = [args.out, *(args.out / source_name(s) for s in args.sources)] if len(args.sources) > 1 else [args.out]
+    for folder in folders:
+        check_output(
+            folder,
+            command="detect",
+            inputs=sources,
+            runs=[args.run],
+            own_run=args.run,
+            folder=True,
+            files=names,
+            force=args.force,
+        )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ._common import add_plugin_change_flag
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a trained run: AUC, scores.csv, pictures", description=__doc__)
@@ -28,12 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write even where an output is an input or a file of a run (see docs/architecture.md)",
     )
-    p.add_argument(
-        "--allow-plugin-change",
-        action="store_true",
-        help="use a component whose name now resolves to another plugin distribution than the run was "
-        "trained with (run.json provenance); refused by default",
-    )
+    add_plugin_change_flag(p)
     p.set_defaults(func=run)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from rich.console import Console
 
 from ..builder import instantiate, model_section
-from ..config import AUTO_LAYOUT, FRAME_CACHE_MODES, ModelConfig, read_flow, read_section
+from ..config import AUTO_LAYOUT, FRAME_CACHE_MODES, read_flow
 from ..errors import DataError, RegistryError
 from ..recipe import Recipe, recipe_from_dict
 from ..registry import Registry
@@ -96,15 +96,9 @@ def flow_settings(recipe: Recipe | None = None) -> dict[str, Any]:
     return {**settings, "cache": FlowCache(settings["cache"])}
 
 
-def _checked(recipe: Recipe, key: str, value: Any) -> Any:
-    cfg = read_section(recipe, "model", ModelConfig, {"appearance": {}, "decoder": {}, key: value})
-    return getattr(cfg, key)
-
-
-def model_resolution(recipe: Recipe | None) -> tuple[int, int]:
-    recipe = _recipe(recipe)
-    given = {k: v for k, v in recipe.section("model").items() if k == "resolution"}
-    res = ModelConfig(**{k: _checked(recipe, k, v) for k, v in given.items()}).resolution
+def model_resolution(recipe: Recipe) -> tuple[int, int]:
+    """``[model] resolution`` as (height, width), checked with the whole ``[model]`` section."""
+    res = model_section(recipe)["resolution"]
     return int(res[0]), int(res[1])
 
 
@@ -145,13 +139,14 @@ def build_clips(
             f"frame check: sampled 3 frames of each of {done['checked']} videos (pass --check for a full decode)"
         )
     flow = make_flow(registry, recipe) if uses_motion else None
-    store_all = frame_cache_covers(frame_cache, videos, model_resolution(recipe), int(m["image_channels"]))
+    resolution = (int(m["resolution"][0]), int(m["resolution"][1]))
+    store_all = frame_cache_covers(frame_cache, videos, resolution, int(m["image_channels"]))
     use_store = store_all is not False and (store_all or any(is_video_file(v) for v in videos))
     clips = ClipDataset(
         videos,
         frames=int(m["frames"]),
         target=str(m["target"]),
-        resolution=(int(m["resolution"][0]), int(m["resolution"][1])),
+        resolution=resolution,
         image_channels=int(m["image_channels"]),
         flow=flow,
         cache=settings["cache"] if flow is not None else None,

@@ -25,6 +25,7 @@ from ..stop_signals import reason as stop_reason
 from ..trained_run import TrainedRun, read_run_config
 from .backends import detector_model
 from .calibration import calibrate, load_calibration, resolve_threshold, stream_settings
+from .config import detect_settings
 from .events import Event, EventMerger
 from .memory_update import NormalFrameUpdater, raw_threshold
 from .online import ScoreStream
@@ -421,11 +422,6 @@ def _detect(
             if result.status == "interrupted":
                 break
     return results
-
-
-def detect_settings(overrides: dict[str, Any] | None) -> dict[str, Any]:
-    """``[detect]`` command-line values as dotted recipe keys (None = not given, dropped later)."""
-    return {f"detect.{k}": v for k, v in (overrides or {}).items()}
 
 
 def run_config(run: Path | TrainedRun, overrides: dict[str, Any] | None) -> RunConfig:

@@ -34,6 +34,7 @@ from ..config import DetectConfig
 from ..errors import CheckpointError, DataError
 from ..registry import Registry
 from ..trained_run import TrainedRun
+from .config import detect_settings
 from .online import StreamSettings, flaggable, stream_scores
 from .running_norm import robust_reference
 from .stream import forward_stats
@@ -207,7 +208,7 @@ def _open(
 ) -> tuple[TrainedRun, DetectConfig]:
     """The run and its [detect] settings with the command-line ``overrides``, checked before the
     model is built."""
-    flags = {f"detect.{k}": v for k, v in (overrides or {}).items()}
+    flags = detect_settings(overrides)
     if isinstance(run, TrainedRun):
         return run, run.configured(flags).detect
     opened = TrainedRun.open(run, registry, settings=flags, allow_plugin_change=allow_plugin_change, console=console)

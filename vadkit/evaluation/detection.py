@@ -19,10 +19,11 @@ def stream_videos(
 ) -> tuple[list[Any], dict[str, Any]]:
     """Each labelled video through detection's path; (VideoDetection list, the settings used)."""
     from ..detect.calibration import load_calibration, resolve_threshold, stream_settings
+    from ..detect.config import detect_settings
     from ..detect.detection_metrics import detect_video
 
     cal = load_calibration(run)
-    cfg = run.configured({f"detect.{k}": v for k, v in (overrides or {}).items()}).detect
+    cfg = run.configured(detect_settings(overrides)).detect
     threshold, rule = resolve_threshold(run, cal, cfg)
     settings = stream_settings(cal, cfg)
     out = []
