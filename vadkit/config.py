@@ -132,7 +132,11 @@ class ModelConfig(Section):
 
     def problems(self) -> list[tuple[str, str]]:
         res = self.resolution
-        if not (len(res) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in res)):
+        if not (
+            isinstance(res, list)
+            and len(res) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in res)
+        ):
             return [("resolution", f"must be [height, width] of positive integers, got {res!r}")]
         return []
 

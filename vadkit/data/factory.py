@@ -27,7 +27,7 @@ from typing import Any
 from rich.console import Console
 
 from ..builder import instantiate, model_section
-from ..config import AUTO_LAYOUT, FRAME_CACHE_MODES, read_flow
+from ..config import AUTO_LAYOUT, FRAME_CACHE_MODES, ModelConfig, read_flow
 from ..errors import DataError, RegistryError
 from ..recipe import Recipe, recipe_from_dict
 from ..registry import Registry
@@ -96,10 +96,14 @@ def flow_settings(recipe: Recipe | None = None) -> dict[str, Any]:
     return {**settings, "cache": FlowCache(settings["cache"])}
 
 
-def model_resolution(recipe: Recipe) -> tuple[int, int]:
-    """``[model] resolution`` as (height, width), checked with the whole ``[model]`` section."""
-    res = model_section(recipe)["resolution"]
-    return int(res[0]), int(res[1])
+def model_resolution(recipe: Recipe | None) -> tuple[int, int]:
+    """``[model] resolution`` as (height, width), checked by ``ModelConfig``'s rule; the rest of
+    ``[model]`` need not be there (`vadkit flow` takes a recipe with only what flow needs)."""
+    recipe = _recipe(recipe)
+    probe = ModelConfig(resolution=recipe.get("model.resolution", ModelConfig().resolution))
+    for key, message in probe.problems():
+        raise recipe.error(f"model.{key}", message)
+    return int(probe.resolution[0]), int(probe.resolution[1])
 
 
 def build_clips(
