@@ -182,11 +182,19 @@ def one(args: argparse.Namespace) -> dict[str, Any]:
         session_init(session, detector, source, *a, **k)
         session.log.source_name = source.name  # which stream's decode times a score row answers
     api.SourceSession.__init__ = init
+    if args.ov_precision != "auto":  # force OpenVINO's arithmetic (detect's own rule: bf16 in fast mode on native bf16)
+        from functools import partial
+
+        from vadkit.detect import backends
+
+        backends.graph_backend = partial(backends.graph_backend, hint=args.ov_precision)
     real_model = api.detector_model
+    computed: list[str] = []
 
     def timed_model(detector: Any) -> Any:
         model = real_model(detector)
         if not isinstance(model, TimedModel):
+            computed.append(str(getattr(model, "compute", "torch")))
             model = detector._backend_model = TimedModel(model, timers)
         return model
     api.detector_model = timed_model
@@ -207,7 +215,8 @@ def one(args: argparse.Namespace) -> dict[str, Any]:
             "flow_share": round(per_frame["flow"] / max(sum(per_frame.values()), 1e-9), 3),
             "latency_ms": {"p50": _q(lat, 0.5), "p99": _q(lat, 0.99), "frames": int(lat.size)},
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "statuses": sorted({r.status for r in results})}
+            "statuses": sorted({r.status for r in results}), "compute": sorted(set(computed)),
+            "backend": args.backend, "batch": args.batch, "threads": args.threads, "video": not args.no_video}
 
 
 def _q(x: np.ndarray, q: float) -> float | None:
@@ -246,6 +255,7 @@ def child(args: argparse.Namespace, streams: int, flow: str | None, mode: str) -
     cmd = [sys.executable, __file__, "--one", mode, "--run", str(args.run), "--videos", str(args.videos),
            "--streams", str(streams), "--backend", args.backend, "--batch", str(args.batch),
            "--threads", str(args.threads)] + (["--flow", flow] if flow else []) + (["--no-video"] if args.no_video else [])
+    cmd += ["--ov-precision", args.ov_precision]
     if args.max_frames:
         cmd += ["--max-frames", str(args.max_frames)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
@@ -257,13 +267,14 @@ def child(args: argparse.Namespace, streams: int, flow: str | None, mode: str) -
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The markdown table of the profile rows."""
-    head = ("| streams | flow | frames/s per stream | " + " | ".join(f"{s} ms" for s in STAGES)
+    head = ("| compute | video | streams | flow | frames/s per stream | " + " | ".join(f"{s} ms" for s in STAGES)
             + " | flow share | p50 / p99 latency ms | peak RSS MiB | load |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         ms = " | ".join(f"{r['ms_per_frame'][s]:.2f}" for s in STAGES)
         lat = r["latency_ms"]
-        lines.append(f"| {r['streams']} | {r.get('flow') or 'recipe'} | {r['fps_per_stream']:.1f} | {ms} | "
+        lines.append(f"| {', '.join(r.get('compute') or ['?'])} | {'on' if r.get('video', True) else 'off'} | "
+                     f"{r['streams']} | {r.get('flow') or 'recipe'} | {r['fps_per_stream']:.1f} | {ms} | "
                      f"{r['flow_share']:.0%} | {lat['p50']} / {lat['p99']} | {r['peak_rss_mib']:.0f} | "
                      f"{r['load'][0]:.2f} |")
     return "\n".join(lines) + "\n"
@@ -281,6 +292,8 @@ def main() -> None:
     p.add_argument("--flow", action="append", default=[], metavar="dis:PRESET@SCALE", help="cheaper flow options")
     p.add_argument("--flow-repeats", type=int, default=1, help="runs of each cheaper flow option")
     p.add_argument("--validate", action="store_true", help="vadkit validate the run with each flow option")
+    p.add_argument("--ov-precision", choices=("auto", "f32", "bf16"), default="auto",
+                   help="OpenVINO's arithmetic (auto: detect's rule, bf16 for a fast-mode run on a CPU with native bf16)")
     p.add_argument("--no-video", action="store_true", help="no overlay video (detect --no-video)")
     p.add_argument("--max-frames", type=int, default=None)
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)

@@ -39,11 +39,14 @@ def run_copy(run: Path, where: Path) -> Path:
     return target
 
 
-def backend_for(name: str, folder: Path, threads: int) -> Any:
-    return OpenVinoBackend(folder, threads=threads) if name == "openvino" else OnnxRuntimeBackend(folder, threads)
+def backend_for(name: str, folder: Path, threads: int, hint: str = "f32") -> Any:
+    if name == "openvino":
+        return OpenVinoBackend(folder, threads=threads, precision=hint)
+    return OnnxRuntimeBackend(folder, threads)
 
 
-def score(run: Path, folder: Path, split: str, backend: str, threads: int, data: Path | None) -> dict[str, Any]:
+def score(run: Path, folder: Path, split: str, backend: str, threads: int, data: Path | None,
+          hint: str = "f32") -> dict[str, Any]:
     """validate or eval of ``run`` with the graph in ``folder`` in place of its model."""
     from vadkit.evaluation.evaluate import evaluate
     from vadkit.validation.validate import validate
@@ -52,7 +55,7 @@ def score(run: Path, folder: Path, split: str, backend: str, threads: int, data:
     console = Console(quiet=True)
     with tempfile.TemporaryDirectory(prefix="vadkit-qacc-") as tmp:
         trained = TrainedRun.open(run_copy(run, Path(tmp)), registry, device="cpu")
-        trained.model = backend_for(backend, folder, threads)
+        trained.model = backend_for(backend, folder, threads, hint)
         start = time.perf_counter()
         if split == "validation":
             result = validate(trained, registry, data_root=data, console=console)
@@ -65,7 +68,8 @@ def score(run: Path, folder: Path, split: str, backend: str, threads: int, data:
                     "auc_pooled": detection.get("auc_pooled"), "auc_pooled_raw": detection.get("auc_pooled_raw"),
                     "diagnostics": result.get("diagnostics")}
     manifest = read_manifest(folder)
-    return {**keep, "precision": precision_of(manifest), "quantization": manifest.get("precision"),
+    precision = "bf16" if backend == "openvino" and hint == "bf16" else precision_of(manifest)
+    return {**keep, "precision": precision, "quantization": manifest.get("precision"),
             "graph": str(folder), "backend": backend, "seconds": round(time.perf_counter() - start, 1)}
 
 
@@ -73,6 +77,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--graph", action="append", required=True, metavar="NAME=FOLDER", help="an export folder")
+    p.add_argument("--bf16", action="append", default=[], metavar="NAME",
+                   help="score graph NAME under OpenVINO computing in bf16 (INFERENCE_PRECISION_HINT=bf16)")
     p.add_argument("--split", choices=("validation", "test"), default="validation")
     p.add_argument("--backend", choices=("openvino", "onnxruntime"), default="openvino")
     p.add_argument("--threads", type=int, default=2)
@@ -82,7 +88,10 @@ def main() -> None:
     results: dict[str, Any] = {"run": str(args.run), "split": args.split, "loadavg_before": os.getloadavg()}
     for item in args.graph:
         name, _, folder = item.partition("=")
-        results[name] = score(args.run, Path(folder), args.split, args.backend, args.threads, args.data)
+        hint = "bf16" if name in args.bf16 else "f32"
+        if hint == "bf16" and args.backend != "openvino":
+            raise SystemExit(f"--bf16 {name}: bf16 is scored under OpenVINO only (--backend openvino)")
+        results[name] = score(args.run, Path(folder), args.split, args.backend, args.threads, args.data, hint)
         print(f"{name:18s} {args.split} micro AUC {results[name]['auc_micro']:.4f}"
               + (f", pooled calibrated AUC {results[name]['auc_pooled']:.4f}" if results[name].get("auc_pooled")
                  else ""), flush=True)

@@ -80,6 +80,10 @@ def measure(case: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         for precision, folder in graphs.items():
             for runtime in args.backends:
                 specs[f"{runtime} {precision}"] = (f"{runtime} fp32", recipe, folder)  # the graph sets int8
+            if args.bf16 and precision == "fp32" and "openvino" in args.backends:
+                specs["openvino bf16"] = ("openvino bf16", recipe, folder)  # the fp32 graph computed in bf16
+        if args.bf16:
+            specs["torch bf16 autocast"] = ("torch fast (recipe)", recipe, Path(tmp))
         if args.with_mnad and case != "mnad":
             specs["mnad torch fp32"] = ("torch fp32", CASES["mnad"][0], Path(tmp))
         workers = {label: start(name, rec, size, args.threads, folder) for label, (name, rec, folder) in specs.items()}
@@ -113,6 +117,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--per-block", type=int, default=3)
     p.add_argument("--settle", type=float, default=1.0)
+    p.add_argument("--bf16", action="store_true",
+                   help="also time bf16: OpenVINO with the bf16 precision hint on the fp32 graph, and PyTorch's "
+                        "fast mode (bf16 autocast + channels_last where the CPU has native bf16)")
     p.add_argument("--with-mnad", action="store_true", help="time MNAD's PyTorch fp32 in the same rounds")
     p.add_argument("--calibration-clips", type=int, default=8, help="random clips for the int8 ranges")
     p.add_argument("--out", type=Path, default=None)

@@ -63,7 +63,12 @@ class GraphBackend:
         quant = self.manifest.get("precision") or {}
         source = quant.get("calibration") or {}
         ranges = f", ranges from {source['clips']} held-out clips" if source.get("clips") else ""
-        return f"{self.name} on {self.path} ({self.precision}{ranges})"
+        return f"{self.name} on {self.path} ({self.compute}{ranges})"
+
+    @property
+    def compute(self) -> str:
+        """The arithmetic the runtime computes in: the graph's precision unless the runtime lowers it."""
+        return self.precision
 
 
 class OnnxRuntimeBackend(GraphBackend):
@@ -102,6 +107,11 @@ class OpenVinoBackend(GraphBackend):
         self.hint = precision
         self.request = self.compiled.create_infer_request()
         self.ports = [self.compiled.output(n) for n in self.outputs]
+
+    @property
+    def compute(self) -> str:
+        """An fp32 graph with the bf16 hint computes in bf16 (int8 graphs keep their int8 parts)."""
+        return "fp32 graph computed in bf16" if self.hint == "bf16" and self.precision == "fp32" else self.precision
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         result = self.request.infer(feeds)
