@@ -68,7 +68,9 @@ def score(run: Path, folder: Path, split: str, backend: str, threads: int, data:
                     "auc_pooled": detection.get("auc_pooled"), "auc_pooled_raw": detection.get("auc_pooled_raw"),
                     "diagnostics": result.get("diagnostics")}
     manifest = read_manifest(folder)
-    precision = "bf16" if backend == "openvino" and hint == "bf16" else precision_of(manifest)
+    precision = precision_of(manifest)
+    if backend == "openvino" and hint == "bf16":  # OpenVINO computes the graph's float parts in bf16
+        precision = "bf16" if precision == "fp32" else f"{precision}+bf16"
     return {**keep, "precision": precision, "quantization": manifest.get("precision"),
             "graph": str(folder), "backend": backend, "seconds": round(time.perf_counter() - start, 1)}
 

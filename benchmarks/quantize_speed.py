@@ -80,8 +80,9 @@ def measure(case: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         for precision, folder in graphs.items():
             for runtime in args.backends:
                 specs[f"{runtime} {precision}"] = (f"{runtime} fp32", recipe, folder)  # the graph sets int8
-            if args.bf16 and precision == "fp32" and "openvino" in args.backends:
-                specs["openvino bf16"] = ("openvino bf16", recipe, folder)  # the fp32 graph computed in bf16
+            if args.bf16 and "openvino" in args.backends:  # fp32 graph in bf16; int8 graph's float parts in bf16
+                specs["openvino bf16" if precision == "fp32" else f"openvino {precision}+bf16"] = (
+                    "openvino bf16", recipe, folder)
         if args.bf16:
             specs["torch bf16 autocast"] = ("torch fast (recipe)", recipe, Path(tmp))
         if args.with_mnad and case != "mnad":

@@ -299,7 +299,9 @@ class DetectConfig(Section):
         note="0 = off",
     )
     running_norm: bool = setting(
-        True, "re-centre each stream's score on its own running median (flagged frames never update it)"
+        False,
+        "re-centre each stream's score on its own running median (flagged frames never update it); off by "
+        "default: a stream that starts inside an event would take it as normal (docs/detect.md)",
     )
     running_window: int = setting(
         500, "frames of unflagged scores the running statistics look back over", ge=1, le=10**9

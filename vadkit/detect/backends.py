@@ -110,8 +110,10 @@ class OpenVinoBackend(GraphBackend):
 
     @property
     def compute(self) -> str:
-        """An fp32 graph with the bf16 hint computes in bf16 (int8 graphs keep their int8 parts)."""
-        return "fp32 graph computed in bf16" if self.hint == "bf16" and self.precision == "fp32" else self.precision
+        """With the bf16 hint an fp32 graph computes in bf16, and an int8 graph its float parts."""
+        if self.hint != "bf16":
+            return self.precision
+        return "fp32 graph computed in bf16" if self.precision == "fp32" else f"{self.precision}, float parts in bf16"
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         result = self.request.infer(feeds)
@@ -235,18 +237,22 @@ BF16 = "openvino-bf16"  # the auto candidate OpenVINO computing in bfloat16
 
 def add_bf16(candidates: dict[str, Any], run: Any, registry: Any, folder: Path | None, console: Console | None) -> str:
     """Add OpenVINO in bfloat16 to ``candidates`` where it can be faster (the CPU computes bf16
-    natively and the export is float32); the reason bf16 is or is not timed."""
+    natively): an fp32 export computed in bf16, or an int8 export's float parts in bf16; the
+    reason bf16 is or is not timed."""
     from ..runtime import cpu_has_native_bf16
 
     graph = candidates.get("openvino")
     if graph is None:
         return "bf16 not timed: OpenVINO (the runtime that computes in bf16 here) is not installed"
-    if graph.precision != "fp32":
-        return f"bf16 not timed: the export is {graph.precision} (vadkit export --precision)"
     if not cpu_has_native_bf16():
         return "bf16 not timed: this CPU has no native bf16 (neither avx512_bf16 nor amx_bf16), float32 kept"
     candidates[BF16] = graph_backend("openvino", run, registry, folder, console, hint="bf16")
-    return "bf16 and float32 timed on this CPU (native bf16: avx512_bf16/amx_bf16); the faster kept"
+    what = (
+        "bf16 and float32"
+        if graph.precision == "fp32"
+        else f"the {graph.precision} export's float parts in bf16 and float32"
+    )
+    return f"{what} timed on this CPU (native bf16: avx512_bf16/amx_bf16); the faster kept"
 
 
 def chosen_precision(name: str, backend: Any, run: Any) -> str:
@@ -254,7 +260,8 @@ def chosen_precision(name: str, backend: Any, run: Any) -> str:
     from ..runtime import fast_dtype
 
     if name == BF16:
-        return "bf16"
+        graph = str(getattr(backend, "precision", "fp32"))
+        return "bf16" if graph == "fp32" else f"{graph}+bf16"
     if name == "torch":
         dtype = fast_dtype(run.device, run.precision) if run.fast else None
         return "fp32" if dtype is None else str(dtype).removeprefix("torch.").replace("bfloat16", "bf16")
