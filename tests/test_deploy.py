@@ -89,7 +89,10 @@ def test_detect_backend_auto_exports_into_the_run_and_matches_torch(run: Path, t
     a, b = read_scores(tmp_path / "torch" / "scores.csv"), read_scores(tmp_path / "auto" / "scores.csv")
     assert list(a["frame"]) == list(b["frame"]) == list(range(T, 30))
     np.testing.assert_allclose(b["psnr"], a["psnr"], atol=0.01)
-    np.testing.assert_allclose(b["distance"], a["distance"], rtol=1e-4)
+    # bf16 (chosen where the CPU computes it natively and it is the fastest) keeps 8 bits of mantissa:
+    # the distance differed from torch's by up to 6.2e-4 relative on an AMX Xeon (2026-12-02)
+    rtol = 4e-3 if "bf16" in choice["precision"]["choice"] else 1e-4
+    np.testing.assert_allclose(b["distance"], a["distance"], rtol=rtol)
 
 
 def test_export_bad_input_is_a_clear_error(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -222,32 +225,3 @@ def test_reader_queue_is_bounded_with_and_without_dropping() -> None:
         assert item[0] == "end" and got + reader.dropped == 50 and (reader.dropped > 0) == drop
         reader.close()
 
-
-def test_reader_prepares_frames_in_order_and_equals_the_scorer_s_own(run: Path) -> None:
-    """Files: each reader thread resizes and estimates flow for its own source (FramePrep, its own
-    flow estimator); the prepared frame and flow are those the scorer would make itself."""
-    from vadkit.detect.preprocess import FramePrep
-    from vadkit.detect.sources import BufferedReader
-
-    detector = Detector(run, default_registry(), console=quiet())
-    assert detector.run.model.uses_motion  # the flow half of the path is exercised
-    clip = list(scene(np.random.default_rng(5), 12))
-    prep = FramePrep(detector.pre, True)
-    assert prep.pre.flow is not detector.pre.flow  # no estimator shared between threads
-    reader = BufferedReader(IterableSource(clip), size=2, prepare=prep).start()
-    prepared, deadline = [], time.monotonic() + 10
-    while (item := reader.poll()) is None or item[0] == "frame":
-        if item is not None:
-            assert len(item[1]) == 4
-            prepared.append(item[1][3])
-        assert time.monotonic() < deadline
-        time.sleep(0.001 if item is None else 0)
-    reader.close()
-    assert item[0] == "end" and len(prepared) == len(clip)
-    prev = None
-    for rgb, (small, flow) in zip(clip, prepared):
-        np.testing.assert_array_equal(small, detector.pre.frame(rgb))
-        np.testing.assert_array_equal(flow, detector.pre.flow_between(prev, rgb))
-        prev = rgb
-    with pytest.raises(ValueError, match="cannot be combined with drop"):
-        BufferedReader(IterableSource(clip, live=True), drop=True, prepare=prep)

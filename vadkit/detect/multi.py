@@ -33,7 +33,6 @@ from ..stop_signals import deferred, stop_point
 from ..stop_signals import reason as stop_reason
 from ..trained_run import TrainedRun
 from .api import Detector, DetectResult, SourceSession, run_config
-from .preprocess import FramePrep
 from .sources import BufferedReader, FailedSource, FrameSource, open_sources
 from .stream import StreamingScorer
 
@@ -86,11 +85,7 @@ class MultiDetector:
         scorer = self.detector.streaming_scorer(self.video)
         scorer.batch = NEVER
         session = SourceSession(self.detector, source, out, self.video)
-        drop = self.drop and source.live
-        # without dropping, the reader thread also resizes and estimates flow (in parallel with the
-        # other sources and the model); a dropping reader cannot: flow must follow the kept frames
-        prepare = None if drop else FramePrep(self.detector.pre, scorer.motion)
-        reader = BufferedReader(source, size=self.queue, drop=drop, cond=self.cond, prepare=prepare).start()
+        reader = BufferedReader(source, size=self.queue, drop=self.drop and source.live, cond=self.cond).start()
         task = None
         if self.progress is not None:
             task = self.progress.add_task(source.name, total=source.total, fps=0.0, dropped="")
@@ -141,9 +136,9 @@ class MultiDetector:
                 s.done, s.status = True, "error"
                 s.message = str(payload) if isinstance(payload, DataError) else f"{s.source.path}: {payload!r}"
             else:
-                index, time_s, rgb, *prepared = payload
+                index, time_s, rgb = payload
                 s.read, got = s.read + 1, got + 1
-                ready = s.scorer.push(index, time_s, rgb, prepared[0] if prepared else None)
+                ready = s.scorer.push(index, time_s, rgb)
                 if s.session.overlay is not None and not s.scorer.warm:
                     s.session.overlay.frame(rgb, index, time_s)
                 s.session.handle(ready)

@@ -9,8 +9,7 @@ the new grid (``vadkit.data.transforms.resize_flow``) and divided by ``[flow] sc
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -72,24 +71,3 @@ class Preprocessor:
         # training reads flow from the float16 cache, so round through float16 the same way
         flow = resize_flow(self.flow(prev_rgb, next_rgb), self.resolution).astype(np.float16)
         return normalise_flow(flow, self.flow_scale, self.flow_clip)
-
-
-class FramePrep:
-    """One source's preprocessing (resize, and flow from its previous frame) with its own copy of
-    the flow estimator, so each source can prepare its frames in its own reader thread while the
-    model scores other frames (OpenCV and the inference runtimes release the GIL). Frames must
-    arrive in order and none may be skipped after preparing: the flow is from the previous one."""
-
-    def __init__(self, pre: Preprocessor, motion: bool) -> None:
-        self.pre = replace(pre, flow=copy.deepcopy(pre.flow)) if motion else pre  # estimators are picklable
-        self.motion = motion
-        self._prev: np.ndarray | None = None
-
-    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(the frame at model resolution, the normalised flow into it or None without motion)."""
-        small = self.pre.frame(rgb)
-        if not self.motion:
-            return small, None
-        flow = self.pre.flow_between(self._prev, rgb)
-        self._prev = rgb
-        return small, flow

@@ -330,25 +330,15 @@ class BufferedReader:
     Without ``drop`` the thread waits while the queue is full, so no frame is lost (files).
     With ``drop`` (live sources slower to score than they produce) the oldest waiting frame
     is discarded instead and counted in ``dropped``, so scoring stays close to real time and
-    memory stays bounded. With ``prepare`` (files: no dropping) each frame is also preprocessed
-    in this thread and the item is (index, time_s, rgb, prepared). Items: ("frame", (index,
-    time_s, rgb)), then ("end", None) or
+    memory stays bounded. Items: ("frame", (index, time_s, rgb)), then ("end", None) or
     ("error", exception). ``cond`` may be shared by several readers, so one consumer can wait
     for whichever has a frame first.
     """
 
     def __init__(
-        self,
-        source: FrameSource,
-        *,
-        size: int = 4,
-        drop: bool = False,
-        cond: threading.Condition | None = None,
-        prepare: Callable[[np.ndarray], Any] | None = None,
+        self, source: FrameSource, *, size: int = 4, drop: bool = False, cond: threading.Condition | None = None
     ) -> None:
-        if prepare is not None and drop:
-            raise ValueError("prepare needs every frame in order: it cannot be combined with drop")
-        self.source, self.size, self.drop, self.prepare = source, max(1, int(size)), drop, prepare
+        self.source, self.size, self.drop = source, max(1, int(size)), drop
         self.cond = cond or threading.Condition()
         self.dropped = 0
         self._items: deque[tuple[str, Any]] = deque()
@@ -376,8 +366,6 @@ class BufferedReader:
         frames = iter(self.source)
         try:
             for frame in frames:
-                if self.prepare is not None:  # resize + flow here, beside the other sources and the model
-                    frame = (*frame, self.prepare(frame[2]))
                 if not self._put(("frame", frame)):
                     break
             else:

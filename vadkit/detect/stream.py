@@ -104,23 +104,12 @@ class StreamingScorer:
     def warm(self) -> bool:
         return len(self._frames) == self.window
 
-    def push(
-        self, index: int, time_s: float, rgb: np.ndarray, prepared: tuple[np.ndarray, np.ndarray | None] | None = None
-    ) -> list[FrameStats]:
-        """Add the newest frame; returns the statistics that became ready (maybe none).
-
-        ``prepared``: the frame's (resized frame, flow) already made by this source's
-        :class:`~vadkit.detect.preprocess.FramePrep` (in its reader thread); else made here."""
-        if prepared is not None:
-            small, flow = prepared
-        else:
-            small, flow = self.pre.frame(rgb), None
-            if self.motion:
-                flow = self.pre.flow_between(self._prev, rgb)
-                self._prev = rgb
-        self._frames.append(small)
+    def push(self, index: int, time_s: float, rgb: np.ndarray) -> list[FrameStats]:
+        """Add the newest frame; returns the statistics that became ready (maybe none)."""
+        self._frames.append(self.pre.frame(rgb))
         if self.motion:
-            self._flows.append(flow)
+            self._flows.append(self.pre.flow_between(self._prev, rgb))
+            self._prev = rgb
         if len(self._frames) < self.window:
             return []
         clip = np.stack(
