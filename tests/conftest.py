@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,14 @@ def ped2_root() -> Path:
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Flow caches of tests go to a temporary folder, never to the user's cache."""
     monkeypatch.setenv("VADKIT_CACHE", str(tmp_path_factory.getbasetemp() / "vadkit-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _sigchld_as_it_was() -> Any:
+    """Every test ends with SIGCHLD's disposition as it began: PyTorch's DataLoader installs a
+    process-wide handler the first time it starts workers, and with it in place a child exiting
+    after bf16 work ended the suite with SIGSEGV on an AMX Xeon (docs/performance.md)."""
+    from vadkit.training.child_signals import sigchld_restored
+
+    with sigchld_restored():
+        yield

@@ -204,11 +204,20 @@ def test_clip_dataset_rejects_short_video(tmp_path):
 
 
 def test_dataloader_workers(tmp_path):
+    import signal
+
     import torch
+
+    from vadkit.training.child_signals import sigchld_restored
 
     root = _frames_root(tmp_path, counts=(9, 7))
     clips = ClipDataset(FramesDataset(root).videos("training"), frames=3, resolution=(8, 8))
-    batches = list(torch.utils.data.DataLoader(clips, batch_size=4, num_workers=2))
+    previous = signal.getsignal(signal.SIGCHLD)
+    with sigchld_restored():  # as training does: torch's SIGCHLD handler would outlive the loader
+        batches = list(torch.utils.data.DataLoader(clips, batch_size=4, num_workers=2))
+        # left in place, it ended the suite with SIGSEGV on an AMX Xeon once a later test had run
+        # bf16 and a spawned worker exited (docs/performance.md)
+    assert signal.getsignal(signal.SIGCHLD) == previous
     frames = torch.cat([b["frame"] for b in batches]).tolist()
     assert frames == [t for _, t in clips.index] == [3, 4, 5, 6, 7, 8, 3, 4, 5, 6]
     assert torch.allclose(torch.cat([b["target"] for b in batches])[5], clips[5]["target"])

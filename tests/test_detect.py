@@ -105,7 +105,9 @@ def test_calibration_stores_normal_statistics_and_threshold(tiny_run: Path) -> N
 
 def test_detect_flags_the_injected_anomaly(tiny_run: Path, tmp_path: Path) -> None:
     video = write_avi(tmp_path / "walkway.avi", scene(np.random.default_rng(7), 80, ANOMALY))
-    [result] = detect(video, tiny_run, tmp_path / "out", default_registry())
+    # With the running normalisation: the default since issue 19 (off) also flags 4 of this
+    # lead-in's 36 scored normal frames (27-30), the trade-off docs/detect.md measures on Ped2.
+    [result] = detect(video, tiny_run, tmp_path / "out", default_registry(), overrides={"running_norm": True})
     assert result.status == "complete" and result.frames_read == 80 and result.frames_scored == 80 - T
     cols = read_scores(tmp_path / "out" / "scores.csv")
     assert cols["frame"][0] == T and cols["frame"][-1] == 79  # the first score needs T past frames

@@ -41,6 +41,7 @@ from ..runtime import autocast, describe, prepare_model
 from ..stop_signals import deferred, stop_point
 from . import distributed
 from .budget import plan_epochs, probe_step_seconds
+from .child_signals import sigchld_restored
 from .diagnostics import MemoryDiagnostics
 from .distributed import DistContext
 from .loggers import build_loggers
@@ -115,8 +116,9 @@ def train(
     recipe = config.recipe
     console = console or Console()
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 alone writes (and locks) the run folder
-        return _train(config, data_root, out, registry, resume, console, check, started)
-    with folder_lock(Path(out), "train"):  # one writer per run folder: a second one gets its PID, exit 2
+        with sigchld_restored():  # DataLoader workers leave torch's SIGCHLD handler behind
+            return _train(config, data_root, out, registry, resume, console, check, started)
+    with folder_lock(Path(out), "train"), sigchld_restored():  # one writer per run folder: a second one gets exit 2
         if resume:  # before anything is read or written: the recipe may not have changed under the run
             check_resume(RunFolder(Path(out)), recipe, force=force)
         return _train(config, data_root, out, registry, resume, console, check, started)
