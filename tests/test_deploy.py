@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -82,7 +84,11 @@ def test_detect_backend_auto_exports_into_the_run_and_matches_torch(run: Path, t
     shutil.rmtree(run / "export", ignore_errors=True)
     args = [str(video), "--run", str(run), "--no-video"]
     assert main(["detect", *args, "--out", str(tmp_path / "torch")]) == 0
-    assert main(["detect", *args, "--out", str(tmp_path / "auto"), "--backend", "auto"]) == 0
+    # auto in a process of its own: on an AMX Xeon, once auto had timed OpenVINO in bf16 beside the
+    # other backends, any later signal to the process ended it with SIGSEGV (docs/performance.md)
+    done = subprocess.run([sys.executable, "-m", "vadkit", "detect", *args, "--out", str(tmp_path / "auto"),
+                           "--backend", "auto"], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
     assert read_manifest(run / "export" / "onnx")["checkpoint"]["epoch"] == 1
     choice = json.loads((run / "export" / "auto.json").read_text())  # timed once, then remembered
     assert choice["choice"] in choice["frames_per_s"] and set(choice["frames_per_s"]) >= {"torch", "onnxruntime"}
