@@ -184,7 +184,9 @@ def test_train_stops_after_the_step_with_a_whole_checkpoint_and_resumes(tmp_path
     done = int(ckpt["epoch"]) + 1
     assert 1 <= done < 500 and not list((out / "checkpoints").glob(".*.tmp"))
     records = [json.loads(x) for x in _lines(out / "log.jsonl")]  # every line whole
-    assert records[-1].get("step") is not None  # the last thing logged is a finished step
+    # the last thing logged is a finished step, or the end of a finished epoch when the signal came
+    # while its checkpoint was written (3 steps an epoch: on a fast CPU the signal can land there)
+    assert records[-1].get("step") is not None or records[-1].get("epoch_end") is True, records[-1]
     assert json.loads((out / "run.json").read_text()).get("epochs_completed") is None  # not claimed complete
     hint = re.search(r"continue with: (vadkit train .*? --resume)", text)
     assert hint is not None, text
