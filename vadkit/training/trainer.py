@@ -115,13 +115,13 @@ def train(
     config = recipe if isinstance(recipe, RunConfig) else read_config(recipe)  # every section, before any data
     recipe = config.recipe
     console = console or Console()
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 alone writes (and locks) the run folder
-        with sigchld_restored():  # DataLoader workers leave torch's SIGCHLD handler behind
+    with sigchld_restored():  # DataLoader workers leave torch's SIGCHLD handler behind
+        if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 alone writes (and locks) the run folder
             return _train(config, data_root, out, registry, resume, console, check, started)
-    with folder_lock(Path(out), "train"), sigchld_restored():  # one writer per run folder: a second one gets exit 2
-        if resume:  # before anything is read or written: the recipe may not have changed under the run
-            check_resume(RunFolder(Path(out)), recipe, force=force)
-        return _train(config, data_root, out, registry, resume, console, check, started)
+        with folder_lock(Path(out), "train"):  # one writer per run folder: a second one gets its PID, exit 2
+            if resume:  # before anything is read or written: the recipe may not have changed under the run
+                check_resume(RunFolder(Path(out)), recipe, force=force)
+            return _train(config, data_root, out, registry, resume, console, check, started)
 
 
 def _train(
