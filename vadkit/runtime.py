@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,9 +25,18 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+# oneDNN instruction-set caps (ONEDNN_MAX_CPU_ISA) that still include bf16 instructions
+BF16_ISAS = ("BF16", "AMX", "FP16", "AVX10")
+
+
 @functools.cache
 def cpu_has_native_bf16() -> bool:
-    """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX-BF16 flags)."""
+    """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX-BF16 flags) and oneDNN,
+    which torch and OpenVINO compute with, is not capped below it (``ONEDNN_MAX_CPU_ISA=AVX2``
+    makes a bf16 CPU behave as an AVX2 one: OpenVINO then cannot build bf16 layers)."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if cap not in ("", "ALL", "DEFAULT") and not any(isa in cap for isa in BF16_ISAS):
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
