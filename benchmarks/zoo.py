@@ -57,7 +57,14 @@ def models_with_cpu_recipes(names: list[str] | None) -> list[dict[str, Any]]:
 
 
 def train_and_eval(recipe: Path, data: Path, out: Path, seed: int, extra: list[str]) -> dict[str, Any]:
-    """`vadkit train --eval` in a child process: wall minutes and the AUCs of metrics.json."""
+    """`vadkit train --eval` in a child process: wall minutes and the AUCs of metrics.json.
+
+    A seed already finished by an earlier call (its ``zoo_run.json`` beside metrics.json) is read
+    back, not retrained, so a table is built up over several sittings; a seed stopped part-way
+    is resumed by `vadkit train` itself and its minutes then count only the last sitting."""
+    done_file = out / "zoo_run.json"
+    if done_file.is_file() and (out / "metrics.json").is_file():
+        return json.loads(done_file.read_text()) | {"reused": True}
     sets = [a for s in [f"train.seed={seed}", *extra] for a in ("--set", s)]
     cmd = [sys.executable, "-m", "vadkit", "train", "--recipe", str(recipe), "--data", str(data),
            "--out", str(out), "--eval", *sets]
@@ -68,9 +75,11 @@ def train_and_eval(recipe: Path, data: Path, out: Path, seed: int, extra: list[s
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
         return {"seed": seed, "error": tail[0], "minutes": round(minutes, 2)}
     metrics = json.loads((out / "metrics.json").read_text())
-    return {"seed": seed, "minutes": round(minutes, 2), "micro": 100 * metrics["auc_micro"],
-            "macro": 100 * metrics["auc_macro"], "pooled": 100 * metrics["detection"]["auc_pooled"],
-            "epochs": metrics.get("checkpoint_epoch")}
+    row = {"seed": seed, "minutes": round(minutes, 2), "micro": 100 * metrics["auc_micro"],
+           "macro": 100 * metrics["auc_macro"], "pooled": 100 * metrics["detection"]["auc_pooled"],
+           "epochs": metrics.get("checkpoint_epoch"), "loadavg_end": os.getloadavg()[0]}
+    atomic_write_text(done_file, json.dumps(row, indent=2) + "\n")
+    return row
 
 
 def speed(recipe: Path, size: int, quick: bool) -> dict[str, float]:
