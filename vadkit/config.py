@@ -257,6 +257,11 @@ class DetectConfig(Section):
         'pseudo-anomalies in the held-out videos; "scorer": the scorer\'s weights()',
         choices=WEIGHTINGS,
     )
+    evidence_shift: bool = setting(
+        False,
+        "measure the evidence on pseudo-anomalous copies each under a random photometric shift "
+        "(gain, offset, sensor noise), so a statistic whose level moves with the camera earns less weight",
+    )
     threshold_quantile: float = setting(
         0.99, "threshold = this quantile of the smoothed score on the calibration frames", gt=0, lt=1
     )

@@ -9,6 +9,12 @@ and detection standardises the same statistics on normal frames and weights them
 instead of the whole frame (``psnr_patch``), so a small abnormal object is not averaged away
 by a large, well-predicted background. The paper scores the whole frame (``patch = 0``, the
 default); with a patch size the whole-frame PSNR is still computed and reported beside it.
+
+``contrast = c`` adds the statistic ``contrast``: by how many dB the worst c x c window's error
+exceeds the whole frame's. It is a ratio of two errors of the same frame, so a change that moves
+every pixel's error alike (light, gain, a busier scene) leaves it where it was, while a small
+abnormal object raises it. Detection weighs it by its evidence like any statistic; the
+benchmark's regularity (eq. 10) does not use it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from vadkit.scoring import Scorer, Statistic, minmax
 
 PSNR = Statistic("psnr", "high", "PSNR (dB) of the predicted frame against the real one, on the [0, 1] scale (MNAD)")
 PSNR_PATCH = Statistic("psnr_patch", "high", "PSNR (dB) of the worst p x p window of the prediction error (stride p/2)")
+CONTRAST = Statistic(
+    "contrast", "low", "dB by which the worst c x c window's prediction error exceeds the whole frame's"
+)
 DISTANCE = Statistic("distance", "low", "mean squared distance of the bottleneck queries to their nearest memory item")
 
 
@@ -49,26 +58,42 @@ def psnr_of_error(error: Tensor, patch: int = 0) -> Tensor:
     return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
 
 
-def check_patch(patch: int) -> int:
+def check_patch(patch: int, key: str = "patch") -> int:
     if not isinstance(patch, int) or isinstance(patch, bool) or patch < 0:
-        raise ValueError(f"patch must be a whole number of pixels >= 0 (0 = the whole frame), got {patch!r}")
+        raise ValueError(f"{key} must be a whole number of pixels >= 0 (0 = off: the whole frame), got {patch!r}")
     return patch
+
+
+def local_contrast(error: Tensor, window: int) -> Tensor:
+    """Per-frame dB of the worst ``window`` x ``window`` mean error over the whole frame's mean
+    error (>= 0): how far the worst region stands out of its own frame."""
+    return psnr_of_error(error) - psnr_of_error(error, window)
 
 
 class _PSNRTerm:
     """The PSNR statistic a scorer's regularity uses: whole-frame, or the worst patch plus the
-    whole-frame value as a diagnostic."""
+    whole-frame value as a diagnostic; optionally the local contrast beside them."""
 
     patch: int = 0
+    contrast: int = 0
+
+    def psnr_statistics(self) -> tuple[Statistic, ...]:
+        """The PSNR-side statistics these options declare, in column order."""
+        local = (CONTRAST,) if self.contrast else ()
+        return ((PSNR_PATCH, PSNR) if self.patch else (PSNR,)) + local
 
     @property
     def psnr_key(self) -> str:
         return "psnr_patch" if self.patch else "psnr"
 
     def psnr_stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]:
-        error = squared_error(output.prediction, target)  # once, for both statistics
-        whole = {"psnr": psnr_of_error(error)}
-        return {"psnr_patch": psnr_of_error(error, self.patch), **whole} if self.patch else whole
+        error = squared_error(output.prediction, target)  # once, for every statistic
+        out = {"psnr": psnr_of_error(error)}
+        if self.patch:
+            out = {"psnr_patch": psnr_of_error(error, self.patch), **out}
+        if self.contrast:
+            out["contrast"] = local_contrast(error, self.contrast)
+        return out
 
     def psnr_protocol(self) -> str:
         return f"PSNR of the worst {self.patch}x{self.patch} window" if self.patch else "PSNR"
@@ -79,10 +104,10 @@ class PSNRScorer(_PSNRTerm, Scorer):
 
     statistics: tuple[Statistic, ...] = (PSNR,)
 
-    def __init__(self, patch: int = 0) -> None:
+    def __init__(self, patch: int = 0, contrast: int = 0) -> None:
         self.patch = check_patch(patch)
-        if self.patch:
-            self.statistics = (PSNR_PATCH, PSNR)
+        self.contrast = check_patch(contrast, "contrast")
+        self.statistics = self.psnr_statistics()
 
     def stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]:
         return self.psnr_stats(output, target)
@@ -117,13 +142,13 @@ class RegularityScorer(_PSNRTerm, Scorer):
 
     statistics: tuple[Statistic, ...] = (PSNR, DISTANCE)
 
-    def __init__(self, tau: float = 0.7, patch: int = 0) -> None:
+    def __init__(self, tau: float = 0.7, patch: int = 0, contrast: int = 0) -> None:
         if not 0.0 <= tau <= 1.0:
             raise ValueError(f"tau must be in [0, 1], got {tau}")
         self.tau = float(tau)
         self.patch = check_patch(patch)
-        if self.patch:
-            self.statistics = (PSNR_PATCH, PSNR, DISTANCE)
+        self.contrast = check_patch(contrast, "contrast")
+        self.statistics = (*self.psnr_statistics(), DISTANCE)
 
     def stats(self, output: ModelOutput, target: Tensor) -> dict[str, Tensor]:
         return {**self.psnr_stats(output, target), "distance": output.memory.distance.float()}

@@ -173,13 +173,14 @@ def _evidence(
     if holdout.get("applied") and holdout.get("videos"):
         from ..pseudo.evidence import statistic_evidence
 
-        return statistic_evidence(run, registry, root, console=console)
+        return statistic_evidence(run, registry, root, console=console, shift=cfg.evidence_shift)
     try:
         previous = run.calibration() or {}
     except CheckpointError:  # a damaged earlier calibration is replaced, not a reason to stop
         previous = {}
     kept = previous.get("evidence") if isinstance(previous.get("evidence"), dict) else None
-    if kept and kept.get("auc_pooled") and previous.get("checkpoint_epoch") == run.epoch:
+    same_kind = bool(kept and kept.get("shifted", False) == cfg.evidence_shift)
+    if kept and same_kind and kept.get("auc_pooled") and previous.get("checkpoint_epoch") == run.epoch:
         return {**kept, "note": f"kept from the run's previous calibration on {previous.get('data_root')}"}
     return {"note": "no evidence: no whole training video held out of this calibration; the scorer's weights apply"}
 

@@ -14,6 +14,7 @@ from ..errors import DataError
 from ..registry import Registry
 from ..trained_run import TrainedRun
 from .anomalies import KINDS, pseudo_videos
+from .shift import shift_all
 
 
 def held_out_videos(run: TrainedRun, registry: Registry, root: Path) -> list[Any]:
@@ -31,13 +32,22 @@ def held_out_videos(run: TrainedRun, registry: Registry, root: Path) -> list[Any
 
 
 def pseudo_clips(
-    run: TrainedRun, registry: Registry, root: Path, copies: int = 4, seed: int = 0, kinds: Sequence[str] = KINDS
+    run: TrainedRun,
+    registry: Registry,
+    root: Path,
+    copies: int = 4,
+    seed: int = 0,
+    kinds: Sequence[str] = KINDS,
+    shift: bool = False,
 ) -> tuple[list[Any], list[Any], ClipDataset]:
-    """(held-out videos, their pseudo-anomalous copies, the clips of those copies)."""
+    """(held-out videos, their pseudo-anomalous copies, the clips of those copies); ``shift``:
+    each copy seen through its own random photometric shift (:mod:`vadkit.pseudo.shift`)."""
     m = run.config.model
     frames = m.frames
     held = held_out_videos(run, registry, root)
     videos = pseudo_videos(held, copies, frames=frames, seed=seed, kinds=tuple(kinds))
+    if shift:
+        videos = shift_all(videos, seed)
     flow = run.config.flow
     clips = ClipDataset(  # no flow cache: it is keyed by video, and these frames change with the seed
         videos,

@@ -33,12 +33,14 @@ def statistic_evidence(
     console: Console | None = None,
     copies: int = COPIES,
     seed: int = SEED,
+    shift: bool = False,
 ) -> dict[str, Any]:
     """Pooled pseudo-anomaly AUC of each statistic; ``{"note": why}`` when none can be measured
-    (no whole training video held out)."""
+    (no whole training video held out). ``shift``: every pseudo-video under its own photometric
+    shift, so a statistic whose normal level moves with the camera earns less."""
     scorer = scorer or run.scorer
     try:
-        held, _videos, clips = pseudo_clips(run, registry, root, copies, seed, KINDS)
+        held, _videos, clips = pseudo_clips(run, registry, root, copies, seed, KINDS, shift=shift)
     except DataError as exc:
         return {"note": f"no evidence: {exc}"}
     with Progress(console=console or Console(quiet=True), transient=True) as progress:
@@ -62,7 +64,9 @@ def statistic_evidence(
         "source": (
             f"pseudo-anomalies ({', '.join(KINDS)}; {copies} copies, seed {seed}) drawn into the held-out "
             f"training videos {', '.join(v.name for v in held)}"
+            + (", each under its own photometric shift (vadkit.pseudo.shift)" if shift else "")
         ),
+        "shifted": shift,
         "frames": int(labels.size),
         "abnormal_frames": int(labels.sum()),
     }
