@@ -88,7 +88,9 @@ def shifted(video: Video, shift: Shift) -> Video:
 
 def shift_all(videos: list[Video], seed: int) -> list[Video]:
     """Every video under its own shift, drawn from ``seed`` and the video's position."""
-    return [shifted(v, draw_shift(np.random.default_rng([seed, 7919, i]), seed * 100_003 + i)) for i, v in enumerate(videos)]
+    return [
+        shifted(v, draw_shift(np.random.default_rng([seed, 7919, i]), seed * 100_003 + i)) for i, v in enumerate(videos)
+    ]
 
 
 __all__ = ["GAIN", "NOISE", "OFFSET", "Shift", "ShiftedFrames", "draw_shift", "shift_all", "shifted"]

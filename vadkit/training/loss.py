@@ -1,5 +1,5 @@
 """The training objective: weighted sum of the intensity loss, the weighted frame terms (FFP's
-gradient loss) and the memory's named losses."""
+gradient and optical-flow losses) and the memory's named losses."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from torch import Tensor
 
 from ..errors import VadkitError
 from ..interfaces import ModelOutput
+from .flow_loss import flow_loss
 
 
 class NonFiniteLossError(VadkitError):
@@ -21,7 +22,7 @@ def intensity_loss(prediction: Tensor, target: Tensor) -> Tensor:
     return (prediction.float() - target.float()).pow(2).mean()
 
 
-def gradient_loss(prediction: Tensor, target: Tensor) -> Tensor:
+def gradient_loss(prediction: Tensor, target: Tensor, previous: Tensor | None = None) -> Tensor:
     """L_gd (FFP, Liu et al. CVPR 2018, alpha = 1): mean | |dx target| - |dx prediction| | plus
     the same along y, dx and dy the differences of neighbouring pixels."""
     p, t = prediction.float(), target.float()
@@ -30,15 +31,29 @@ def gradient_loss(prediction: Tensor, target: Tensor) -> Tensor:
     return dx + dy
 
 
-# Frame terms computed only when [loss.weights] weighs them (name -> fn(prediction, target)).
-WEIGHTED_FRAME_TERMS = {"gradient": gradient_loss}
+def _flow_term(prediction: Tensor, target: Tensor, previous: Tensor | None) -> Tensor:
+    if previous is None:
+        raise ValueError("the flow loss needs the last input frame")
+    return flow_loss(prediction, target, previous)
 
 
-def compute_loss(output: ModelOutput, target: Tensor, weights: dict[str, float]) -> tuple[Tensor, dict[str, Tensor]]:
-    """Total loss and every term by name. Terms without a weight are logged, not optimised."""
+# Frame terms computed only when [loss.weights] weighs them
+# (name -> fn(prediction, target, the clip's last input frame)).
+WEIGHTED_FRAME_TERMS = {"gradient": gradient_loss, "flow": _flow_term}
+
+
+def compute_loss(
+    output: ModelOutput, target: Tensor, weights: dict[str, float], previous: Tensor | None = None
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Total loss and every term by name. Terms without a weight are logged, not optimised.
+    ``previous``: the clip's last input frame (B, C, H, W), for the flow loss."""
     terms: dict[str, Tensor] = {"intensity": intensity_loss(output.prediction, target)}
     terms.update(
-        {name: fn(output.prediction, target) for name, fn in WEIGHTED_FRAME_TERMS.items() if weights.get(name)}
+        {
+            name: fn(output.prediction, target, previous)
+            for name, fn in WEIGHTED_FRAME_TERMS.items()
+            if weights.get(name)
+        }
     )
     terms.update(output.memory.losses)
     total = sum(

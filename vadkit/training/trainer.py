@@ -397,7 +397,7 @@ def _step(state: TrainState, batch: dict[str, Any], epoch: int, step: int) -> di
     flows = batch["flows"].to(device, non_blocking=True) if model.uses_motion else None
     with autocast(device, cfg.fast, cfg.precision):
         output = (state.net or model)(frames, flows)  # DDP averages the gradients over the ranks
-    total, terms = compute_loss(output, target, state.weights)
+    total, terms = compute_loss(output, target, state.weights, frames[:, -1, : target.shape[1]])
     check_finite(total, terms, epoch, step, state.global_step)
     state.optimizer.zero_grad(set_to_none=True)
     total.backward()
