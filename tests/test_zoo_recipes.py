@@ -45,6 +45,8 @@ def test_zoo_recipe_trains_one_step(capsys: pytest.CaptureFixture, recipe: Path,
     recipe_text = recipe.read_text()
     if "gradient =" in recipe_text:
         assert steps[0]["gradient"] > 0  # FFP's gradient loss is optimised
+    if "flow =" in recipe_text:
+        assert steps[0]["flow"] >= 0  # FFP's flow loss is computed (Horn-Schunck flows)
     if "memory_bank" in recipe_text:
         assert {"gather", "triplet"} <= set(steps[0])
     assert RunFolder(out).checkpoint.is_file() and (out / "calibration.json").is_file()

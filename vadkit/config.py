@@ -197,10 +197,22 @@ class TrainConfig(Section):
         "(`pip install 'vadkit[tensorboard]'`); log.jsonl is always written",
     )
     sync_batchnorm: bool = setting(False, "SyncBatchNorm under DDP (CUDA only)")
+    discriminator_lr: float = setting(
+        1e-5,
+        "Adam learning rate of the patch discriminator, used when [loss.weights] adversarial > 0 (FFP's on Ped2)",
+        gt=0,
+        le=10,
+    )
+    discriminator_widths: list[int] = setting(
+        [128, 256, 512, 512], "feature widths of the patch discriminator's layers (FFP's pix2pix discriminator)"
+    )
 
     def problems(self) -> list[tuple[str, str]]:
         if not (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)):
             return [("betas", f"must be two numbers in [0, 1), got {self.betas!r}")]
+        widths = self.discriminator_widths
+        if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 65_536 for w in widths):
+            return [("discriminator_widths", f"must be one or more whole numbers in 1..65536, got {widths!r}")]
         return []
 
 

@@ -15,7 +15,7 @@ import copy
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,11 +78,14 @@ def probe_step_seconds(
     batch_size: int,
     workers: int,
     step: Callable[[dict[str, Any]], Any],
+    extra: Sequence[Any] = (),
 ) -> float:
     """Median wall seconds of ``step`` over PROBE_STEPS batches (after PROBE_WARMUP), loading
-    included; the model, the optimiser and every RNG are exactly as before when it returns."""
+    included; the model, the optimiser, every RNG and each of ``extra`` (objects with
+    ``state_dict`` / ``load_state_dict``, e.g. a discriminator) are exactly as before when it returns."""
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
+    saved_extra = [copy.deepcopy(e.state_dict()) for e in extra]
     saved_rng = rng_state()
     try:
         sampler = RandomSampler(
@@ -103,4 +106,6 @@ def probe_step_seconds(
     finally:
         model.load_state_dict(saved_model)
         optimizer.load_state_dict(saved_optimizer)
+        for e, saved in zip(extra, saved_extra):
+            e.load_state_dict(saved)
         set_rng_state(saved_rng)

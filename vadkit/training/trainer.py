@@ -40,6 +40,7 @@ from ..run_folder import RunFolder, environment
 from ..runtime import autocast, describe, prepare_model
 from ..stop_signals import deferred, stop_point
 from . import distributed
+from .adversarial import ADVERSARIAL, DISCRIMINATOR, Adversary
 from .budget import plan_epochs, probe_step_seconds
 from .child_signals import sigchld_restored
 from .diagnostics import MemoryDiagnostics
@@ -89,6 +90,7 @@ class TrainState:
     dist: DistContext = field(default_factory=DistContext)  # rank / world size (1 = single process)
     net: Any = None  # what the forward pass calls: the model, or DDP around it
     loggers: Any = None  # log.jsonl (+ TensorBoard): rank 0 only
+    adversary: Adversary | None = None  # FFP's patch discriminator, when [loss.weights] adversarial > 0
 
 
 def train(
@@ -235,6 +237,7 @@ def _prepare(config: RunConfig, registry: Registry, run: RunFolder, resume: bool
         model.parameters(), lr=cfg.lr, betas=(cfg.betas[0], cfg.betas[1]), weight_decay=cfg.weight_decay
     )
     state = TrainState(cfg, run, device, model, optimizer, config.loss.weights, config.model.table(), dist=ctx)
+    state.adversary = _adversary(config, device, ctx.enabled)
     if resume:
         _resume(state, console)
     # after the resume: wrapping broadcasts rank 0's weights and buffers to every rank
@@ -242,6 +245,16 @@ def _prepare(config: RunConfig, registry: Registry, run: RunFolder, resume: bool
     if state.net is not model:
         state.model = state.net.module  # SyncBatchNorm conversion may have replaced modules
     return state
+
+
+def _adversary(config: RunConfig, device: torch.device, distributed_run: bool) -> Adversary | None:
+    """FFP's discriminator and its optimiser, when the recipe weighs the adversarial term."""
+    if not config.loss.weights.get(ADVERSARIAL):
+        return None
+    if distributed_run:
+        raise config.recipe.error("loss.weights.adversarial", "works in single-process runs only (no DDP)")
+    cfg = config.train
+    return Adversary(config.model.image_channels, tuple(cfg.discriminator_widths), cfg.discriminator_lr, device)
 
 
 def _resume(state: TrainState, console: Console) -> None:
@@ -256,6 +269,8 @@ def _resume(state: TrainState, console: Console) -> None:
     check_compatible(ckpt, state.model, state.model_table, run.checkpoint)
     state.model.load_state_dict(ckpt["model"])
     state.optimizer.load_state_dict(ckpt["optimizer"])
+    if state.adversary is not None and ckpt.get("adversary"):
+        state.adversary.load_state_dict(ckpt["adversary"])
     set_rng_state(ckpt["rng"])
     state.start_epoch, state.global_step = int(ckpt["epoch"]) + 1, int(ckpt["global_step"])
     console.print(f"resuming {run.root} after epoch {state.start_epoch} (step {state.global_step})")
@@ -306,7 +321,13 @@ def _fit_budget(state: TrainState, clips: Any, recipe: Recipe, started: float, c
         return
     global_step = state.global_step
     step_s = probe_step_seconds(
-        state.model, state.optimizer, clips, cfg.batch_size, cfg.workers, lambda batch: _step(state, batch, 0, 0)
+        state.model,
+        state.optimizer,
+        clips,
+        cfg.batch_size,
+        cfg.workers,
+        lambda batch: _step(state, batch, 0, 0),
+        extra=[state.adversary] if state.adversary is not None else [],
     )
     state.global_step = global_step
     plan = plan_epochs(cfg.time_budget, cfg.epochs, time.perf_counter() - started, step_s, state.steps, recipe)
@@ -398,6 +419,10 @@ def _step(state: TrainState, batch: dict[str, Any], epoch: int, step: int) -> di
     with autocast(device, cfg.fast, cfg.precision):
         output = (state.net or model)(frames, flows)  # DDP averages the gradients over the ranks
     total, terms = compute_loss(output, target, state.weights, frames[:, -1, : target.shape[1]])
+    if state.adversary is not None:  # FFP: the discriminator steps first, then the generator
+        terms[DISCRIMINATOR] = state.adversary.update(target, output.prediction)
+        terms[ADVERSARIAL] = state.adversary.generator_loss(output.prediction)
+        total = total + state.weights[ADVERSARIAL] * terms[ADVERSARIAL]
     check_finite(total, terms, epoch, step, state.global_step)
     state.optimizer.zero_grad(set_to_none=True)
     total.backward()
@@ -444,6 +469,7 @@ def _checkpoint(state: TrainState, epoch: int, record: dict[str, Any] | None = N
     ckpt = {
         "model": state.model.state_dict(),
         "optimizer": state.optimizer.state_dict(),
+        "adversary": state.adversary.state_dict() if state.adversary is not None else None,
         "epoch": epoch,
         "global_step": state.global_step,
         "rng": rng_state(),
