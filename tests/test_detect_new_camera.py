@@ -174,3 +174,23 @@ def test_report_shows_the_weights_and_their_evidence(scene_run: tuple[Path, Path
     cal = json.loads((run / "calibration.json").read_text())
     assert "Calibration: the detection score and its weights" in html and "pooled pseudo-anomaly AUC" in html
     assert cal["evidence"]["source"] in html
+
+
+def test_shift_aware_evidence_and_the_contrast_statistic(scene_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    """`[detect] evidence_shift`: the evidence is measured on photometrically shifted pseudo-videos
+    (calibration.json says so) and differs from the plain evidence; `[score] contrast` adds a
+    statistic that calibration weighs like the others and scores.csv would carry."""
+    run, _, _ = scene_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    registry = default_registry()
+    plain = json.loads((run / "calibration.json").read_text())["evidence"]
+    calibrate(copy, registry, console=Console(quiet=True), overrides={"evidence_shift": True})
+    shifted = json.loads((copy / "calibration.json").read_text())["evidence"]
+    assert shifted["shifted"] is True and "photometric shift" in shifted["source"] and plain.get("shifted") is False
+    assert shifted["auc_pooled"] != plain["auc_pooled"]
+    trained = TrainedRun.open(copy, registry, settings={"score.contrast": 8})
+    cal = calibrate(trained, registry, console=Console(quiet=True))
+    assert set(cal["state"]["weights"]) == {"psnr", "contrast", "distance"}
+    assert set(cal["evidence"]["auc_pooled"]) == {"psnr", "contrast", "distance"}
+    assert np.isfinite(cal["threshold"])

@@ -30,7 +30,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p,
         "detect",
         DetectConfig,
-        ("threshold_quantile", "smoothing", "calibration_max_frames", "calibration", "calibration_weights"),
+        (
+            "threshold_quantile",
+            "smoothing",
+            "calibration_max_frames",
+            "calibration",
+            "calibration_weights",
+            "evidence_shift",
+        ),
         rename={"calibration_max_frames": "max_frames"},
     )
     p.add_argument(
