@@ -28,7 +28,7 @@ def test_patch_psnr_is_the_worst_windows_psnr() -> None:
     prediction = torch.zeros(2, 3, 32, 32)
     prediction[0, :, 4:12, 20:28] = 1.0  # an 8x8 block off by 1 in [-1, 1], i.e. by 0.5 on [0, 1]
     prediction[1] = 0.2                  # the same small error everywhere
-    scorer = _scorer(type="regularity", patch=8)
+    scorer = _scorer(type="regularity", patch=8, contrast=0)
     stats = scorer.stats(_output(prediction, torch.tensor([0.1, 0.2])), target)
     assert list(stats) == ["psnr_patch", "psnr", "distance"] == list(scorer.stat_names)
     block = 0.5**2
@@ -48,9 +48,9 @@ def test_regularity_uses_the_patch_term_and_weights_follow_it() -> None:
     np.testing.assert_allclose(scorer.regularity(stats), [1.0, 0.0, 1 - 0.7 * 0.5 - 0.3 * 0.5])
     assert "worst 16x16 window" in scorer.protocol()
     frame = _scorer(type="regularity")  # the paper's whole-frame PSNR stays the default
-    assert frame.stat_names == ("psnr", "distance") and "window" not in frame.protocol()
+    assert frame.stat_names == ("psnr", "contrast", "distance") and "window" not in frame.protocol()
     alone = _scorer(type="psnr", patch=16)
-    assert alone.stat_names == ("psnr_patch", "psnr")
+    assert alone.stat_names == ("psnr_patch", "psnr", "contrast")
     np.testing.assert_allclose(alone.regularity(stats), [1.0, 0.0, 0.5])
 
 

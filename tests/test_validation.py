@@ -146,7 +146,8 @@ def test_validate_scores_pseudo_copies_of_the_held_out_videos_only(run: Path, mo
 def test_validate_rescoring_changes_only_the_scorer(run: Path) -> None:
     registry = vadkit.create_registry(autoload=False)
     result = validate(run, registry, copies=1, score_overrides=["score.patch=8"])
-    assert set(result["diagnostics"]) == {"auc_micro_psnr_patch_only", "auc_micro_psnr_only", "auc_micro_distance_only"}
+    assert set(result["diagnostics"]) == {"auc_micro_psnr_patch_only", "auc_micro_psnr_only",
+                                              "auc_micro_contrast_only", "auc_micro_distance_only"}
     assert "worst 8x8 window" in result["scorer_protocol"]
     assert (run / "validation" / "copies=1,score.patch=8.json").is_file()
     with pytest.raises(RecipeError, match="neither a \\[score\\] key"):

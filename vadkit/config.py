@@ -270,7 +270,7 @@ class DetectConfig(Section):
         choices=WEIGHTINGS,
     )
     evidence_shift: bool = setting(
-        False,
+        True,
         "measure the evidence on pseudo-anomalous copies each under a random photometric shift "
         "(gain, offset, sensor noise), so a statistic whose level moves with the camera earns less weight",
     )

@@ -10,11 +10,12 @@ instead of the whole frame (``psnr_patch``), so a small abnormal object is not a
 by a large, well-predicted background. The paper scores the whole frame (``patch = 0``, the
 default); with a patch size the whole-frame PSNR is still computed and reported beside it.
 
-``contrast = c`` adds the statistic ``contrast``: by how many dB the worst c x c window's error
-exceeds the whole frame's. It is a ratio of two errors of the same frame, so a change that moves
-every pixel's error alike (light, gain, a busier scene) leaves it where it was, while a small
-abnormal object raises it. Detection weighs it by its evidence like any statistic; the
-benchmark's regularity (eq. 10) does not use it.
+``contrast = c`` (default 16; 0 = off) adds the statistic ``contrast``: by how many dB the worst
+c x c window's error exceeds the whole frame's. It is a ratio of two errors of the same frame, so
+a change that moves every pixel's error alike (light, gain, a busier scene) leaves it where it
+was, while a small abnormal object raises it. Detection weighs it by its evidence like any
+statistic; the benchmark's regularity (eq. 10) does not use it. The default was chosen on
+validation by a rule written before the run (docs/detect.md, "One threshold across levels").
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from vadkit.scoring import Scorer, Statistic, minmax
 
 PSNR = Statistic("psnr", "high", "PSNR (dB) of the predicted frame against the real one, on the [0, 1] scale (MNAD)")
 PSNR_PATCH = Statistic("psnr_patch", "high", "PSNR (dB) of the worst p x p window of the prediction error (stride p/2)")
+CONTRAST_WINDOW = 16  # pixels at the model's resolution; chosen on validation (docs/detect.md)
 CONTRAST = Statistic(
     "contrast", "low", "dB by which the worst c x c window's prediction error exceeds the whole frame's"
 )
@@ -66,8 +68,9 @@ def check_patch(patch: int, key: str = "patch") -> int:
 
 def local_contrast(error: Tensor, window: int) -> Tensor:
     """Per-frame dB of the worst ``window`` x ``window`` mean error over the whole frame's mean
-    error (>= 0): how far the worst region stands out of its own frame."""
-    return psnr_of_error(error) - psnr_of_error(error, window)
+    error (>= 0): how far the worst region stands out of its own frame. A window larger than
+    the frame shrinks to it (contrast 0)."""
+    return psnr_of_error(error) - psnr_of_error(error, min(window, *error.shape[-2:]))
 
 
 class _PSNRTerm:
@@ -104,7 +107,7 @@ class PSNRScorer(_PSNRTerm, Scorer):
 
     statistics: tuple[Statistic, ...] = (PSNR,)
 
-    def __init__(self, patch: int = 0, contrast: int = 0) -> None:
+    def __init__(self, patch: int = 0, contrast: int = CONTRAST_WINDOW) -> None:
         self.patch = check_patch(patch)
         self.contrast = check_patch(contrast, "contrast")
         self.statistics = self.psnr_statistics()
@@ -142,7 +145,7 @@ class RegularityScorer(_PSNRTerm, Scorer):
 
     statistics: tuple[Statistic, ...] = (PSNR, DISTANCE)
 
-    def __init__(self, tau: float = 0.7, patch: int = 0, contrast: int = 0) -> None:
+    def __init__(self, tau: float = 0.7, patch: int = 0, contrast: int = CONTRAST_WINDOW) -> None:
         if not 0.0 <= tau <= 1.0:
             raise ValueError(f"tau must be in [0, 1], got {tau}")
         self.tau = float(tau)

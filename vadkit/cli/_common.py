@@ -73,8 +73,9 @@ def add_setting_flags(
             extra.append(meta["note"])
         help_text = f"{meta['help']} ({'; '.join(extra)})".replace("%", "%%")
         dest = f"setting__{section}__{name}"
-        if hint is bool:
-            p.add_argument(flag, dest=dest, action="store_true", default=None, help=help_text)
+        if hint is bool:  # a setting on by default also gets its --no-... form
+            action = argparse.BooleanOptionalAction if default is True else "store_true"
+            p.add_argument(flag, dest=dest, action=action, default=None, help=help_text)
         else:
             p.add_argument(
                 flag,

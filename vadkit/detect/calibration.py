@@ -379,6 +379,13 @@ def load_calibration(run: TrainedRun) -> dict[str, Any]:
             f"{path}: calibrated for scorer {cal.get('scorer')!r}, but the run's recipe scores with "
             f"{type(run.scorer).__name__!r}; run `vadkit calibrate --run {run.root}` again"
         )
+    fitted = sorted(cal["state"].get("statistics") or {})
+    if fitted != sorted(run.scorer.stat_names):
+        raise CheckpointError(
+            f"{path}: calibrated for the statistics {', '.join(fitted) or 'none'}, but the scorer now computes "
+            f"{', '.join(run.scorer.stat_names)} (a [score] option or its default changed); "
+            f"run `vadkit calibrate --run {run.root}` again"
+        )
     return cal
 
 
