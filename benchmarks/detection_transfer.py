@@ -6,7 +6,11 @@ test videos are streamed through detection's path at each calibrated threshold (
 
 - previous release: z-score calibration (``[detect] calibration = "zscore"``) on the held-out
   training videos;
-- this release: tail calibration with evidence weights (the defaults) on the same frames;
+- last release: tail calibration with evidence weights, without the contrast statistic and
+  with evidence on unshifted pseudo-anomalies (``[score] contrast = 0``, ``[detect]
+  evidence_shift = false``);
+- this release: the defaults (tail calibration, evidence weights measured on shifted
+  pseudo-anomalies, the contrast statistic) on the same frames;
 - "+ new-camera fit": after that, ``vadkit calibrate --data NEW_CAMERA`` on the new camera's
   normal (training-split) footage, no labels (the documented new-camera procedure);
 - "+ new-camera fit on footage with anomalies": the same fit on the new camera's test videos
@@ -40,15 +44,16 @@ import numpy as np
 from rich.console import Console
 
 from vadkit import default_registry
+from vadkit.atomic import atomic_write_text
 from vadkit.data.factory import build_clips
 from vadkit.data.synth import generate
 from vadkit.detect import calibrate
-from vadkit.detect.detection_metrics import detection_metrics
 from vadkit.detect.calibration import load_calibration, stream_settings
 from vadkit.detect.config import read_detect
+from vadkit.detect.detection_metrics import detection_metrics
 from vadkit.evaluation.detection import stream_videos
 from vadkit.inference import collect_stats
-from vadkit.recipe import recipe_from_dict
+from vadkit.recipe import load_recipe, recipe_from_dict
 from vadkit.trained_run import TrainedRun
 from vadkit.training.trainer import train
 
@@ -109,18 +114,31 @@ def streamed_metrics(run: Path, registry: Any, videos: list[Any]) -> dict[str, A
     }
 
 
-def variants(run: Path, registry: Any, videos: list[Any], own: Path, camera: Path | None, work: Path) -> dict[str, Any]:
-    """Each calibration variant of one run on one scene's scored test videos."""
+# (row name, [detect] calibration, recipe settings of the copy)
+VARIANTS = (
+    ("previous release", "zscore", ["score.contrast=0", "detect.evidence_shift=false"]),
+    ("last release", "tail", ["score.contrast=0", "detect.evidence_shift=false"]),
+    ("this release", "tail", []),
+)
+
+
+def variants(run: Path, registry: Any, videos: list[Any], data: Path, own: Path, camera: Path | None,
+             work: Path) -> dict[str, Any]:
+    """Each calibration variant of one run on one scene's test videos (scored again when the
+    variant's scorer differs)."""
     rows: dict[str, Any] = {}
-    for name, method in (("previous release", "zscore"), ("this release", "tail")):
+    for name, method, sets in VARIANTS:
         copy = work / name.replace(" ", "_")
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(run, copy)
+        if sets:
+            atomic_write_text(copy / "recipe.toml", load_recipe(copy / "recipe.toml", sets).to_toml())
+        scored = test_scores(copy, registry, data) if sets else videos
         calibrate(copy, registry, own, console=QUIET, overrides={"calibration": method})
-        rows[name] = streamed_metrics(copy, registry, videos)
+        rows[name] = streamed_metrics(copy, registry, scored)
         if camera is not None:
             calibrate(copy, registry, camera, console=QUIET, overrides={"calibration": method})
-            rows[f"{name} + new-camera fit"] = streamed_metrics(copy, registry, videos)
+            rows[f"{name} + new-camera fit"] = streamed_metrics(copy, registry, scored)
     if camera is not None:  # the trade-off: the new camera's first footage already holds anomalies
         copy = work / "contaminated"
         shutil.rmtree(copy, ignore_errors=True)
@@ -140,14 +158,14 @@ def synthetic(seed: int, epochs: int, root: Path) -> dict[str, Any]:
     for scene, data in scenes.items():
         videos = test_scores(run, registry, data)
         camera = None if scene == "same" else data
-        out[scene] = variants(run, registry, videos, scenes["same"], camera, root / "variants")
+        out[scene] = variants(run, registry, videos, data, scenes["same"], camera, root / "variants")
     return out
 
 
 def ped2(run: Path, data: Path, root: Path) -> dict[str, Any]:
     registry = default_registry()
     videos = test_scores(run, registry, data)
-    return {"Ped2 (same camera)": variants(run, registry, videos, data, None, root)}
+    return {"Ped2 (same camera)": variants(run, registry, videos, data, data, None, root)}
 
 
 def median_rows(per_seed: list[dict[str, Any]]) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def test_export_matches_pytorch_under_onnxruntime(run: Path, tmp_path: Path) -> 
     assert manifest["graph"]["inputs"]["flows"] == ["batch", T, 2, 32, 32]
     assert manifest["outputs"] == ["prediction", "distance"]
     assert manifest["flow"]["scale"] == 2.0 and manifest["flow"]["table"]["type"] == "dis"
-    assert [s["name"] for s in manifest["scorer"]["statistics"]] == ["psnr", "distance"]
+    assert [s["name"] for s in manifest["scorer"]["statistics"]] == ["psnr", "contrast", "distance"]
     assert manifest["scorer"]["table"] == {"type": "regularity", "tau": 0.7}
     assert manifest["calibration"]["threshold"] == json.loads((run / "calibration.json").read_text())["threshold"]
 

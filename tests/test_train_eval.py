@@ -107,7 +107,7 @@ def test_evaluate_writes_consistent_metrics_scores_and_pictures(recipe_file: Pat
     assert set(on_disk["auc_per_category"]) == {"appearance", "motion", "joint"}
     with (run / "scores.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0])[:7] == ["video", "frame", "label", "psnr", "distance", "regularity", "score"]
+    assert list(rows[0])[:8] == ["video", "frame", "label", "psnr", "contrast", "distance", "regularity", "score"]
     assert len(rows) == 3 * (24 - 4) and min(int(r["frame"]) for r in rows) == 4  # first T frames left out
     labels = np.array([int(r["label"]) for r in rows])
     scores = np.array([float(r["score"]) for r in rows])
