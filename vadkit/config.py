@@ -274,6 +274,11 @@ class DetectConfig(Section):
         "measure the evidence on pseudo-anomalous copies each under a random photometric shift "
         "(gain, offset, sensor noise), so a statistic whose level moves with the camera earns less weight",
     )
+    threshold_shift: bool = setting(
+        False,
+        "the threshold also covers the calibration frames seen through random photometric shifts "
+        "(gain, offset, sensor noise), so a camera's other hours and settings stay under it",
+    )
     threshold_quantile: float = setting(
         0.99, "threshold = this quantile of the smoothed score on the calibration frames", gt=0, lt=1
     )

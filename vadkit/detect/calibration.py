@@ -249,15 +249,14 @@ def calibrate(
     raw = run.scorer.anomaly(stats, state)
     reference = robust_reference(raw)
     settings = StreamSettings.of(cfg, reference)
-    threshold, smoothed = stream_threshold(raw, offsets, settings, cfg.threshold_quantile)
-    if not np.isfinite(threshold):
-        raise DataError(
-            f"{root}: the calibrated threshold is {threshold} (non-finite scores on normal frames); "
-            "check the model and the calibration data"
-        )
+    plain, all_stats, all_index, shifted = {k: describe(v) for k, v in stats.items()}, stats, video_index, None
+    if cfg.threshold_shift:  # the threshold also covers the frames under camera-like shifts
+        all_stats, all_index, offsets, shifted = _with_shifted(run, registry, clips, cfg, stats, video_index, console)
+        raw = run.scorer.anomaly(all_stats, state)
+    threshold, smoothed = _finite_threshold(raw, offsets, settings, cfg, root)
     result = {
         **_source(run, root, split, clips, video_index, frames, holdout),
-        "statistics": {k: describe(v) for k, v in stats.items()},
+        "statistics": plain,
         "state": state,
         "evidence": evidence,
         "score_raw": describe(raw),
@@ -266,14 +265,52 @@ def calibrate(
         "smoothing": cfg.smoothing,
         "stream": settings.describe(),
         "threshold_quantile": cfg.threshold_quantile,
+        "threshold_shift": shifted,
         "threshold": threshold,
         "overlay_error_scale": float(3.0 * max(error.mean(), 1e-6)),
         "detect": asdict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
     }
-    written = _write(run, result, stats, video_index, offsets, out)
+    written = _write(run, result, all_stats, all_index, offsets, out)
     _report(console, run, result, holdout, split, written)
     return result
+
+
+def _finite_threshold(
+    raw: np.ndarray, offsets: np.ndarray, settings: StreamSettings, cfg: DetectConfig, root: Path
+) -> tuple[float, np.ndarray]:
+    """stream_threshold, refusing a threshold that is not a finite number."""
+    threshold, smoothed = stream_threshold(raw, offsets, settings, cfg.threshold_quantile)
+    if not np.isfinite(threshold):
+        raise DataError(
+            f"{root}: the calibrated threshold is {threshold} (non-finite scores on normal frames); "
+            "check the model and the calibration data"
+        )
+    return threshold, smoothed
+
+
+def _with_shifted(
+    run: TrainedRun,
+    registry: Registry,
+    clips: Any,
+    cfg: DetectConfig,
+    stats: dict[str, np.ndarray],
+    video_index: np.ndarray,
+    console: Console,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
+    """The calibration statistics with those of their shifted copies appended as further videos
+    (vadkit/detect/shifted_threshold.py), the new video index and offsets, and what was added."""
+    from .shifted_threshold import SHIFT_COPIES, shifted_copies
+
+    extra, extra_index, _frames = _score_clips(
+        run, shifted_copies(run, registry, _subset(clips, cfg.calibration_max_frames)), console
+    )
+    extra.pop("_error")
+    merged = {k: np.concatenate([v, np.asarray(extra[k], v.dtype)]) for k, v in stats.items()}
+    index = np.concatenate([video_index, extra_index + int(video_index.max()) + 1])
+    offsets = np.r_[0, np.flatnonzero(np.diff(index)) + 1, index.size]
+    info = {"copies": SHIFT_COPIES, "frames": int(extra_index.size), "shift": "vadkit.pseudo.shift ranges"}
+    return merged, index, offsets, info
 
 
 def _source(

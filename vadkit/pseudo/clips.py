@@ -42,16 +42,20 @@ def pseudo_clips(
 ) -> tuple[list[Any], list[Any], ClipDataset]:
     """(held-out videos, their pseudo-anomalous copies, the clips of those copies); ``shift``:
     each copy seen through its own random photometric shift (:mod:`vadkit.pseudo.shift`)."""
-    m = run.config.model
-    frames = m.frames
     held = held_out_videos(run, registry, root)
-    videos = pseudo_videos(held, copies, frames=frames, seed=seed, kinds=tuple(kinds))
+    videos = pseudo_videos(held, copies, frames=run.config.model.frames, seed=seed, kinds=tuple(kinds))
     if shift:
         videos = shift_all(videos, seed)
-    flow = run.config.flow
-    clips = ClipDataset(  # no flow cache: it is keyed by video, and these frames change with the seed
+    return held, videos, uncached_clips(run, registry, videos)
+
+
+def uncached_clips(run: TrainedRun, registry: Registry, videos: list[Any]) -> ClipDataset:
+    """The run's clips of ``videos`` whose frames are made on the fly (pseudo-anomalies, shifts):
+    no flow cache, which is keyed by video and would mix them up with the originals."""
+    m, flow = run.config.model, run.config.flow
+    return ClipDataset(
         videos,
-        frames=frames,
+        frames=m.frames,
         target=m.target,
         resolution=m.resolution,
         image_channels=m.image_channels,
@@ -59,9 +63,8 @@ def pseudo_clips(
         cache=None,
         flow_scale=flow.scale,
         flow_clip=flow.clip or None,
-        frame_cache=2 * frames + 2,
+        frame_cache=2 * m.frames + 2,
     )
-    return held, videos, clips
 
 
-__all__ = ["held_out_videos", "pseudo_clips"]
+__all__ = ["held_out_videos", "pseudo_clips", "uncached_clips"]
