@@ -275,7 +275,7 @@ class DetectConfig(Section):
         "(gain, offset, sensor noise), so a statistic whose level moves with the camera earns less weight",
     )
     threshold_shift: bool = setting(
-        False,
+        True,
         "the threshold also covers the calibration frames seen through random photometric shifts "
         "(gain, offset, sensor noise), so a camera's other hours and settings stay under it",
     )
