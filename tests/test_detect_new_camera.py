@@ -206,23 +206,25 @@ def test_shift_aware_evidence_and_the_contrast_statistic(scene_run: tuple[Path, 
 
 def test_threshold_shift_covers_shifted_copies_of_the_calibration_frames(scene_run: tuple[Path, Path, str],
                                                                         tmp_path: Path) -> None:
-    """`[detect] threshold_shift`: the calibration frames are scored again under two random
-    photometric shifts each; the scorer's state comes from the plain frames alone, the threshold
-    from all of them, and the stored statistics hold all of them, so a re-derived threshold (another
-    quantile) covers the shifted frames too."""
+    """`[detect] threshold_shift` (the default): the calibration frames are scored again under two
+    random photometric shifts each; the scorer's state comes from the plain frames alone, the
+    threshold from all of them, and the stored statistics hold all of them, so a re-derived
+    threshold (another quantile) covers the shifted frames too. `--no-threshold-shift` keeps
+    the plain frames' threshold."""
     run, _, _ = scene_run
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     registry = default_registry()
-    plain = json.loads((run / "calibration.json").read_text())
-    cal = calibrate(copy, registry, console=Console(quiet=True), overrides={"threshold_shift": True})
+    cal = json.loads((run / "calibration.json").read_text())  # the fixture's: the defaults
+    plain = calibrate(copy, registry, console=Console(quiet=True), overrides={"threshold_shift": False})
+    assert plain["threshold_shift"] is None
     assert cal["threshold_shift"] == {"copies": 2, "frames": 2 * plain["frames"], "shift": "vadkit.pseudo.shift ranges"}
     assert cal["state"]["statistics"] == plain["state"]["statistics"]  # the fit saw the plain frames only
     assert cal["frames"] == plain["frames"] and cal["statistics"] == plain["statistics"]
     assert cal["threshold"] != plain["threshold"]
-    with np.load(copy / "calibration_stats.npz") as z:
+    with np.load(run / "calibration_stats.npz") as z:
         assert z["video_index"].size == 3 * plain["frames"]
-    trained = TrainedRun.open(copy, registry, settings={"detect.threshold_shift": True})
+    trained = TrainedRun.open(run, registry)
     again, _ = resolve_threshold(trained, cal, trained.config.detect)
     assert again == cal["threshold"]
     lower, how = resolve_threshold(trained, cal, trained.configured({"detect.threshold_quantile": 0.9}).detect)
