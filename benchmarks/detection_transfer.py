@@ -6,11 +6,11 @@ test videos are streamed through detection's path at each calibrated threshold (
 
 - previous release: z-score calibration (``[detect] calibration = "zscore"``) on the held-out
   training videos;
-- last release: tail calibration with evidence weights, without the contrast statistic and
-  with evidence on unshifted pseudo-anomalies (``[score] contrast = 0``, ``[detect]
-  evidence_shift = false``);
+- last release: tail calibration with evidence weights, without the contrast statistic, with
+  evidence on unshifted pseudo-anomalies and a threshold from the plain frames only (``[score]
+  contrast = 0``, ``[detect] evidence_shift = false``, ``threshold_shift = false``);
 - this release: the defaults (tail calibration, evidence weights measured on shifted
-  pseudo-anomalies, the contrast statistic) on the same frames;
+  pseudo-anomalies, the contrast statistic, a threshold that covers shifted copies);
 - "+ new-camera fit": after that, ``vadkit calibrate --data NEW_CAMERA`` on the new camera's
   normal (training-split) footage, no labels (the documented new-camera procedure);
 - "+ new-camera fit on footage with anomalies": the same fit on the new camera's test videos
@@ -116,8 +116,8 @@ def streamed_metrics(run: Path, registry: Any, videos: list[Any]) -> dict[str, A
 
 # (row name, [detect] calibration, recipe settings of the copy)
 VARIANTS = (
-    ("previous release", "zscore", ["score.contrast=0", "detect.evidence_shift=false"]),
-    ("last release", "tail", ["score.contrast=0", "detect.evidence_shift=false"]),
+    ("previous release", "zscore", ["score.contrast=0", "detect.evidence_shift=false", "detect.threshold_shift=false"]),
+    ("last release", "tail", ["score.contrast=0", "detect.evidence_shift=false", "detect.threshold_shift=false"]),
     ("this release", "tail", []),
 )
 
