@@ -136,7 +136,8 @@ def table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
               f"{m['loadavg_after'][0]:.1f} after (other processes shared the cores). Frames/s: the model's forward "
               f"pass at batch 8 and {' / '.join(f'{z}x{z}' for z in sizes)}, random weights, median pass of blocks "
               "timed in rounds across the backends (benchmarks/export_speed.py); 'torch fast (recipe)' is the recipe's "
-              "[train] fast mode (channels_last, bf16 only on CPUs with native bf16), every other backend float32; "
+              "[train] fast mode (channels_last, bf16 only on CPUs with native bf16) and 'openvino bf16' OpenVINO in "
+              "bf16 (measured only on CPUs with native bf16); every other backend float32; "
               "flow is not included (only MSTI-Net uses it). AUCs: "
               + (f"{info['data']}, seeds as shown (n), last checkpoint." if info.get("data") else "not measured (--no-train).")]
     return "\n".join(lines) + "\n"
