@@ -66,11 +66,12 @@ def check_patch(patch: int, key: str = "patch") -> int:
     return patch
 
 
-def local_contrast(error: Tensor, window: int) -> Tensor:
+def local_contrast(error: Tensor, window: int, whole: Tensor | None = None) -> Tensor:
     """Per-frame dB of the worst ``window`` x ``window`` mean error over the whole frame's mean
     error (>= 0): how far the worst region stands out of its own frame. A window larger than
-    the frame shrinks to it (contrast 0)."""
-    return psnr_of_error(error) - psnr_of_error(error, min(window, *error.shape[-2:]))
+    the frame shrinks to it (contrast 0). ``whole``: the frame's PSNR when already computed."""
+    whole = psnr_of_error(error) if whole is None else whole
+    return whole - psnr_of_error(error, min(window, *error.shape[-2:]))
 
 
 class _PSNRTerm:
@@ -94,8 +95,10 @@ class _PSNRTerm:
         out = {"psnr": psnr_of_error(error)}
         if self.patch:
             out = {"psnr_patch": psnr_of_error(error, self.patch), **out}
-        if self.contrast:
-            out["contrast"] = local_contrast(error, self.contrast)
+        if self.contrast == self.patch and self.patch:  # the worst window is already measured
+            out["contrast"] = out["psnr"] - out["psnr_patch"]
+        elif self.contrast:
+            out["contrast"] = local_contrast(error, self.contrast, whole=out["psnr"])
         return out
 
     def psnr_protocol(self) -> str:

@@ -238,7 +238,8 @@ def calibrate(
     run, cfg = _open(run, registry, overrides, allow_plugin_change, console)
     root = run.data_root(data_root, purpose="calibration data (normal videos)")
     clips, holdout = calibration_clips(run, registry, root, split, cfg, console)
-    stats, video_index, frames = _score_clips(run, _subset(clips, cfg.calibration_max_frames), console)
+    data = _subset(clips, cfg.calibration_max_frames)
+    stats, video_index, frames = _score_clips(run, data, console)
     error = stats.pop("_error")
     if video_index.size < 2:
         raise DataError(f"{root}: the {split} split gives {video_index.size} clips; calibration needs at least 2")
@@ -251,7 +252,7 @@ def calibrate(
     settings = StreamSettings.of(cfg, reference)
     plain, all_stats, all_index, shifted = {k: describe(v) for k, v in stats.items()}, stats, video_index, None
     if cfg.threshold_shift:  # the threshold also covers the frames under camera-like shifts
-        all_stats, all_index, offsets, shifted = _with_shifted(run, registry, clips, cfg, stats, video_index, console)
+        all_stats, all_index, offsets, shifted = _with_shifted(run, registry, data, stats, video_index, console)
         raw = run.scorer.anomaly(all_stats, state)
     threshold, smoothed = _finite_threshold(raw, offsets, settings, cfg, root)
     result = {
@@ -292,19 +293,17 @@ def _finite_threshold(
 def _with_shifted(
     run: TrainedRun,
     registry: Registry,
-    clips: Any,
-    cfg: DetectConfig,
+    data: Any,
     stats: dict[str, np.ndarray],
     video_index: np.ndarray,
     console: Console,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
-    """The calibration statistics with those of their shifted copies appended as further videos
-    (vadkit/detect/shifted_threshold.py), the new video index and offsets, and what was added."""
+    """The statistics of the calibration clips ``data`` with those of their shifted copies
+    appended as further videos (vadkit/detect/shifted_threshold.py), the new video index and
+    offsets, and what was added."""
     from .shifted_threshold import SHIFT_COPIES, shifted_copies
 
-    extra, extra_index, _frames = _score_clips(
-        run, shifted_copies(run, registry, _subset(clips, cfg.calibration_max_frames)), console
-    )
+    extra, extra_index, _frames = _score_clips(run, shifted_copies(run, registry, data), console)
     extra.pop("_error")
     merged = {k: np.concatenate([v, np.asarray(extra[k], v.dtype)]) for k, v in stats.items()}
     index = np.concatenate([video_index, extra_index + int(video_index.max()) + 1])
