@@ -13,6 +13,9 @@ test videos are streamed through detection's path at each calibrated threshold (
   pseudo-anomalies, the contrast statistic, a threshold that covers shifted copies);
 - "+ new-camera fit": after that, ``vadkit calibrate --data NEW_CAMERA`` on the new camera's
   normal (training-split) footage, no labels (the documented new-camera procedure);
+- "+ new-camera fit, evidence from its footage": the same fit with ``[detect] footage_evidence =
+  true`` (the statistics' weights measured on pseudo-anomalies drawn into the new camera's
+  footage instead of kept from the run's hold-out);
 - "+ new-camera fit on footage with anomalies": the same fit on the new camera's test videos
   themselves (unlabelled, 40-50 % of their frames abnormal), the price of fitting on footage
   that is not known to be normal.
@@ -139,6 +142,12 @@ def variants(run: Path, registry: Any, videos: list[Any], data: Path, own: Path,
         if camera is not None:
             calibrate(copy, registry, camera, console=QUIET, overrides={"calibration": method})
             rows[f"{name} + new-camera fit"] = streamed_metrics(copy, registry, scored)
+    if camera is not None:  # the fit with evidence measured on the new camera's own footage
+        copy = work / "footage_evidence"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(work / "this_release", copy)
+        calibrate(copy, registry, camera, console=QUIET, overrides={"footage_evidence": True})
+        rows["this release + new-camera fit, evidence from its footage"] = streamed_metrics(copy, registry, videos)
     if camera is not None:  # the trade-off: the new camera's first footage already holds anomalies
         copy = work / "contaminated"
         shutil.rmtree(copy, ignore_errors=True)

@@ -29,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # export_speed, next to this file
 
 from export_speed import machine, measure  # noqa: E402
+from zoo_record import add, find, recipe_digest  # noqa: E402
 
 from vadkit import default_registry  # noqa: E402
 from vadkit.atomic import atomic_write_text  # noqa: E402
@@ -56,15 +57,31 @@ def models_with_cpu_recipes(names: list[str] | None) -> list[dict[str, Any]]:
     return models
 
 
-def train_and_eval(recipe: Path, data: Path, out: Path, seed: int, extra: list[str]) -> dict[str, Any]:
+def train_and_eval(model: str, recipe: Path, out: Path, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """`vadkit train --eval` in a child process: wall minutes and the AUCs of metrics.json.
 
-    A seed already finished by an earlier call (its ``zoo_run.json`` beside metrics.json) is read
-    back, not retrained, so a table is built up over several sittings; a seed stopped part-way
-    is resumed by `vadkit train` itself and its minutes then count only the last sitting."""
+    A seed already finished (in ``--record`` with the same merged recipe, or by an earlier call
+    into the same ``--out``: its ``zoo_run.json`` beside metrics.json) is read back, not retrained,
+    so a table is built up over several sittings and machines; a seed stopped part-way is resumed
+    by `vadkit train` itself and its minutes then count only the last sitting."""
+    digest = recipe_digest(recipe)
+    recorded = None if args.quick or args.extra else find(args.record, model, seed, digest)
+    if recorded is not None:
+        return recorded | {"reused": True}
     done_file = out / "zoo_run.json"
     if done_file.is_file() and (out / "metrics.json").is_file():
         return json.loads(done_file.read_text()) | {"reused": True}
+    row = _train(recipe, args.data, out, seed, args.extra)
+    if "micro" in row:
+        atomic_write_text(done_file, json.dumps(row, indent=2) + "\n")
+        if not (args.quick or args.extra):  # the record holds the recipes' own runs only
+            m = machine(int(os.environ.get("ZOO_THREADS", "2")))
+            add(args.record, row | {"model": model, "recipe_digest": digest, "date": time.strftime("%Y-%m-%d"),
+                                    "machine": f"{m['cpu']} ({', '.join(m['flags'])}), {m['threads']} threads"})
+    return row
+
+
+def _train(recipe: Path, data: Path, out: Path, seed: int, extra: list[str]) -> dict[str, Any]:
     sets = [a for s in [f"train.seed={seed}", *extra] for a in ("--set", s)]
     cmd = [sys.executable, "-m", "vadkit", "train", "--recipe", str(recipe), "--data", str(data),
            "--out", str(out), "--eval", *sets]
@@ -75,11 +92,9 @@ def train_and_eval(recipe: Path, data: Path, out: Path, seed: int, extra: list[s
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
         return {"seed": seed, "error": tail[0], "minutes": round(minutes, 2)}
     metrics = json.loads((out / "metrics.json").read_text())
-    row = {"seed": seed, "minutes": round(minutes, 2), "micro": 100 * metrics["auc_micro"],
-           "macro": 100 * metrics["auc_macro"], "pooled": 100 * metrics["detection"]["auc_pooled"],
-           "epochs": metrics.get("checkpoint_epoch"), "loadavg_end": os.getloadavg()[0]}
-    atomic_write_text(done_file, json.dumps(row, indent=2) + "\n")
-    return row
+    return {"seed": seed, "minutes": round(minutes, 2), "micro": 100 * metrics["auc_micro"],
+            "macro": 100 * metrics["auc_macro"], "pooled": 100 * metrics["detection"]["auc_pooled"],
+            "epochs": metrics.get("checkpoint_epoch"), "loadavg_end": os.getloadavg()[0]}
 
 
 def speed(recipe: Path, size: int, quick: bool) -> dict[str, float]:
@@ -139,8 +154,20 @@ def table(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
               "[train] fast mode (channels_last, bf16 only on CPUs with native bf16) and 'openvino bf16' OpenVINO in "
               "bf16 (measured only on CPUs with native bf16); every other backend float32; "
               "flow is not included (only MSTI-Net uses it). AUCs: "
-              + (f"{info['data']}, seeds as shown (n), last checkpoint." if info.get("data") else "not measured (--no-train).")]
+              + (f"{info['data']}, seeds as shown (n), last checkpoint; trained on {_trained_on(rows)}."
+                 if info.get("data") else "not measured (--no-train).")]
     return "\n".join(lines) + "\n"
+
+
+def _trained_on(rows: list[dict[str, Any]]) -> str:
+    """The machines and dates the AUCs come from (recorded seeds may come from other sittings)."""
+    where: dict[str, list[str]] = {}
+    for r in rows:
+        for run in r["runs"]:
+            if "micro" in run:
+                label = f"{run.get('machine', 'this machine')}, {run.get('date', 'this run')}"
+                where.setdefault(label, []).append(f"{r['name']} seed {run['seed']}")
+    return "; ".join(f"{label}: {', '.join(runs)}" for label, runs in where.items()) or "no machine yet"
 
 
 def write_doc(doc: Path, text: str) -> None:
@@ -164,7 +191,7 @@ def measure_models(models: list[dict[str, Any]], args: argparse.Namespace, info:
                "gflops": counted["gflops_per_frame"], "resolution": counted["resolution"], "fps_size": size,
                "fps": speed(m["recipe"], size, args.quick), "runs": []}
         if not args.no_train:
-            row["runs"].append(train_and_eval(m["recipe"], args.data, args.out / m["name"] / "seed0", 0, args.extra))
+            row["runs"].append(train_and_eval(m["name"], m["recipe"], args.out / m["name"] / "seed0", 0, args))
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "runs"} | {"runs": row["runs"]}), flush=True)
         publish(rows, info, args)
@@ -173,8 +200,8 @@ def measure_models(models: list[dict[str, Any]], args: argparse.Namespace, info:
         for row in rows:
             if row["name"] in repeat:
                 for seed in args.more_seeds:
-                    row["runs"].append(train_and_eval(_recipe(models, row), args.data,
-                                                      args.out / row["name"] / f"seed{seed}", seed, args.extra))
+                    row["runs"].append(train_and_eval(row["name"], _recipe(models, row),
+                                                      args.out / row["name"] / f"seed{seed}", seed, args))
                     publish(rows, info, args)
     return rows
 
@@ -202,6 +229,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--within", type=float, default=2.0, help="points of micro AUC from the best seed 0 that earn seeds 1-2")
     p.add_argument("--more-seeds", type=int, nargs="*", default=[1, 2])
     p.add_argument("--set", dest="extra", action="append", default=[], help="recipe override for every training run")
+    p.add_argument("--record", type=Path, default=REPO / "docs" / "measurements" / "zoo_runs.json",
+                   help="finished seeds kept across machines: reused when the merged recipe is unchanged")
     p.add_argument("--quick", action="store_true", help="smoke run: synthetic data, 32x32, 2 steps, one speed round")
     args = p.parse_args()
     if args.quick:

@@ -29,7 +29,7 @@ def calibration_clips(
     applies = own and holdout.active_for(len(clips.videos))
     if applies and holdout.fallback:
         console.print(f"calibration hold-out: {holdout.describe()['fallback']}")
-    info = {**holdout.describe(), "applied": bool(applies)}
+    info = {**holdout.describe(), "applied": bool(applies), "own_training_split": bool(own)}
     if applies:
         held = holdout.held_videos(len(clips.videos))
         info["held_out_videos"] = [clips.videos[i].name for i in sorted(held)]

@@ -274,6 +274,11 @@ class DetectConfig(Section):
         "measure the evidence on pseudo-anomalous copies each under a random photometric shift "
         "(gain, offset, sensor noise), so a statistic whose level moves with the camera earns less weight",
     )
+    footage_evidence: bool = setting(
+        False,
+        "calibrating on footage other than the run's own hold-out (a new camera, `calibrate --data`): "
+        "measure the evidence on pseudo-anomalies drawn into that footage instead of keeping the run's",
+    )
     threshold_shift: bool = setting(
         True,
         "the threshold also covers the calibration frames seen through random photometric shifts "

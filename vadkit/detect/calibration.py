@@ -160,20 +160,24 @@ def check_finite(
 
 
 def _evidence(
-    run: TrainedRun, registry: Registry, root: Path, holdout: dict[str, Any], cfg: DetectConfig, console: Console
+    run: TrainedRun, registry: Registry, root: Path, clips: Any, holdout: dict[str, Any], cfg: DetectConfig,
+    console: Console,
 ) -> dict[str, Any]:
     """Per-statistic evidence for the weights: measured on pseudo-anomalies in the held-out
     videos when calibrating on the run's own hold-out; when calibrating on other footage (a new
-    camera), the evidence of the run's previous calibration of the same checkpoint."""
+    camera), measured on pseudo-anomalies in that footage (``footage_evidence``) or else the
+    evidence of the run's previous calibration of the same checkpoint."""
     if cfg.calibration_weights != "evidence" or cfg.calibration != "tail":
         return {
             "note": f"not used ([detect] calibration = {cfg.calibration!r}, "
             f"calibration_weights = {cfg.calibration_weights!r})"
         }
-    if holdout.get("applied") and holdout.get("videos"):
-        from ..pseudo.evidence import statistic_evidence
+    from ..pseudo.evidence import statistic_evidence
 
+    if holdout.get("applied") and holdout.get("videos"):
         return statistic_evidence(run, registry, root, console=console, shift=cfg.evidence_shift)
+    if cfg.footage_evidence and not holdout.get("own_training_split"):
+        return statistic_evidence(run, registry, root, console=console, shift=cfg.evidence_shift, videos=clips.videos)
     try:
         previous = run.calibration() or {}
     except CheckpointError:  # a damaged earlier calibration is replaced, not a reason to stop
@@ -245,7 +249,7 @@ def calibrate(
         raise DataError(f"{root}: the {split} split gives {video_index.size} clips; calibration needs at least 2")
     check_finite(stats, clips, video_index, frames, root)
     offsets = np.r_[0, np.flatnonzero(np.diff(video_index)) + 1, video_index.size]
-    evidence = _evidence(run, registry, root, holdout, cfg, console)
+    evidence = _evidence(run, registry, root, clips, holdout, cfg, console)
     state = run.scorer.fit(stats, evidence=evidence.get("auc_pooled"), method=cfg.calibration)
     raw = run.scorer.anomaly(stats, state)
     reference = robust_reference(raw)

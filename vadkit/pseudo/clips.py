@@ -39,14 +39,16 @@ def pseudo_clips(
     seed: int = 0,
     kinds: Sequence[str] = KINDS,
     shift: bool = False,
+    videos: list[Any] | None = None,
 ) -> tuple[list[Any], list[Any], ClipDataset]:
     """(held-out videos, their pseudo-anomalous copies, the clips of those copies); ``shift``:
-    each copy seen through its own random photometric shift (:mod:`vadkit.pseudo.shift`)."""
-    held = held_out_videos(run, registry, root)
-    videos = pseudo_videos(held, copies, frames=run.config.model.frames, seed=seed, kinds=tuple(kinds))
+    each copy seen through its own random photometric shift (:mod:`vadkit.pseudo.shift`);
+    ``videos``: draw into these normal videos (a new camera's footage) instead of the run's hold-out."""
+    held = list(videos) if videos is not None else held_out_videos(run, registry, root)
+    copied = pseudo_videos(held, copies, frames=run.config.model.frames, seed=seed, kinds=tuple(kinds))
     if shift:
-        videos = shift_all(videos, seed)
-    return held, videos, uncached_clips(run, registry, videos)
+        copied = shift_all(copied, seed)
+    return held, copied, uncached_clips(run, registry, copied)
 
 
 def uncached_clips(run: TrainedRun, registry: Registry, videos: list[Any]) -> ClipDataset:

@@ -34,13 +34,15 @@ def statistic_evidence(
     copies: int = COPIES,
     seed: int = SEED,
     shift: bool = False,
+    videos: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Pooled pseudo-anomaly AUC of each statistic; ``{"note": why}`` when none can be measured
     (no whole training video held out). ``shift``: every pseudo-video under its own photometric
-    shift, so a statistic whose normal level moves with the camera earns less."""
+    shift, so a statistic whose normal level moves with the camera earns less. ``videos``: draw
+    the pseudo-anomalies into these normal videos (a new camera's footage) instead of the hold-out."""
     scorer = scorer or run.scorer
     try:
-        held, _videos, clips = pseudo_clips(run, registry, root, copies, seed, KINDS, shift=shift)
+        held, _videos, clips = pseudo_clips(run, registry, root, copies, seed, KINDS, shift=shift, videos=videos)
     except DataError as exc:
         return {"note": f"no evidence: {exc}"}
     with Progress(console=console or Console(quiet=True), transient=True) as progress:
@@ -62,8 +64,9 @@ def statistic_evidence(
     return {
         "auc_pooled": aucs,
         "source": (
-            f"pseudo-anomalies ({', '.join(KINDS)}; {copies} copies, seed {seed}) drawn into the held-out "
-            f"training videos {', '.join(v.name for v in held)}"
+            f"pseudo-anomalies ({', '.join(KINDS)}; {copies} copies, seed {seed}) drawn into the "
+            + ("calibration footage's videos " if videos is not None else "held-out training videos ")
+            + ", ".join(v.name for v in held)
             + (", each under its own photometric shift (vadkit.pseudo.shift)" if shift else "")
         ),
         "shifted": shift,
