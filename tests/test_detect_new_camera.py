@@ -155,6 +155,27 @@ def test_new_camera_fit_on_its_normal_footage(scene_run: tuple[Path, Path, str],
     assert cal["threshold"] != json.loads((run / "calibration.json").read_text())["threshold"]
 
 
+def test_footage_evidence_measures_the_weights_on_the_new_camera(scene_run: tuple[Path, Path, str],
+                                                                 tmp_path: Path) -> None:
+    """`calibrate --data NEW --footage-evidence`: the weights come from pseudo-anomalies drawn into
+    the new camera's own footage (its videos named in the source), not from the run's hold-out;
+    the run's own calibration (hold-out, no --data) is unaffected by the setting."""
+    run, _, _ = scene_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    other = _new_camera(tmp_path)
+    registry = default_registry()
+    cal = calibrate(copy, registry, other, console=Console(quiet=True), overrides={"footage_evidence": True})
+    evidence = cal["evidence"]
+    assert "calibration footage's videos 01, 02" in evidence["source"] and "note" not in evidence
+    assert set(evidence["auc_pooled"]) == {"psnr", "contrast", "distance"} and evidence["abnormal_frames"] > 0
+    held_out = json.loads((run / "calibration.json").read_text())["evidence"]["auc_pooled"]
+    assert evidence["auc_pooled"] != held_out  # measured on other frames
+    assert abs(sum(cal["state"]["weights"].values()) - 1) < 1e-9 and np.isfinite(cal["threshold"])
+    own = calibrate(copy, registry, console=Console(quiet=True), overrides={"footage_evidence": True})
+    assert "03" in own["evidence"]["source"] and "calibration footage" not in own["evidence"]["source"]
+
+
 def test_refit_during_detect_fits_each_source_on_its_first_frames(scene_run: tuple[Path, Path, str],
                                                                   tmp_path: Path) -> None:
     """[detect] refit_frames = 20: the first 20 scored frames are never flagged, then the source

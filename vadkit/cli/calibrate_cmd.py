@@ -37,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "calibration",
             "calibration_weights",
             "evidence_shift",
+            "footage_evidence",
             "threshold_shift",
         ),
         rename={"calibration_max_frames": "max_frames"},

@@ -160,7 +160,12 @@ def check_finite(
 
 
 def _evidence(
-    run: TrainedRun, registry: Registry, root: Path, clips: Any, holdout: dict[str, Any], cfg: DetectConfig,
+    run: TrainedRun,
+    registry: Registry,
+    root: Path,
+    clips: Any,
+    holdout: dict[str, Any],
+    cfg: DetectConfig,
     console: Console,
 ) -> dict[str, Any]:
     """Per-statistic evidence for the weights: measured on pseudo-anomalies in the held-out
