@@ -21,7 +21,6 @@ import io
 import json
 import shutil
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ import numpy as np
 from rich.console import Console
 
 from vadkit import default_registry
-from vadkit.builder import build_scorer
+from vadkit.atomic import atomic_write_text
 from vadkit.detect import calibrate
 from vadkit.inference import collect_stats
 from vadkit.postprocess.evidence import pooled_auc
@@ -46,9 +45,9 @@ def measure(run_dir: Path, patch: int, work: Path) -> dict[str, Any]:
     copy = work / f"patch{patch}"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("validation", "plots"))
+    # the copy's own recipe says the patch, so every job that opens it (calibration included) agrees
+    atomic_write_text(copy / "recipe.toml", load_recipe(copy / "recipe.toml", [f"score.patch={patch}"]).to_toml())
     run = TrainedRun.open(copy, registry)
-    recipe = load_recipe(run.folder.recipe, [f"score.patch={patch}"])
-    run = replace(run, recipe=recipe, scorer=build_scorer(recipe, registry))
     cal = calibrate(run, registry, console=QUIET)
     _held, _videos, clips = pseudo_clips(run, registry, run.data_root(), 4, 1)
     scored = collect_stats(run.model, clips, run.scorer, run.device, fast=run.fast, precision=run.precision)
