@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import platform
 import shutil
 import statistics
 import sys
@@ -36,6 +35,7 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # detection_transfer, next to this file
 
 from detection_transfer import make_scenes, tiny_recipe  # noqa: E402
+from export_speed import machine  # noqa: E402
 
 from vadkit import default_registry  # noqa: E402
 from vadkit.atomic import atomic_write_text  # noqa: E402
@@ -121,7 +121,7 @@ def main() -> None:
         print(f"{pair:28s} kept {m['kept weights']:.3f}  footage evidence {m['footage evidence']:.3f}")
     print(verdict)
     if args.out:
-        meta = {"machine": platform.processor() or platform.machine(), "seconds": round(time.perf_counter() - start, 1),
+        meta = {"machine": machine(1), "seconds": round(time.perf_counter() - start, 1),
                 "seeds": args.seeds, "epochs": args.epochs}
         atomic_write_text(args.out, json.dumps({"meta": meta, "medians": medians, "verdict": verdict,
                                                 "per_seed": per_seed}, indent=1) + "\n")
