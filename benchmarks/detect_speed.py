@@ -21,11 +21,11 @@ import torch
 
 from vadkit import default_registry
 from vadkit.builder import build_model, build_scorer
+from vadkit.config import TrainConfig, read_section
 from vadkit.detect.preprocess import Preprocessor
 from vadkit.detect.stream import StreamingScorer
 from vadkit.recipe import load_recipe
 from vadkit.runtime import describe, prepare_model
-from vadkit.config import TrainConfig, read_section
 
 
 def frames(n: int, height: int, width: int):

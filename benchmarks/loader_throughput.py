@@ -25,9 +25,9 @@ import torch
 
 import vadkit
 from vadkit.builder import build_model
-from vadkit.recipe import load_recipe
 from vadkit.data import ClipDataset, FlowCache, make_flow, open_dataset
 from vadkit.data.frame_cache import FrameCache
+from vadkit.recipe import load_recipe
 
 
 def clips_per_s(ds: ClipDataset, workers: int, batch: int, n_batches: int) -> float:

@@ -32,9 +32,9 @@ from vadkit.atomic import atomic_write_text
 from vadkit.detect import calibrate
 from vadkit.inference import collect_stats
 from vadkit.postprocess.evidence import pooled_auc
+from vadkit.pseudo.clips import pseudo_clips
 from vadkit.recipe import load_recipe
 from vadkit.trained_run import TrainedRun
-from vadkit.pseudo.clips import pseudo_clips
 
 QUIET = Console(file=io.StringIO())
 MARGIN = 0.005

@@ -17,9 +17,9 @@ import torch
 
 from vadkit import create_registry
 from vadkit.builder import build_model
+from vadkit.config import LossConfig, read_section
 from vadkit.recipe import load_recipe
 from vadkit.runtime import autocast, cpu_has_native_bf16, prepare_model
-from vadkit.config import LossConfig, read_section
 from vadkit.training.loss import compute_loss
 
 
