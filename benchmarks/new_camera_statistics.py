@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from detection_transfer import QUIET, make_scenes, test_scores, tiny_recipe
+from export_speed import machine
 
 from vadkit import default_registry
 from vadkit.atomic import atomic_write_text
@@ -95,7 +95,7 @@ def main() -> None:
             per_seed[str(seed)] = one_seed(seed, args.epochs, Path(tmp))
         print(seed, json.dumps(per_seed[str(seed)]))
     meta = {
-        "machine": platform.processor() or platform.machine(),
+        "machine": machine(1),  # the CPU and its flags, as every benchmark records them
         "seconds": round(time.perf_counter() - start, 1),
         "epochs": args.epochs,
     }
