@@ -1,7 +1,8 @@
 """A fast, flow-free frame predictor for CPUs: every level strided (the first at 1/2
 resolution), one or two 3x3 convs a level, a light U-Net decoder whose head predicts the
-full-resolution frame by pixel shuffle. Sized for >= 300 frames/s at 128x128 on 2 CPU cores
-(docs/zoo.md has the measurement)."""
+full-resolution frame by pixel shuffle. Sized for >= 300 frames/s at 128x128 on 2 CPU cores.
+It was the zoo's first fast tier; MNAD's parts at an eighth of their widths replaced it on
+validation (docs/zoo.md, "The fast flow-free tier")."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .mnad import _widths
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
-    """conv3x3 (no bias) - BN - ReLU: the fast tier's only block (BN folds into the conv on export)."""
+    """conv3x3 (no bias) - BN - ReLU: this predictor's only block (BN folds into the conv on export)."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
         nn.BatchNorm2d(out_channels),
