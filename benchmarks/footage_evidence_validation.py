@@ -9,7 +9,7 @@ pseudo-anomalies, seed 0, drawn into that footage). Validation streams: other ps
 photometric shift ("shifted"), streamed through detection's path at each fit. No test video of any
 scene is read.
 
-The rule, written before the run (docs/detect.md, "Weights for a new camera"):
+The rule, written before the run (docs/detect-validation.md, "Weights for a new camera"):
 ``footage_evidence = true`` becomes the default only when, median over the seeds, its pooled AUC
 on the validation streams is at most 0.005 below the default's on all four (scene, plain/shifted)
 pairs *and* at least 0.005 above on at least two of them; otherwise the default stays.

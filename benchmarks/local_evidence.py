@@ -7,7 +7,7 @@ with seed 0 in the held-out videos, so with a patch size the calibrated score we
 pseudo-anomalies (seed 1) in the same held-out videos: the pooled AUC of the raw calibrated
 score over every frame of every pseudo-video. No test data is read.
 
-The rule, written before any run (docs/detect.md, "Local evidence"): the detection default is
+The rule, written before any run (docs/detect-validation.md, "Local evidence"): the detection default is
 the patch size with the highest median pooled validation AUC over the runs given; a patch size
 must beat the whole frame (patch = 0, the paper's) by at least 0.005 to replace it.
 

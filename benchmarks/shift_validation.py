@@ -1,6 +1,6 @@
 """Which statistics and which evidence make one threshold hold across videos? Validation only (issue 19).
 
-Ped2's test videos sit at another error level than its held-out training videos (docs/detect.md):
+Ped2's test videos sit at another error level than its held-out training videos (docs/detect-validation.md):
 a score that ranks frames well inside each video can rank them badly pooled over videos. This
 benchmark measures that without test data. Each candidate is a set of ``[score]`` / ``[detect]``
 overrides; for each, the run is re-scored and calibrated the default way on its held-out
@@ -10,7 +10,7 @@ under its own random photometric shift ("shifted": gain 0.7-1.3, offset +-20 gre
 noise 0-4, vadkit.pseudo.shift). The figure is the pooled AUC of the raw calibrated score over
 every frame of every pseudo-video.
 
-The rule, written before any run (docs/detect.md, "One threshold across levels"): the default
+The rule, written before any run (docs/detect-validation.md, "One threshold across levels"): the default
 becomes the candidate with the highest median "shifted" AUC over the runs given, provided it
 beats the current default ("default") there by at least 0.01 and loses at most 0.01 on "plain";
 otherwise the default stays.

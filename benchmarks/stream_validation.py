@@ -13,7 +13,7 @@ is the one the calibration's evidence weights came from):
   frame left out, so the stream starts inside the event (a service restarted or a camera
   switched on during an event; benchmark clips cut mid-event).
 
-The rule for the running normalisation, written before the run (docs/detect.md, "Streams that
+The rule for the running normalisation, written before the run (docs/detect-validation.md, "Streams that
 start inside an event"): ``running_norm = false`` replaces the default ``true`` only when its
 pooled AUC of the detection score is not lower by more than 0.005 on "as drawn" *and* higher by
 at least 0.005 on "starts inside", median over the runs given.

@@ -7,7 +7,7 @@ calibration's threshold, twice: as drawn ("plain") and with each pseudo-video un
 random photometric shift ("shifted", vadkit.pseudo.shift). Reported: the fraction of normal
 frames flagged and the pseudo-anomalous stretches found (events overlapping them).
 
-The rule, written before the run (docs/detect.md, "A threshold that holds at another level"):
+The rule, written before the run (docs/detect-validation.md, "A threshold that holds at another level"):
 ``threshold_shift = true`` becomes the default only when, median over the runs given, it flags at
 most half as many normal frames as the default on the "shifted" streams *and* finds at most one
 stretch fewer on the "plain" streams; otherwise the default stays.

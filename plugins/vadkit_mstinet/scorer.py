@@ -15,7 +15,7 @@ c x c window's error exceeds the whole frame's. It is a ratio of two errors of t
 a change that moves every pixel's error alike (light, gain, a busier scene) leaves it where it
 was, while a small abnormal object raises it. Detection weighs it by its evidence like any
 statistic; the benchmark's regularity (eq. 10) does not use it. The default was chosen on
-validation by a rule written before the run (docs/detect.md, "One threshold across levels").
+validation by a rule written before the run (docs/detect-validation.md, "One threshold across levels").
 """
 
 from __future__ import annotations
