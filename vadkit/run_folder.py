@@ -42,6 +42,7 @@ WRITERS: dict[str, frozenset[str]] = {
     "validate": frozenset({"validation"}),
     "export": frozenset({"export"}),
     "detect": frozenset({"detect", "export"}),  # non-torch backends export into <run>/export
+    "eval --detections": frozenset({"detect"}),  # detection_metrics.json beside the outputs it scores
     "report": frozenset(),
 }
 DETECT_EVENTS = "events.json"  # one per detect output folder, with the score curve picture beside it

@@ -1,4 +1,5 @@
-"""``vadkit eval``: score a run's test split once with its last checkpoint."""
+"""``vadkit eval``: score a run's test split once with its last checkpoint, or (``--detections``)
+score `vadkit detect` outputs against the labels of a dataset root."""
 
 from __future__ import annotations
 
@@ -13,8 +14,21 @@ from ._common import add_plugin_change_flag
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a trained run: AUC, scores.csv, pictures", description=__doc__)
-    p.add_argument("--run", required=True, type=Path, help="run folder written by `vadkit train`")
-    p.add_argument("--data", type=Path, default=None, help="dataset root (default: the one the run trained on)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--run", type=Path, help="run folder written by `vadkit train`")
+    what.add_argument(
+        "--detections",
+        type=Path,
+        help="`vadkit detect` output folder (one source, or one sub-folder per source) to score against "
+        "the labels of --data; writes DETECTIONS/detection_metrics.json",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="dataset root (default: the one the run trained on; with --detections: required, its labels)",
+    )
+    p.add_argument("--split", default="testing", choices=("testing", "training"), help="--detections: labelled split")
     p.add_argument(
         "--set",
         dest="overrides",
@@ -35,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.detections is not None:
+        return run_detections(args)
     from .. import default_registry
     from ..evaluation.evaluate import auc_text, evaluate
     from ._errors import guard_run_outputs, require_run_folder
@@ -58,3 +74,49 @@ def run(args: argparse.Namespace) -> int:
             f"results: {args.run / 'metrics.json'}, {args.run / 'scores.csv'}, pictures in {args.run / 'plots'}"
         )
     return 0
+
+
+def run_detections(args: argparse.Namespace) -> int:
+    """``--detections``: the detection metrics of what `vadkit detect` wrote, against labels."""
+    from .. import default_registry
+    from ..atomic import atomic_write_text
+    from ..errors import OutputError, VadkitError
+    from ..evaluation.detect_outputs import KIND, RESULT_NAME, score_detections
+    from ..evaluation.detection import detection_text
+    from ..output_guard import check_output
+    from ..run_folder import RunFolder
+
+    if args.data is None:
+        raise VadkitError("--detections needs --data: the dataset root whose labels the outputs are scored against")
+    if args.overrides or args.allow_plugin_change:
+        raise VadkitError("--set and --allow-plugin-change apply to --run, not to --detections")
+    out = args.detections / RESULT_NAME
+    run = RunFolder.enclosing(args.detections)  # detect outputs inside a run: RUN/detect/...
+    own = None if run is None else run.root
+    check_output(out, command="eval --detections", inputs=[args.data], own_run=own, force=args.force)
+    if out.is_file() and not args.force and _kind(out) != KIND:
+        raise OutputError(f"{out} exists and was not written by `vadkit eval --detections`; move it or pass --force")
+    console = Console(stderr=args.json)
+    result = score_detections(args.detections, args.data, default_registry(), split=args.split)
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    line = detection_text({"detection": result}) or "no detection metrics"
+    console.print(
+        line.replace("detection at the calibrated threshold", "detect outputs against the labels"), highlight=False
+    )
+    if result["incomplete"]:
+        console.print(f"[yellow]warning:[/] incomplete outputs (status): {result['incomplete']}")
+    if result["at_recall_note"]:
+        console.print(f"no false alarms at 90 % event recall: {result['at_recall_note']}")
+    console.print(f"results: {out}")
+    return 0
+
+
+def _kind(path: Path) -> object:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return data.get("kind") if isinstance(data, dict) else None

@@ -290,6 +290,9 @@ class Detector:
             "min_event": self.cfg.min_event,
             "first_scored_frame": self.pre.window - 1,
             "fps": source.fps,
+            # what re-streams the raw scores at another threshold (`vadkit eval --detections`)
+            "stream": {**self.stream.describe(), "reference": self.stream.reference},
+            "memory_update": self.cfg.memory_update,
         }
 
     def streaming_scorer(self, video: bool) -> StreamingScorer:
