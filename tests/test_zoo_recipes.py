@@ -118,6 +118,7 @@ def test_seeds_job_runs_every_zoo_model(capsys: pytest.CaptureFixture, synth: Pa
                  *SMALL, *ONE_STEP]) == 0
     variants = {v["recipe"]: v for v in json.loads((out / "table.json").read_text())["variants"]}
     assert set(variants) == {recipe.stem for recipe in ZOO_CPU_RECIPES}
+    assert all(v["model"] == name for name, v in variants.items())  # mnad-pred and mnad-recon stay apart
     for name, variant in variants.items():
         assert variant["seeds"] == [0, 1] and len(variant["values"]["auc_micro"]) == 2, name
         assert all((out / name / f"seed{seed}" / "calibration.json").is_file() for seed in (0, 1))

@@ -54,6 +54,13 @@ def ablation_path(ref: str) -> Path:
     return Path(ref)
 
 
+def model_name(stem: str) -> str:
+    """A Table II recipe (``C-concat-fusion``) is its letter; any other recipe is its file stem
+    (``mnad-pred-ped2-cpu`` and ``mnad-recon-ped2-cpu`` stay apart)."""
+    head = stem.split("-")[0]
+    return head if len(head) == 1 and head.isalpha() else stem
+
+
 def parse_seeds(text: str) -> list[int]:
     """``"0,1,2"`` -> [0, 1, 2]; anything else is an error naming the option."""
     try:
@@ -104,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             out = args.out / name if seed is None else args.out / name / f"seed{seed}"
             console.rule(f"[bold]{name}" + ("" if seed is None else f", seed {seed}"))
             metrics = run_one(recipe, out, args, registry, console)
-            row = {"model": name.split("-")[0], "recipe": name, **describe(recipe), **metrics}
+            row = {"model": model_name(name), "recipe": name, **describe(recipe), **metrics}
             results.append(row if seed is None else {**row, "seed": seed})
     args.out.mkdir(parents=True, exist_ok=True)
     if seeds is not None:
