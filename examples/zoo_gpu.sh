@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train and evaluate every paper-scale zoo recipe (recipes/zoo/catalogue.json, role "paper":
-# MSTI-Net, MNAD-pred, FFP, the fast tier) on UCSD Ped2 on one GPU, one after the other, and
+# MSTI-Net, MNAD-pred, MNAD-recon, FFP, the fast tier) on UCSD Ped2 on one GPU, one after the other, and
 # print each model's frame AUC beside the one its paper publishes.
 #
 #   bash examples/zoo_gpu.sh [DATA] [OUT]          # defaults: ../shared/data/ped2 runs/zoo-gpu
@@ -8,7 +8,7 @@
 #   MODELS="mnad-pred ffp" bash examples/zoo_gpu.sh # a subset
 #   DRY_RUN=1 bash examples/zoo_gpu.sh              # print the commands only
 #
-# Without EPOCHS each recipe keeps its own epoch count (MNAD 60, FFP 125, fast 60, MSTI-Net 60):
+# Without EPOCHS each recipe keeps its own epoch count (MNAD-pred and -recon 60, FFP 125, fast 60, MSTI-Net 60):
 # hours on one GPU. Not run yet: no GPU was available when it was written (docs/zoo.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
