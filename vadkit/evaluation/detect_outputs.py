@@ -111,7 +111,8 @@ def _labelled(output: DetectOutput, videos: dict[str, Any], where: str) -> Video
 
 
 def _restream_settings(outputs: list[DetectOutput]) -> tuple[StreamSettings | None, str | None]:
-    """The one stream setting and threshold every output was scored with, or why there is none."""
+    """The stream settings every output was scored with at one fixed threshold (what re-streaming
+    at other thresholds needs), or None and why not."""
     if any("refit" in o.status for o in outputs):
         return None, "a source was re-fitted on its first frames (refit_frames): its threshold changed mid-stream"
     if any(o.status.get("memory_update") for o in outputs):
@@ -121,6 +122,8 @@ def _restream_settings(outputs: list[DetectOutput]) -> tuple[StreamSettings | No
         return None, "events.json records no stream settings (written before this release): run detection again"
     if any(json.dumps(s, sort_keys=True) != json.dumps(streams[0], sort_keys=True) for s in streams):
         return None, "the sources were scored with different stream settings"
+    if len({o.status.get("threshold") for o in outputs}) > 1:
+        return None, "the sources were scored at different thresholds"
     s = streams[0]
     assert isinstance(s, dict)  # checked above
     return StreamSettings(
@@ -152,8 +155,6 @@ def score_detections(folder: Path, data_root: Path, registry: Registry, split: s
     streamed = [_labelled(o, videos, where) for o in outputs]
     fps, merge_gap, min_event = (_one(outputs, k) for k in ("fps", "merge_gap", "min_event"))
     settings, no_recall = _restream_settings(outputs)
-    if settings is not None:
-        _one(outputs, "threshold")
     metrics = detection_metrics(streamed, float(fps), settings, int(merge_gap), int(min_event))
     incomplete = {o.name: o.status.get("status") for o in outputs if o.status.get("status") != "complete"}
     return {
