@@ -76,11 +76,9 @@ def run_one(recipe: Recipe, out: Path, args: argparse.Namespace, registry: Any, 
     """Train, calibrate and evaluate one run folder (or read its metrics with --resume); its
     metrics. Calibration comes before evaluation as in `vadkit train`: detection metrics and
     MNAD's test-time memory update (`[eval] memory_update`) read the calibrated threshold."""
-    from ..detect import calibrate
-    from ..evaluation.evaluate import evaluate
     from ..run_folder import RunFolder
-    from ..trained_run import TrainedRun
     from ..training.trainer import train
+    from .train_cmd import calibrate_and_evaluate
 
     run_folder = RunFolder(out)
     if args.resume and run_folder.metrics.is_file():
@@ -89,9 +87,9 @@ def run_one(recipe: Recipe, out: Path, args: argparse.Namespace, registry: Any, 
         return read_json(run_folder.metrics, METRICS)  # checked: a wrong type is one line naming file and key
     # resuming a finished run trains no further epochs; AUC is computed once, here
     train(recipe, args.data, out, registry, resume=args.resume and run_folder.checkpoint.exists(), console=console)
-    trained = TrainedRun.open(out, registry)  # built once for calibration and evaluation
-    calibrate(trained, registry, data_root=args.data, console=console)
-    return evaluate(trained, registry, data_root=args.data, console=console)
+    metrics = calibrate_and_evaluate(out, registry, args.data, console, evaluate=True)
+    assert metrics is not None  # evaluate=True
+    return metrics
 
 
 def run(args: argparse.Namespace) -> int:

@@ -79,15 +79,24 @@ def _import_after_training_steps() -> None:
     from ..trained_run import TrainedRun  # noqa: F401
 
 
-def _after_training(args: argparse.Namespace, run_folder, registry, console: Console) -> None:
-    """Rank 0 (or the only process): calibration for `vadkit detect`, then the optional eval."""
+def calibrate_and_evaluate(root: Path, registry, data_root: Path, console: Console, *, evaluate: bool) -> dict | None:
+    """What follows training (`vadkit train`, `vadkit ablate`): the calibration for `vadkit
+    detect`, which evaluation's detection metrics and MNAD's test-time memory update also read,
+    then the evaluation when asked for (its metrics); the model is built once for both."""
     from ..detect import calibrate
-    from ..evaluation.evaluate import auc_text, evaluate
+    from ..evaluation.evaluate import evaluate as evaluate_run
     from ..trained_run import TrainedRun
 
-    trained = TrainedRun.open(run_folder.root, registry)  # built once for calibration and evaluation
-    calibrate(trained, registry, data_root=args.data, console=console)  # normal-score stats for `vadkit detect`
+    trained = TrainedRun.open(root, registry)
+    calibrate(trained, registry, data_root=data_root, console=console)
+    return evaluate_run(trained, registry, data_root=data_root, console=console) if evaluate else None
+
+
+def _after_training(args: argparse.Namespace, run_folder, registry, console: Console) -> None:
+    """Rank 0 (or the only process): calibration for `vadkit detect`, then the optional eval."""
+    from ..evaluation.evaluate import auc_text
+
+    metrics = calibrate_and_evaluate(run_folder.root, registry, args.data, console, evaluate=args.eval)
     console.print(f"run folder: {run_folder.root}")
-    if args.eval:
-        metrics = evaluate(trained, registry, data_root=args.data, console=console)
+    if metrics is not None:
         console.print(auc_text(metrics))
