@@ -103,3 +103,28 @@ def test_frame_auc_micro_macro_and_categories() -> None:
     assert m["auc_per_category"]["motion"] == 1.0
     assert 0.0 <= m["auc_per_category"]["appearance"] < 0.5
     assert not math.isnan(m["auc_micro"])
+
+
+@pytest.mark.parametrize("global_step", [0, 7, 40])
+def test_cosine_schedule_resumes_at_its_step_without_a_torch_warning(global_step: int) -> None:
+    """A resumed run's rate is the closed-form cosine value at its step, from the recipe's rate
+    (not the checkpoint's decayed one), and placing it there raises no scheduler-order warning."""
+    import warnings
+    from types import SimpleNamespace
+
+    from vadkit.training.trainer import _scheduler
+
+    total, base = 40, 1e-3
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([param], lr=base * 0.3)  # as a resumed checkpoint leaves it
+    state = SimpleNamespace(cfg=SimpleNamespace(lr_schedule="cosine", lr=base), optimizer=optimizer, global_step=global_step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scheduler = _scheduler(state, total)  # type: ignore[arg-type]
+        expected = base * 0.5 * (1 + math.cos(math.pi * global_step / total))
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(expected)
+        param.grad = torch.ones(1)
+        optimizer.step()
+        scheduler.step()
+    following = base * 0.5 * (1 + math.cos(math.pi * min(global_step + 1, total) / total))
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(following)

@@ -340,12 +340,15 @@ def _fit_budget(state: TrainState, clips: Any, recipe: Recipe, started: float, c
 def _scheduler(state: TrainState, total_steps: int) -> Any:
     if state.cfg.lr_schedule != "cosine":
         return None
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        state.optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
+    for group in state.optimizer.param_groups:
+        group["initial_lr"] = state.cfg.lr  # a resumed optimiser's group holds the decayed rate
+    # last_epoch puts a resumed schedule at its step in closed form: replaying step() before any
+    # optimizer.step() of this process is the order torch warns about
+    return torch.optim.lr_scheduler.LambdaLR(
+        state.optimizer,
+        lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)),
+        last_epoch=state.global_step - 1,
     )
-    for _ in range(state.global_step):
-        scheduler.step()
-    return scheduler
 
 
 def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, task: Any, console: Console) -> None:
