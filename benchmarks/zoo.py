@@ -57,17 +57,20 @@ def models_with_cpu_recipes(names: list[str] | None) -> list[dict[str, Any]]:
     return models
 
 
-def train_and_eval(model: str, recipe: Path, out: Path, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+def train_and_eval(model: str, recipe: Path, folder: Path, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """`vadkit train --eval` in a child process: wall minutes and the AUCs of metrics.json.
 
     A seed already finished (in ``--record`` with the same merged recipe, or by an earlier call
     into the same ``--out``: its ``zoo_run.json`` beside metrics.json) is read back, not retrained,
     so a table is built up over several sittings and machines; a seed stopped part-way is resumed
-    by `vadkit train` itself and its minutes then count only the last sitting."""
+    by `vadkit train` itself and its minutes then count only the last sitting. The run folder,
+    ``folder/seed{N}-{digest}``, is named by the merged recipe's digest, so a recipe changed since
+    an earlier call trains afresh instead of reading back (or resuming) the other recipe's run."""
     digest = recipe_digest(recipe)
     recorded = None if args.quick or args.extra else find(args.record, model, seed, digest)
     if recorded is not None:
         return recorded | {"reused": True}
+    out = folder / f"seed{seed}-{digest}"
     done_file = out / "zoo_run.json"
     if done_file.is_file() and (out / "metrics.json").is_file():
         return json.loads(done_file.read_text()) | {"reused": True}
@@ -191,7 +194,7 @@ def measure_models(models: list[dict[str, Any]], args: argparse.Namespace, info:
                "gflops": counted["gflops_per_frame"], "resolution": counted["resolution"], "fps_size": size,
                "fps": speed(m["recipe"], size, args.quick), "runs": []}
         if not args.no_train:
-            row["runs"].append(train_and_eval(m["name"], m["recipe"], args.out / m["name"] / "seed0", 0, args))
+            row["runs"].append(train_and_eval(m["name"], m["recipe"], args.out / m["name"], 0, args))
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "runs"} | {"runs": row["runs"]}), flush=True)
         publish(rows, info, args)
@@ -201,7 +204,7 @@ def measure_models(models: list[dict[str, Any]], args: argparse.Namespace, info:
             if row["name"] in repeat:
                 for seed in args.more_seeds:
                     row["runs"].append(train_and_eval(row["name"], _recipe(models, row),
-                                                      args.out / row["name"] / f"seed{seed}", seed, args))
+                                                      args.out / row["name"], seed, args))
                     publish(rows, info, args)
     return rows
 
