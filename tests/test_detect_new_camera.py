@@ -250,3 +250,54 @@ def test_threshold_shift_covers_shifted_copies_of_the_calibration_frames(scene_r
     assert again == cal["threshold"]
     lower, how = resolve_threshold(trained, cal, trained.configured({"detect.threshold_quantile": 0.9}).detect)
     assert "recomputed" in how and lower <= cal["threshold"]
+
+
+def test_calibration_says_what_its_threshold_catches(scene_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    """calibration.json's pseudo_recall streams the evidence's pseudo-videos (4 copies of the
+    held-out video, one abnormal stretch each) through detection's path at the calibrated
+    threshold; a threshold below every score catches every stretch and flags every normal frame,
+    one above every score catches none, and each of those gets its warning line."""
+    from vadkit.detect.online import StreamSettings
+    from vadkit.detect.pseudo_recall import pseudo_recall, recall_warnings
+    from vadkit.pseudo.evidence import scored_evidence
+
+    run, data, _ = scene_run
+    cal = json.loads((run / "calibration.json").read_text())
+    recall = cal["pseudo_recall"]
+    assert recall["threshold"] == cal["threshold"] and recall["spans"] == 4 and recall["videos"] == 4
+    assert 0 <= recall["spans_caught"] <= 4 and recall["shifted"] is True
+    assert sum(k["spans"] for k in recall["by_kind"].values()) == 4 and set(recall["by_kind"]) <= {"speed", "object"}
+    registry = default_registry()
+    trained = TrainedRun.open(run, registry)
+    summary, scored = scored_evidence(trained, registry, data, shift=True)
+    assert summary["auc_pooled"] == cal["evidence"]["auc_pooled"]  # the same pseudo-videos as calibration's
+    cfg, settings = trained.config.detect, StreamSettings.of(trained.config.detect, cal["reference"])
+    again = pseudo_recall(scored, trained.scorer, cal["state"], settings, cal["threshold"], cfg)
+    assert {k: again[k] for k in ("spans", "spans_caught", "normal_frames_flagged")} == {
+        k: recall[k] for k in ("spans", "spans_caught", "normal_frames_flagged")
+    }
+    low = pseudo_recall(scored, trained.scorer, cal["state"], settings, -1e9, cfg)
+    assert low["spans_caught"] == 4 and low["normal_frames_flagged"] == low["normal_frames"] > 0
+    assert [w for w in recall_warnings(low | {"shifted": True}, True) if "flags 100 %" in w]
+    high = pseudo_recall(scored, trained.scorer, cal["state"], settings, 1e9, cfg)
+    assert high["spans_caught"] == 0 and high["normal_frames_flagged"] == 0 and high["false_events"] == 0
+    [warning] = recall_warnings(high | {"shifted": True}, True)
+    assert "catches 0 of 4 pseudo-anomalies" in warning and "--no-threshold-shift" in warning
+
+
+def test_detect_repeats_a_blind_calibrations_warning(scene_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    """A calibration whose threshold caught none of its pseudo-anomalies warns again when
+    detection starts with that threshold, and not when another threshold is given."""
+    run, data, _ = scene_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    cal_path = copy / "calibration.json"
+    cal = json.loads(cal_path.read_text())
+    cal["pseudo_recall"] |= {"spans_caught": 0, "by_kind": {}}  # what a blind threshold records
+    cal_path.write_text(json.dumps(cal))
+    registry = default_registry()
+    for settings, warned in (({}, True), ({"threshold": 0.5}, False)):
+        log = io.StringIO()
+        detect(data / "testing" / "frames" / "01", copy, tmp_path / f"out{warned}", registry, video=False,
+               overrides=settings, console=Console(file=log, width=300))
+        assert ("catches 0 of 4 pseudo-anomalies" in log.getvalue()) is warned, log.getvalue()

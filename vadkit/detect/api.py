@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..atomic import clean_stale_temps
@@ -32,6 +33,7 @@ from .online import ScoreStream
 from .outputs import ScoreLog, StatusFile, add_offline_minmax, score_curve
 from .overlay import OverlayWriter
 from .preprocess import Preprocessor
+from .pseudo_recall import recall_warnings
 from .refit import WarmupRefit
 from .sources import FrameSource, open_sources
 from .stream import FrameStats, StreamingScorer
@@ -254,9 +256,19 @@ class Detector:
             )
         self.state = self.calibration["state"]
         self.threshold, self.threshold_rule = resolve_threshold(self.run, self.calibration, self.cfg)
+        self._warn_recall()
         self.stream = stream_settings(self.calibration, self.cfg)  # running normalisation + smoothing of each source
         self.pre = Preprocessor.from_recipe(self.run.recipe, registry, self.run.model.uses_motion)
         self.error_scale = float(self.calibration.get("overlay_error_scale", 0.1))
+
+    def _warn_recall(self) -> None:
+        """Repeat calibration's warning when the threshold in use is the calibrated one and it
+        misses the pseudo-anomalies or floods their normal frames (vadkit/detect/pseudo_recall.py)."""
+        recall = self.calibration.get("pseudo_recall")
+        if not isinstance(recall, dict) or "spans" not in recall or recall.get("threshold") != self.threshold:
+            return
+        for line in recall_warnings(recall, self.calibration.get("threshold_shift") is not None):
+            self.console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
 
     def refit(self) -> WarmupRefit | None:
         """A per-source re-fit of the calibration on its first frames, when asked for."""

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.utils.data import DataLoader, Subset
 
@@ -36,6 +37,7 @@ from ..registry import Registry
 from ..trained_run import TrainedRun
 from .config import detect_settings
 from .online import StreamSettings, flaggable, stream_scores
+from .pseudo_recall import pseudo_recall, recall_text, recall_warnings
 from .running_norm import robust_reference
 from .stream import forward_stats
 
@@ -167,22 +169,23 @@ def _evidence(
     holdout: dict[str, Any],
     cfg: DetectConfig,
     console: Console,
-) -> dict[str, Any]:
-    """Per-statistic evidence for the weights: measured on pseudo-anomalies in the held-out
-    videos when calibrating on the run's own hold-out; when calibrating on other footage (a new
+) -> tuple[dict[str, Any], list[Any]]:
+    """Per-statistic evidence for the weights, and the scored pseudo-videos it was measured on
+    (none when it was not measured here): measured on pseudo-anomalies in the held-out videos
+    when calibrating on the run's own hold-out; when calibrating on other footage (a new
     camera), measured on pseudo-anomalies in that footage (``footage_evidence``) or else the
     evidence of the run's previous calibration of the same checkpoint."""
     if cfg.calibration_weights != "evidence" or cfg.calibration != "tail":
         return {
             "note": f"not used ([detect] calibration = {cfg.calibration!r}, "
             f"calibration_weights = {cfg.calibration_weights!r})"
-        }
-    from ..pseudo.evidence import statistic_evidence
+        }, []
+    from ..pseudo.evidence import scored_evidence
 
     if holdout.get("applied") and holdout.get("videos"):
-        return statistic_evidence(run, registry, root, console=console, shift=cfg.evidence_shift)
+        return scored_evidence(run, registry, root, console=console, shift=cfg.evidence_shift)
     if cfg.footage_evidence and not holdout.get("own_training_split"):
-        return statistic_evidence(run, registry, root, console=console, shift=cfg.evidence_shift, videos=clips.videos)
+        return scored_evidence(run, registry, root, console=console, shift=cfg.evidence_shift, videos=clips.videos)
     try:
         previous = run.calibration() or {}
     except CheckpointError:  # a damaged earlier calibration is replaced, not a reason to stop
@@ -190,8 +193,8 @@ def _evidence(
     kept = previous.get("evidence") if isinstance(previous.get("evidence"), dict) else None
     same_kind = bool(kept and kept.get("shifted", False) == cfg.evidence_shift)
     if kept and same_kind and kept.get("auc_pooled") and previous.get("checkpoint_epoch") == run.epoch:
-        return {**kept, "note": f"kept from the run's previous calibration on {previous.get('data_root')}"}
-    return {"note": "no evidence: no whole training video held out of this calibration; the scorer's weights apply"}
+        return {**kept, "note": f"kept from the run's previous calibration on {previous.get('data_root')}"}, []
+    return {"note": "no evidence: no whole training video held out of this calibration; the scorer's weights apply"}, []
 
 
 def _frames_used(clips: Any, video_index: np.ndarray, frames: np.ndarray) -> list[dict[str, Any]]:
@@ -254,7 +257,7 @@ def calibrate(
         raise DataError(f"{root}: the {split} split gives {video_index.size} clips; calibration needs at least 2")
     check_finite(stats, clips, video_index, frames, root)
     offsets = np.r_[0, np.flatnonzero(np.diff(video_index)) + 1, video_index.size]
-    evidence = _evidence(run, registry, root, clips, holdout, cfg, console)
+    evidence, pseudo = _evidence(run, registry, root, clips, holdout, cfg, console)
     state = run.scorer.fit(stats, evidence=evidence.get("auc_pooled"), method=cfg.calibration)
     raw = run.scorer.anomaly(stats, state)
     reference = robust_reference(raw)
@@ -277,6 +280,7 @@ def calibrate(
         "threshold_quantile": cfg.threshold_quantile,
         "threshold_shift": shifted,
         "threshold": threshold,
+        "pseudo_recall": _recall(run, pseudo, state, settings, threshold, cfg),
         "overlay_error_scale": float(3.0 * max(error.mean(), 1e-6)),
         "detect": asdict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
@@ -297,6 +301,23 @@ def _finite_threshold(
             "check the model and the calibration data"
         )
     return threshold, smoothed
+
+
+def _recall(
+    run: TrainedRun,
+    pseudo: list[Any],
+    state: dict[str, Any],
+    settings: StreamSettings,
+    threshold: float,
+    cfg: DetectConfig,
+) -> dict[str, Any]:
+    """What the threshold catches of the evidence's pseudo-anomalies (vadkit/detect/pseudo_recall.py)."""
+    if not pseudo:
+        return {"note": "not measured: no pseudo-anomalies were scored for this calibration's evidence"}
+    return {
+        **pseudo_recall(pseudo, run.scorer, state, settings, threshold, cfg),
+        "shifted": cfg.evidence_shift,
+    }
 
 
 def _with_shifted(
@@ -364,6 +385,11 @@ def _report(
         f"{result['threshold']:.3f} (quantile {result['threshold_quantile']:g} of the score, smoothing "
         f"{result['smoothing']}) -> {written}"
     )
+    recall = result.get("pseudo_recall") or {}
+    if "spans" in recall:
+        console.print(recall_text(recall), highlight=False)
+        for warning in recall_warnings(recall, result.get("threshold_shift") is not None):
+            console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 def _write(

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..errors import DataError
-from ..inference import collect_stats
+from ..inference import VideoScores, collect_stats
 from ..postprocess.evidence import pooled_auc
 from ..registry import Registry
 from ..scoring import Scorer
@@ -40,11 +40,28 @@ def statistic_evidence(
     (no whole training video held out). ``shift``: every pseudo-video under its own photometric
     shift, so a statistic whose normal level moves with the camera earns less. ``videos``: draw
     the pseudo-anomalies into these normal videos (a new camera's footage) instead of the hold-out."""
+    return scored_evidence(run, registry, root, scorer, console, copies, seed, shift, videos)[0]
+
+
+def scored_evidence(
+    run: TrainedRun,
+    registry: Registry,
+    root: Path,
+    scorer: Scorer | None = None,
+    console: Console | None = None,
+    copies: int = COPIES,
+    seed: int = SEED,
+    shift: bool = False,
+    videos: list[Any] | None = None,
+) -> tuple[dict[str, Any], list[VideoScores]]:
+    """:func:`statistic_evidence` and the scored pseudo-videos behind it (per-frame statistics,
+    labels and kinds), which calibration reuses to see what its threshold catches; no
+    pseudo-video when no evidence could be measured."""
     scorer = scorer or run.scorer
     try:
         held, _videos, clips = pseudo_clips(run, registry, root, copies, seed, KINDS, shift=shift, videos=videos)
     except DataError as exc:
-        return {"note": f"no evidence: {exc}"}
+        return {"note": f"no evidence: {exc}"}, []
     with Progress(console=console or Console(quiet=True), transient=True) as progress:
         scored = collect_stats(
             run.model,
@@ -61,7 +78,7 @@ def statistic_evidence(
     for s in scorer.statistics:
         values = np.concatenate([np.asarray(v.stats[s.name], np.float64) for v in scored]) * s.anomaly_sign
         aucs[s.name] = pooled_auc(values, labels)
-    return {
+    summary = {
         "auc_pooled": aucs,
         "source": (
             f"pseudo-anomalies ({', '.join(KINDS)}; {copies} copies, seed {seed}) drawn into the "
@@ -73,6 +90,7 @@ def statistic_evidence(
         "frames": int(labels.size),
         "abnormal_frames": int(labels.sum()),
     }
+    return summary, scored
 
 
-__all__ = ["statistic_evidence"]
+__all__ = ["statistic_evidence", "scored_evidence"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..detect.pseudo_recall import recall_text, recall_warnings
 from .charts import score_curve, training_figures
 from .collect import RunData
 from .html import Raw, fmt, img, join, kv_table, pct, table, tag
@@ -187,14 +188,26 @@ def calibration(run: RunData) -> Raw | None:
         "hold-out note": holdout.get("fallback") or holdout.get("note"),
         "threshold": cal.get("threshold"),
         "threshold quantile": cal.get("threshold_quantile"),
+        "pseudo-anomalies at the threshold": _recall_fact(cal),
     }
     parts = [
         table(["statistic", "weight", "pooled pseudo-anomaly AUC %"], rows, numeric=(1, 2)) if rows else None,
         kv_table({k: v for k, v in facts.items() if v not in (None, "")}),
     ]
     notes = [n for n in state.get("notes") or [] if isinstance(n, str)]
+    recall = _table(cal, "pseudo_recall")
+    if "spans" in recall:
+        notes += recall_warnings(recall, cal.get("threshold_shift") is not None)
     parts += [tag("p", f"warning: {n}", cls="muted") for n in notes]
     return join([x for x in parts if x is not None])
+
+
+def _recall_fact(cal: dict[str, Any]) -> str | None:
+    """calibration.json's pseudo_recall in words (vadkit/detect/pseudo_recall.py), or its note."""
+    recall = _table(cal, "pseudo_recall")
+    if "spans" in recall:
+        return recall_text(recall).removeprefix("at this threshold ")
+    return recall.get("note")
 
 
 def per_video_table(run: RunData) -> Raw:
