@@ -202,6 +202,8 @@ def test_report_shows_the_weights_and_their_evidence(scene_run: tuple[Path, Path
     cal = json.loads((run / "calibration.json").read_text())
     assert "Calibration: the detection score and its weights" in html and "pooled pseudo-anomaly AUC" in html
     assert cal["evidence"]["source"] in html
+    recall = cal["pseudo_recall"]
+    assert f"{recall['spans_caught']} of {recall['spans']} pseudo-anomalies" in html  # what the threshold catches
 
 
 def test_shift_aware_evidence_and_the_contrast_statistic(scene_run: tuple[Path, Path, str], tmp_path: Path) -> None:
