@@ -22,7 +22,7 @@ import torch
 
 from vadkit import create_registry
 from vadkit.detect.calibration import load_calibration, stream_settings
-from vadkit.detect.pseudo_recall import pseudo_recall, recall_warnings
+from vadkit.detect.pseudo_recall import pseudo_recall, recall_warnings, threshold_source
 from vadkit.pseudo.evidence import scored_evidence
 from vadkit.trained_run import TrainedRun
 
@@ -48,7 +48,7 @@ def row(run_dir: Path, data: Path, registry) -> dict | None:
         "pseudo_spans": recall["spans"],
         "pseudo_caught": recall["spans_caught"],
         "pseudo_normal_flagged": recall["normal_frames_flagged"] / max(1, recall["normal_frames"]),
-        "warned": bool(recall_warnings(recall, cal.get("threshold_shift") is not None)),
+        "warned": bool(recall_warnings(recall, threshold_source(cal, absolute=False))),
         "test_spans": detection.get("anomaly_spans"),
         "test_found": detection.get("spans_found"),
         "test_normal_flagged": detection.get("normal_frames_flagged"),

@@ -280,16 +280,20 @@ def test_calibration_says_what_its_threshold_catches(scene_run: tuple[Path, Path
     }
     low = pseudo_recall(scored, trained.scorer, cal["state"], settings, -1e9, cfg)
     assert low["spans_caught"] == 4 and low["normal_frames_flagged"] == low["normal_frames"] > 0
-    assert [w for w in recall_warnings(low | {"shifted": True}, True) if "flags 100 %" in w]
+    assert [w for w in recall_warnings(low | {"shifted": True}, "quantile") if "flags 100 %" in w]
     high = pseudo_recall(scored, trained.scorer, cal["state"], settings, 1e9, cfg)
     assert high["spans_caught"] == 0 and high["normal_frames_flagged"] == 0 and high["false_events"] == 0
-    [warning] = recall_warnings(high | {"shifted": True}, True)
+    [warning] = recall_warnings(high | {"shifted": True}, "shift")
     assert "catches 0 of 4 pseudo-anomalies" in warning and "--no-threshold-shift" in warning
 
 
-def test_detect_repeats_a_blind_calibrations_warning(scene_run: tuple[Path, Path, str], tmp_path: Path) -> None:
-    """A calibration whose threshold caught none of its pseudo-anomalies warns again when
-    detection starts with that threshold, and not when another threshold is given."""
+def test_detect_says_what_its_threshold_catches(scene_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    """Detection repeats a blind calibration's warning when it starts with the calibrated
+    threshold; with another threshold it counts the calibration's pseudo-anomalies again from
+    calibration_stats.npz (no model run) and says what that threshold catches, with advice that
+    fits how the threshold was set."""
+    from vadkit.detect.calibration import resolve_recall
+
     run, data, _ = scene_run
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
@@ -298,8 +302,28 @@ def test_detect_repeats_a_blind_calibrations_warning(scene_run: tuple[Path, Path
     cal["pseudo_recall"] |= {"spans_caught": 0, "by_kind": {}}  # what a blind threshold records
     cal_path.write_text(json.dumps(cal))
     registry = default_registry()
-    for settings, warned in (({}, True), ({"threshold": 0.5}, False)):
+    said = {}
+    for name, settings in (("calibrated", {}), ("high", {"threshold": 1e9}), ("low", {"threshold": 1e-9})):
         log = io.StringIO()
-        detect(data / "testing" / "frames" / "01", copy, tmp_path / f"out{warned}", registry, video=False,
-               overrides=settings, console=Console(file=log, width=300))
-        assert ("catches 0 of 4 pseudo-anomalies" in log.getvalue()) is warned, log.getvalue()
+        detect(data / "testing" / "frames" / "01", copy, tmp_path / name, registry, video=False,
+               overrides=settings, console=Console(file=log, width=400))
+        said[name] = " ".join(log.getvalue().split())
+    assert "catches 0 of 4 pseudo-anomalies" in said["calibrated"] and "--no-threshold-shift" in said["calibrated"]
+    assert "at this threshold 0 of 4 pseudo-anomalies" in said["high"]
+    assert "catches 0 of 4" in said["high"] and "the given threshold lies above their scores" in said["high"]
+    assert "at this threshold 4 of 4 pseudo-anomalies" in said["low"] and "flags 100 % of the normal frames" in said["low"]
+    trained = TrainedRun.open(run, registry)
+    original = json.loads((run / "calibration.json").read_text())
+    same = resolve_recall(trained, original, trained.config.detect, original["threshold"])
+    assert same is not None and same["spans_caught"] == original["pseudo_recall"]["spans_caught"]
+    moved = trained.configured({"detect.smoothing": 1}).detect  # another stream: counted again from the npz
+    recount = resolve_recall(trained, original, moved, original["threshold"])
+    assert recount is not None and recount is not original["pseudo_recall"] and recount["spans"] == 4
+
+
+def test_eval_puts_the_pseudo_count_beside_the_real_one(scene_run: tuple[Path, Path, str]) -> None:
+    run, _, _ = scene_run
+    metrics = evaluate(run, default_registry(), console=Console(quiet=True))
+    d = metrics["detection"]
+    assert d["pseudo_recall"]["threshold"] == d["settings"]["threshold"] and d["pseudo_recall"]["spans"] == 4
+    assert "anomaly_spans" in d and "spans_found" in d

@@ -25,7 +25,7 @@ from ..stop_signals import deferred, stop_point
 from ..stop_signals import reason as stop_reason
 from ..trained_run import TrainedRun, read_run_config
 from .backends import detector_model
-from .calibration import calibrate, load_calibration, resolve_threshold, stream_settings
+from .calibration import calibrate, load_calibration, resolve_recall, resolve_threshold, stream_settings
 from .config import detect_settings
 from .events import Event, EventMerger
 from .memory_update import NormalFrameUpdater, raw_threshold
@@ -33,7 +33,7 @@ from .online import ScoreStream
 from .outputs import ScoreLog, StatusFile, add_offline_minmax, score_curve
 from .overlay import OverlayWriter
 from .preprocess import Preprocessor
-from .pseudo_recall import recall_warnings
+from .pseudo_recall import recall_text, recall_warnings, threshold_source
 from .refit import WarmupRefit
 from .sources import FrameSource, open_sources
 from .stream import FrameStats, StreamingScorer
@@ -262,12 +262,16 @@ class Detector:
         self.error_scale = float(self.calibration.get("overlay_error_scale", 0.1))
 
     def _warn_recall(self) -> None:
-        """Repeat calibration's warning when the threshold in use is the calibrated one and it
-        misses the pseudo-anomalies or floods their normal frames (vadkit/detect/pseudo_recall.py)."""
-        recall = self.calibration.get("pseudo_recall")
-        if not isinstance(recall, dict) or "spans" not in recall or recall.get("threshold") != self.threshold:
+        """What the threshold in use catches of the calibration's pseudo-anomalies
+        (vadkit/detect/pseudo_recall.py): one line when it is not the calibrated threshold, and
+        calibration's warnings when it misses them or floods their normal frames."""
+        recall = resolve_recall(self.run, self.calibration, self.cfg, self.threshold)
+        if recall is None:
             return
-        for line in recall_warnings(recall, self.calibration.get("threshold_shift") is not None):
+        recounted = id(recall) != id(self.calibration.get("pseudo_recall"))
+        if recounted:
+            self.console.print(recall_text(recall), highlight=False)
+        for line in recall_warnings(recall, threshold_source(self.calibration, absolute=bool(self.cfg.threshold))):
             self.console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
 
     def refit(self) -> WarmupRefit | None:

@@ -37,7 +37,14 @@ from ..registry import Registry
 from ..trained_run import TrainedRun
 from .config import detect_settings
 from .online import StreamSettings, flaggable, stream_scores
-from .pseudo_recall import pseudo_recall, recall_text, recall_warnings
+from .pseudo_recall import (
+    pseudo_arrays,
+    pseudo_from_arrays,
+    pseudo_recall,
+    recall_text,
+    recall_warnings,
+    threshold_source,
+)
 from .running_norm import robust_reference
 from .stream import forward_stats
 
@@ -285,7 +292,7 @@ def calibrate(
         "detect": asdict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
     }
-    written = _write(run, result, all_stats, all_index, offsets, out)
+    written = _write(run, result, all_stats, all_index, offsets, out, pseudo_arrays(pseudo))
     _report(console, run, result, holdout, split, written)
     return result
 
@@ -388,7 +395,7 @@ def _report(
     recall = result.get("pseudo_recall") or {}
     if "spans" in recall:
         console.print(recall_text(recall), highlight=False)
-        for warning in recall_warnings(recall, result.get("threshold_shift") is not None):
+        for warning in recall_warnings(recall, threshold_source(result, absolute=False)):
             console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
@@ -399,11 +406,14 @@ def _write(
     video_index: np.ndarray,
     offsets: np.ndarray,
     out: Path | None = None,
+    pseudo: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """calibration_stats.npz (per-frame statistics, to re-derive thresholds) and calibration.json
+    """calibration_stats.npz (per-frame statistics, to re-derive thresholds, and those of the
+    evidence's pseudo-videos, to count what another threshold catches) and calibration.json
     (or ``out`` and its :func:`stats_path`); the calibration file written."""
     buf = io.BytesIO()
-    np.savez(buf, video_index=video_index, offsets=offsets, **{STAT_PREFIX + k: v for k, v in stats.items()})  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
+    arrays = {STAT_PREFIX + k: v for k, v in stats.items()} | (pseudo or {})
+    np.savez(buf, video_index=video_index, offsets=offsets, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     target = Path(out) if out is not None else run.folder.calibration
     atomic_write_bytes(stats_path(target), buf.getvalue())
     atomic_write_text(target, json.dumps(result, indent=2) + "\n")
@@ -486,8 +496,33 @@ def resolve_threshold(run: TrainedRun, cal: dict[str, Any], cfg: DetectConfig) -
     )
 
 
+def resolve_recall(run: TrainedRun, cal: dict[str, Any], cfg: DetectConfig, threshold: float) -> dict[str, Any] | None:
+    """What ``threshold`` catches of the calibration's pseudo-anomalies under ``cfg``'s stream and
+    event settings: calibration's own count when nothing differs, else counted again from the
+    pseudo-videos' statistics in calibration_stats.npz; None when the calibration kept none."""
+    recall = cal.get("pseudo_recall")
+    if not isinstance(recall, dict) or "spans" not in recall:
+        return None
+    settings = stream_settings(cal, cfg)
+    same = (cfg.merge_gap, cfg.min_event) == (cal["detect"]["merge_gap"], cal["detect"]["min_event"])
+    if recall.get("threshold") == threshold and settings.describe() == cal.get("stream") and same:
+        return recall
+    path = run.root / STATS_NAME
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        scored = pseudo_from_arrays({k: z[k] for k in z.files})
+    if not scored:
+        return None
+    return {
+        **pseudo_recall(scored, run.scorer, cal["state"], settings, threshold, cfg),
+        "shifted": recall.get("shifted"),
+    }
+
+
 __all__ = [
     "calibrate",
+    "resolve_recall",
     "load_calibration",
     "resolve_threshold",
     "stream_settings",

@@ -26,6 +26,7 @@ from ..scoring import Scorer
 from .detection_metrics import VideoDetection, detect_video, true_spans
 from .online import StreamSettings, flaggable
 
+PSEUDO_PREFIX = "pseudo_"  # their arrays in calibration_stats.npz: pseudo_video, ..., pseudo_stat_<name>
 LOW_RECALL = 0.5  # fewer spans caught than this fraction: calibration warns
 HIGH_FLAGGED = 0.2  # more of the pseudo-videos' normal frames flagged than this: calibration warns
 
@@ -81,23 +82,62 @@ def _stream(
     return d, kinds
 
 
-def recall_warnings(recall: dict[str, Any], threshold_shift: bool) -> list[str]:
+def pseudo_arrays(scored: Sequence[VideoScores]) -> dict[str, np.ndarray]:
+    """The scored pseudo-videos as flat arrays for calibration_stats.npz (no object arrays), so
+    detection can count what another threshold catches without running the model again."""
+    if not scored:
+        return {}
+    names = list(scored[0].stats)
+    out: dict[str, np.ndarray] = {
+        "names": np.asarray([v.name for v in scored], dtype=str),
+        "video": np.concatenate([np.full(len(v.frames), i, np.int64) for i, v in enumerate(scored)]),
+        "frame": np.concatenate([np.asarray(v.frames, np.int64) for v in scored]),
+        "label": np.concatenate([np.asarray(v.labels, np.int64) for v in scored]),
+        "kind": np.concatenate([np.asarray(v.categories, dtype=str).reshape(-1) for v in scored]).astype(str),
+    }
+    for name in names:
+        out[f"stat_{name}"] = np.concatenate([np.asarray(v.stats[name], np.float64) for v in scored])
+    return {PSEUDO_PREFIX + k: v for k, v in out.items()}
+
+
+def pseudo_from_arrays(arrays: dict[str, np.ndarray]) -> list[VideoScores]:
+    """The pseudo-videos stored by :func:`pseudo_arrays` (an empty list when none were)."""
+    a = {k.removeprefix(PSEUDO_PREFIX): v for k, v in arrays.items() if k.startswith(PSEUDO_PREFIX)}
+    if "video" not in a or "names" not in a:
+        return []
+    stats = {k.removeprefix("stat_"): v for k, v in a.items() if k.startswith("stat_")}
+    out = []
+    for i, name in enumerate(a["names"].tolist()):
+        rows = a["video"] == i
+        v = VideoScores(str(name), a["frame"][rows].tolist(), a["label"][rows].tolist(), a["kind"][rows].tolist())
+        for k, values in stats.items():
+            v.stats[k] = values[rows].tolist()
+        out.append(v)
+    return out
+
+
+# why a threshold misses the pseudo-anomalies, by where it came from, and what to do about it
+MISSED_BECAUSE = {
+    "shift": "the lighting-shifted copies of the calibration frames ([detect] threshold_shift) score above them: "
+    "this model's score moves more with a lighting change than with these anomalies. For a camera whose "
+    "lighting is steady, calibrate with --no-threshold-shift; otherwise expect missed events",
+    "quantile": "the normal frames' score overlaps the anomalies'; a lower [detect] threshold_quantile trades "
+    "more false alarms for them",
+    "absolute": "the given threshold lies above their scores; a lower one trades more false alarms for them",
+}
+
+
+def recall_warnings(recall: dict[str, Any], source: str) -> list[str]:
     """Warning lines for a threshold that catches fewer than LOW_RECALL of the pseudo-anomalies,
-    or flags more than HIGH_FLAGGED of their normal frames; none for a sound one."""
+    or flags more than HIGH_FLAGGED of their normal frames; none for a sound one. ``source``:
+    how the threshold was set, a key of MISSED_BECAUSE (the advice differs)."""
     spans, caught = int(recall.get("spans") or 0), int(recall.get("spans_caught") or 0)
     where = "drawn into the held-out normal video" + (" under random lighting shifts" if recall.get("shifted") else "")
     out = []
     if spans and caught < LOW_RECALL * spans:
-        why = (
-            "the lighting-shifted copies of the calibration frames ([detect] threshold_shift) score above them: "
-            "this model's score moves more with a lighting change than with these anomalies. For a camera whose "
-            "lighting is steady, calibrate with --no-threshold-shift; otherwise expect missed events"
-            if threshold_shift
-            else "the normal frames' score overlaps the anomalies'; a lower [detect] threshold_quantile trades "
-            "more false alarms for them"
-        )
         out.append(
-            f"the threshold {recall['threshold']:.3f} catches {caught} of {spans} pseudo-anomalies {where}: {why}"
+            f"the threshold {recall['threshold']:.3f} catches {caught} of {spans} pseudo-anomalies {where}: "
+            + MISSED_BECAUSE[source]
         )
     share = int(recall.get("normal_frames_flagged") or 0) / max(1, int(recall.get("normal_frames") or 0))
     if share > HIGH_FLAGGED:
@@ -106,11 +146,19 @@ def recall_warnings(recall: dict[str, Any], threshold_shift: bool) -> list[str]:
             f"pseudo-videos {where}"
             + (
                 ": expect false alarms whenever the light changes ([detect] threshold_shift covers that)"
-                if not threshold_shift and recall.get("shifted")
+                if source != "shift" and recall.get("shifted")
                 else ""
             )
         )
     return out
+
+
+def threshold_source(cal: dict[str, Any], absolute: bool) -> str:
+    """How a threshold was set: "absolute" (given), "shift" (a quantile over the calibration frames
+    and their lighting-shifted copies) or "quantile" (over the plain frames)."""
+    if absolute:
+        return "absolute"
+    return "shift" if cal.get("threshold_shift") is not None else "quantile"
 
 
 def recall_text(recall: dict[str, Any]) -> str:
@@ -126,4 +174,15 @@ def recall_text(recall: dict[str, Any]) -> str:
     )
 
 
-__all__ = ["pseudo_recall", "recall_warnings", "recall_text", "LOW_RECALL", "HIGH_FLAGGED"]
+__all__ = [
+    "pseudo_recall",
+    "pseudo_arrays",
+    "pseudo_from_arrays",
+    "recall_warnings",
+    "threshold_source",
+    "MISSED_BECAUSE",
+    "recall_text",
+    "LOW_RECALL",
+    "HIGH_FLAGGED",
+    "PSEUDO_PREFIX",
+]

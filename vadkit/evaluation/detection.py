@@ -60,7 +60,7 @@ def stream_videos(
 
 def detection_section(run: TrainedRun, videos: list[VideoScores]) -> dict[str, Any]:
     """Detection metrics of the run at its calibrated threshold, or a note saying why not."""
-    from ..detect.calibration import load_calibration, stream_settings
+    from ..detect.calibration import load_calibration, resolve_recall, stream_settings
     from ..detect.detection_metrics import detection_metrics
 
     labelled = [v for v in videos if v.labels and min(v.labels) >= 0]
@@ -70,10 +70,14 @@ def detection_section(run: TrainedRun, videos: list[VideoScores]) -> dict[str, A
         streamed, used = stream_videos(run, labelled)
     except (CheckpointError, DataError) as exc:
         return {"note": f"detection metrics not computed: {exc}"}
-    settings = stream_settings(load_calibration(run), run.config.detect)
+    cal = load_calibration(run)
+    cfg = run.config.detect
+    settings = stream_settings(cal, cfg)
+    pseudo = resolve_recall(run, cal, cfg, used["threshold"])  # the label-free count beside the real one
     return {
         **detection_metrics(streamed, used["fps"], settings, used["merge_gap"], used["min_event"]),
         "settings": used,
+        "pseudo_recall": pseudo if pseudo is not None else {"note": "the calibration kept no pseudo-anomalies"},
     }
 
 

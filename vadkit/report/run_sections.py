@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..detect.pseudo_recall import recall_text, recall_warnings
+from ..detect.pseudo_recall import recall_text, recall_warnings, threshold_source
 from .charts import score_curve, training_figures
 from .collect import RunData
 from .html import Raw, fmt, img, join, kv_table, pct, table, tag
@@ -197,7 +197,7 @@ def calibration(run: RunData) -> Raw | None:
     notes = [n for n in state.get("notes") or [] if isinstance(n, str)]
     recall = _table(cal, "pseudo_recall")
     if "spans" in recall:
-        notes += recall_warnings(recall, cal.get("threshold_shift") is not None)
+        notes += recall_warnings(recall, threshold_source(cal, absolute=False))
     parts += [tag("p", f"warning: {n}", cls="muted") for n in notes]
     return join([x for x in parts if x is not None])
 
