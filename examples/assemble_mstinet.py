@@ -10,16 +10,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from vadkit import create_registry
-from vadkit.assembly import VADModel
-from vadkit.builder import build_model
-from vadkit.interfaces import count_parameters
-from vadkit.recipe import load_recipe
 from vadkit_mstinet.attention import ChannelAttention
 from vadkit_mstinet.decoder import UNetDecoder
 from vadkit_mstinet.encoder import ConvEncoder
 from vadkit_mstinet.fusion import ASTFM
 from vadkit_mstinet.memory import MemoryBank
+
+from vadkit import create_registry
+from vadkit.assembly import VADModel
+from vadkit.builder import build_model
+from vadkit.interfaces import count_parameters
+from vadkit.recipe import load_recipe
 
 
 def assemble(widths: Sequence[int] = (64, 128, 256, 512), frames: int = 4, slots: int = 10) -> VADModel:

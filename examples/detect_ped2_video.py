@@ -52,9 +52,8 @@ def encode(ped2: Path, out: Path, fps: float = 10.0) -> list[str]:
 
 def ground_truth(ped2: Path) -> dict[str, np.ndarray]:
     """Per-video 0/1 frame labels through vadkit.data (ped2.mat, detected automatically)."""
-    from vadkit.data import open_dataset
-
     from vadkit import default_registry
+    from vadkit.data import open_dataset
 
     videos = open_dataset(ped2, default_registry()).videos("testing")
     return {v.name: np.asarray(v.labels, np.uint8) for v in videos}

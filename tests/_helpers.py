@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from vadkit.hookspecs import hookimpl
 from vadkit.recipe import load_recipe

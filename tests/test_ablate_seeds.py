@@ -8,12 +8,12 @@ import math
 from pathlib import Path
 
 import pytest
+from _helpers import TINY_MODEL
 
+from vadkit.ablation.seeds import add_comparisons, csv_text, summarise, table_rows
 from vadkit.cli import main
 from vadkit.cli.ablate_cmd import parse_seeds
-from vadkit.ablation.seeds import add_comparisons, csv_text, summarise, table_rows
 from vadkit.errors import RecipeError
-from _helpers import TINY_MODEL
 
 TINY = TINY_MODEL + """[train]
 epochs = 1

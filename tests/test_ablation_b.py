@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _helpers import REPO
 from torch import Tensor, nn
 
-from _helpers import REPO
 from vadkit.assembly import TwoBranchModel
 from vadkit.builder import build_model
 from vadkit.errors import RecipeError

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from _helpers import REPO
+
 from vadkit.checkpoint import load_checkpoint
 from vadkit.cli import main
 from vadkit.run_folder import RunFolder

@@ -6,15 +6,15 @@ import importlib.util
 
 import pytest
 import torch
-
 from _helpers import REPO
-from vadkit.assembly import VADModel
-from vadkit.errors import AssemblyError
-from vadkit.interfaces import count_parameters
 from vadkit_mstinet.decoder import UNetDecoder
 from vadkit_mstinet.encoder import ConvEncoder
 from vadkit_mstinet.fusion import ASTFM
 from vadkit_mstinet.memory import MemoryBank
+
+from vadkit.assembly import VADModel
+from vadkit.errors import AssemblyError
+from vadkit.interfaces import count_parameters
 
 
 def _example():

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 from vadkit import default_registry
+from vadkit.checkpoint import load_checkpoint
 from vadkit.cli import main
 from vadkit.errors import ResourceError
 from vadkit.recipe import dumps_toml, recipe_from_dict
-from vadkit.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 T = 4

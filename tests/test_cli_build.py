@@ -9,8 +9,8 @@ import sys
 import tomllib
 
 import pytest
-
 from _helpers import EXAMPLE_PLUGIN_DIR, REPO
+
 from vadkit.cli import main
 
 SMALL = [

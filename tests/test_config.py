@@ -10,14 +10,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from test_bad_input import make_dataset, tiny_recipe
 
 from vadkit import config_docs
 from vadkit.cli import main
 from vadkit.config import DetectConfig, read_config, settings_of
 from vadkit.errors import RecipeError
 from vadkit.recipe import dumps_toml, load_recipe, recipe_from_dict
-
-from test_bad_input import make_dataset, tiny_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from _helpers import example_plugin
 from torch import Tensor, nn
 
-from _helpers import example_plugin
 from vadkit.builder import instantiate
 from vadkit.interfaces import Attention, Decoder, Encoder, Fusion, Memory, MemoryOutput, ModelOutput, Scorer
 from vadkit.plugins import create_registry

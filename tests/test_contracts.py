@@ -11,9 +11,9 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 import pytest
+from _helpers import example_plugin, make_plugin
 from torch import nn
 
-from _helpers import example_plugin, make_plugin
 from vadkit import contracts
 from vadkit.builder import build_model
 from vadkit.contracts import check_component, interface_for, missing_methods, required_methods

@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
+from vadkit_data.datasets import FramesDataset
 
 import vadkit
+from vadkit.data import ClipDataset, detect_layout, open_dataset
 from vadkit.errors import DataError, RecipeError
 from vadkit.recipe import recipe_from_dict
-from vadkit.data import ClipDataset, detect_layout, open_dataset
-from vadkit_data.datasets import FramesDataset
 
 
 def frame(i: int, h: int = 24, w: int = 32, gray: bool = False) -> np.ndarray:

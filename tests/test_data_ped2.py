@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from vadkit_data.datasets import FramesDataset
 
 import vadkit
+from vadkit.data import ClipDataset, open_dataset
 from vadkit.errors import DataError
 from vadkit.recipe import recipe_from_dict
-from vadkit.data import ClipDataset, open_dataset
-from vadkit_data.datasets import FramesDataset
 
 PED2 = Path(os.environ.get("VADKIT_PED2", Path(__file__).resolve().parents[2] / "shared/data/ped2"))
 pytestmark = [

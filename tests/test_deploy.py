@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 from rich.console import Console
-
 from test_detect import T, scene, train_calibrated, write_avi
+
 from vadkit import default_registry
 from vadkit.cli import main
 from vadkit.detect import Detector, IterableSource
@@ -26,6 +26,7 @@ from vadkit.detect.multi import MultiDetector
 from vadkit.detect.outputs import read_scores
 from vadkit.detect.stream import StreamingScorer
 from vadkit.export import export_run, read_manifest
+
 
 def needs_onnxruntime() -> None:
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install -e '.[onnx]'")

@@ -5,31 +5,30 @@ held-out calibration, `vadkit eval`'s detection metrics = `vadkit detect` frame 
 from __future__ import annotations
 
 import io
-import shutil
 import json
+import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from rich.console import Console
+from test_detect import tiny_recipe
 
 from vadkit import default_registry
 from vadkit.data.factory import build_clips
 from vadkit.data.synth import generate
 from vadkit.detect import calibrate, detect
 from vadkit.detect.calibration import load_calibration, resolve_threshold
-from vadkit.errors import CheckpointError
 from vadkit.detect.detection_metrics import detection_metrics
 from vadkit.detect.outputs import read_scores
+from vadkit.errors import CheckpointError
 from vadkit.evaluation.detection import stream_videos
 from vadkit.evaluation.evaluate import evaluate
 from vadkit.inference import collect_stats
 from vadkit.recipe import recipe_from_dict
 from vadkit.trained_run import TrainedRun
 from vadkit.training.trainer import train
-
-from test_detect import tiny_recipe
 
 SCENE = {"size": 64, "object_size": 10, "frames": 60}
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from test_detect import tiny_recipe
 
 from vadkit import default_registry
 from vadkit.cli import main
@@ -16,8 +17,6 @@ from vadkit.data.synth import generate
 from vadkit.detect import calibrate
 from vadkit.recipe import recipe_from_dict
 from vadkit.training.trainer import train
-
-from test_detect import tiny_recipe
 
 
 @pytest.fixture(scope="module")

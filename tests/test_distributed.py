@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
+from _helpers import TINY_MODEL
 
 from vadkit.training import distributed
 from vadkit.training.distributed import DistributedError, read_env
-from _helpers import TINY_MODEL
 
 TINY = TINY_MODEL + """[train]
 epochs = {epochs}

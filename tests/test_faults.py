@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_bad_input import make_dataset, tiny_recipe, write_frames
+
 from vadkit import default_registry
 from vadkit.cli import main
 from vadkit.recipe import dumps_toml, recipe_from_dict
@@ -434,8 +434,9 @@ def test_checkpoint_faults_lose_at_most_the_epoch_and_keep_the_log(tmp_path: Pat
     from vadkit.checkpoint import load_checkpoint
 
     assert int(load_checkpoint(out / "checkpoints" / "last.pt")["epoch"]) == 1
-    ends = lambda: [r["epoch"] for r in map(json.loads, (out / "log.jsonl").read_text().splitlines())
-                    if r.get("epoch_end")]
+    def ends():
+        return [r["epoch"] for r in map(json.loads, (out / "log.jsonl").read_text().splitlines())
+                        if r.get("epoch_end")]
     assert ends() == [1]
 
     recipe.write_text(dumps_toml(tiny_recipe(epochs=3)))

@@ -8,13 +8,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-import vadkit
-from vadkit.errors import RecipeError
-from vadkit.recipe import recipe_from_dict
-from vadkit.data import ClipDataset, FlowCache, flow_settings, make_flow, resize_flow
 from vadkit_data.datasets import FramesDataset
 from vadkit_data.flow import DISFlow, FarnebackFlow
+
+import vadkit
+from vadkit.data import ClipDataset, FlowCache, flow_settings, make_flow, resize_flow
+from vadkit.errors import RecipeError
+from vadkit.recipe import recipe_from_dict
 
 
 def texture(h: int = 64, w: int = 96, seed: int = 0) -> np.ndarray:
@@ -172,9 +172,9 @@ def test_flow_cli(tmp_path, capsys):
 def test_raft_loads_only_a_local_file(tmp_path):
     import torch
     from torchvision.models.optical_flow import raft_small
+    from vadkit_data.flow import RAFTFlow
 
     from vadkit.errors import DataError
-    from vadkit_data.flow import RAFTFlow
 
     with pytest.raises(ValueError, match="not found"):
         RAFTFlow(weights=str(tmp_path / "none.pth"))

@@ -70,6 +70,7 @@ def test_cached_clips_equal_decoded_clips(videos_root: Path, registry, tmp_path:
 
 def test_video_file_dataset_trains_with_frame_cache(videos_root: Path, registry, tmp_path: Path) -> None:
     from _helpers import TINY_MODEL
+
     from vadkit.recipe import load_recipe
     from vadkit.training.trainer import train
 
@@ -160,8 +161,9 @@ def test_frame_cache_modes_choose_which_videos_are_cached(frames_root: Path, vid
 
 def _train_tiny(root: Path, out: Path, cache: Path, frame_cache: str, registry) -> dict[str, torch.Tensor]:
     from _helpers import TINY_MODEL
-    from vadkit.recipe import load_recipe
+
     from vadkit.checkpoint import load_checkpoint
+    from vadkit.recipe import load_recipe
     from vadkit.training.trainer import train
 
     (out.parent / f"{frame_cache}.toml").write_text(TINY_MODEL + f"""[train]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import inspect
 
 import pytest
-
 from _helpers import REPO
+
 from vadkit import hookspecs
 from vadkit.plugins import make_plugin_manager
 

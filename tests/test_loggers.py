@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from vadkit.errors import RecipeError
-from vadkit.training.loggers import build_loggers, scalars
 from vadkit.run_folder import RunFolder
+from vadkit.training.loggers import build_loggers, scalars
 
 RECORDS = [
     {"epoch": 1, "step": 1, "global_step": 1, "intensity": 0.5, "total": 0.4, "lr": 1e-3},

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from vadkit_mstinet.memory import MemoryBank
 
 from vadkit.builder import build_model
 from vadkit.errors import RecipeError
@@ -15,7 +16,6 @@ from vadkit.plugins import create_registry
 from vadkit.recipe import load_recipe
 from vadkit.training.diagnostics import MemoryDiagnostics
 from vadkit.training.loss import compute_loss
-from vadkit_mstinet.memory import MemoryBank
 
 REGISTRY = create_registry(autoload=False)
 ITEMS = [(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0)]  # p0, p1, p2 (unit vectors)

@@ -15,15 +15,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from _helpers import TINY_MODEL
 
 import vadkit
 from vadkit.cli import main
 from vadkit.evaluation.evaluate import evaluate
 from vadkit.recipe import load_recipe
-from vadkit.training.resume_check import ResumeMismatch, check_resume
 from vadkit.run_folder import RunFolder
+from vadkit.training.resume_check import ResumeMismatch, check_resume
 from vadkit.training.trainer import train
-from _helpers import TINY_MODEL
 
 TINY = TINY_MODEL + """[train]
 epochs = 2

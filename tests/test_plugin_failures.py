@@ -14,8 +14,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from _helpers import make_plugin
+
 from vadkit.builder import build_model
 from vadkit.cli import main
 from vadkit.errors import RecipeError, RegistryError
@@ -221,8 +221,9 @@ def test_a_plugin_with_an_unknown_hook_is_recorded_and_the_rest_still_load(
 
 
 def test_an_in_process_plugin_with_an_unknown_hook_still_raises() -> None:
-    import pluggy
     import types
+
+    import pluggy
 
     import vadkit
 

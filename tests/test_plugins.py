@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from _helpers import example_plugin, make_plugin
+
 from vadkit.errors import RegistryError
 from vadkit.plugins import BUILTIN_NAME, DISABLE_AUTOLOAD_ENV, create_registry
 

@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from test_bad_input import make_dataset, tiny_recipe
 
 from vadkit.cli import main
 from vadkit.recipe import dumps_toml
-
-from test_bad_input import make_dataset, tiny_recipe
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from _helpers import EXAMPLE_PLUGIN_DIR, REPO, SMALL_RESOLUTION, example_plugin, make_plugin, small_overrides
+
 from vadkit.builder import build_model, build_scorer
 from vadkit.errors import RecipeError
 from vadkit.plugins import create_registry

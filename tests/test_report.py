@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import TINY_MODEL
 
 import vadkit
 from vadkit.cli import main
@@ -21,7 +22,6 @@ from vadkit.recipe import load_recipe
 from vadkit.report import write_report
 from vadkit.report.compare import PAPER_TABLE_II, seed_groups
 from vadkit.training.trainer import train
-from _helpers import TINY_MODEL
 
 TINY = TINY_MODEL + """[train]
 epochs = 2

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from vadkit.cli import main
+from vadkit.config import TrainConfig, read_section
 from vadkit.errors import RecipeError
 from vadkit.recipe import load_recipe, recipe_from_dict
+from vadkit.run_folder import RunFolder
 from vadkit.run_schema import METRICS, RUN_INFO, RunFileError, clean, read_json, require
-from vadkit.config import TrainConfig, read_section
 from vadkit.training.budget import plan_epochs
 from vadkit.training.resume_check import changed_keys, resumable
-from vadkit.run_folder import RunFolder
 
 
 def test_the_run_folder_names_its_parts(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_bad_input import make_dataset, tiny_recipe
 
 from vadkit.cli import main
 from vadkit.config import read_config
@@ -15,8 +16,6 @@ from vadkit.data.clips import ClipDataset
 from vadkit.data.video import Video
 from vadkit.errors import RecipeError
 from vadkit.recipe import dumps_toml, recipe_from_dict
-
-from test_bad_input import make_dataset, tiny_recipe
 
 
 class ArrayVideo(Video):

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vadkit.config import EvalConfig, read_section
 from vadkit.errors import RecipeError
-from vadkit.inference import VideoScores, score_videos
 from vadkit.evaluation.metrics import frame_auc, stat_auc
+from vadkit.inference import VideoScores, score_videos
 from vadkit.postprocess.temporal import gaussian_kernel, smooth_series
 from vadkit.recipe import load_recipe
 from vadkit.scoring import Scorer, Statistic, minmax
-from vadkit.config import EvalConfig, read_section
 
 
 class PSNROnly(Scorer):

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from test_detect import T, scene, tiny_recipe
+
 from vadkit.data import build_clips
 from vadkit.detect import calibrate, detect
 from vadkit.detect.outputs import read_scores

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from _helpers import TINY_MODEL
 
 import vadkit
+from vadkit.checkpoint import load_checkpoint
 from vadkit.errors import RecipeError
 from vadkit.recipe import load_recipe
 from vadkit.training import budget
-from vadkit.checkpoint import load_checkpoint
 from vadkit.training.trainer import train
-from _helpers import TINY_MODEL
 
 TINY = TINY_MODEL + """[train]
 epochs = 4

@@ -8,7 +8,6 @@ import pytest
 import timm
 import torch
 from safetensors.torch import save_file
-
 from vadkit_timm.encoder import TimmEncoder
 
 

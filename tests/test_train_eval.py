@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _helpers import TINY_MODEL
 from sklearn.metrics import roc_auc_score
 
 import vadkit
+from vadkit.checkpoint import load_checkpoint
 from vadkit.errors import CheckpointError
 from vadkit.evaluation.evaluate import evaluate
 from vadkit.recipe import load_recipe
-from vadkit.checkpoint import load_checkpoint
 from vadkit.training.loss import NonFiniteLossError
 from vadkit.training.trainer import train
-from _helpers import TINY_MODEL
 
 TINY = TINY_MODEL + """[train]
 epochs = 2
@@ -205,10 +205,9 @@ def test_eval_with_temporal_smoothing_reports_the_unsmoothed_protocol_beside(rec
                                                                             tmp_path: Path) -> None:
     """[eval] temporal_sigma: scores.csv keeps the raw statistics, its regularity is eq. 10 on the
     smoothed ones, and metrics.json also holds the paper's unsmoothed AUC of the same run."""
+    from vadkit.cli import main
     from vadkit.postprocess.temporal import smooth_series
     from vadkit.scoring import minmax
-
-    from vadkit.cli import main
 
     run = train(load_recipe(recipe_file), synth, tmp_path / "run", registry).root
     assert main(["eval", "--run", str(run), "--set", "model.frames=2"]) == 2  # only [eval] keys

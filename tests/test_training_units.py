@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
+from vadkit.checkpoint import atomic_save, check_compatible, load_checkpoint, rng_state, set_rng_state
+from vadkit.config import LossConfig, TrainConfig, read_section
 from vadkit.errors import CheckpointError, RecipeError
-from vadkit.inference import VideoScores
 from vadkit.evaluation.metrics import frame_auc
+from vadkit.inference import VideoScores
 from vadkit.interfaces import MemoryOutput, ModelOutput
 from vadkit.recipe import recipe_from_dict
-from vadkit.config import LossConfig, TrainConfig, read_section
-from vadkit.checkpoint import atomic_save, check_compatible, load_checkpoint, rng_state, set_rng_state
 from vadkit.training.loss import NonFiniteLossError, check_finite, compute_loss
 
 

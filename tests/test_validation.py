@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import TINY_MODEL
 
 import vadkit
 from vadkit.cli import main
@@ -18,7 +19,6 @@ from vadkit.recipe import load_recipe
 from vadkit.training.trainer import train
 from vadkit.validation import pseudo_videos
 from vadkit.validation.validate import validate
-from _helpers import TINY_MODEL
 
 T = 4
 

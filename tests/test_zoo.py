@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from _helpers import REPO
-from vadkit.config import read_config
+
 from vadkit.builder import build_model
 from vadkit.cli import main
 from vadkit.cli.zoo_cmd import read_catalogue
+from vadkit.config import read_config
 from vadkit.errors import VadkitError
 from vadkit.plugins import create_registry
 from vadkit.recipe import load_recipe

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-
 from _helpers import REPO
+
+from vadkit.cli import main
 from vadkit.config import read_config
 from vadkit.recipe import load_recipe
-from vadkit.cli import main
 from vadkit.run_folder import RunFolder
 
 ZOO_RECIPES = sorted((REPO / "recipes" / "zoo").glob("*.toml"))
