@@ -52,7 +52,9 @@ def main() -> None:
         test = json.loads((run / "metrics.json").read_text())
         rows.append({"run": str(run), "validation_micro": val["auc_micro"], "test_micro": test["auc_micro"],
                      "validation_psnr_only": val["diagnostics"].get("auc_micro_psnr_only"),
-                     "test_psnr_only": test["diagnostics"].get("auc_micro_psnr_only")})
+                     "test_psnr_only": test["diagnostics"].get("auc_micro_psnr_only"),
+                     "validation_distance_only": val["diagnostics"].get("auc_micro_distance_only"),
+                     "test_distance_only": test["diagnostics"].get("auc_micro_distance_only")})
         print(f"{run}: validation {100 * val['auc_micro']:.1f}, test {100 * test['auc_micro']:.1f}", flush=True)
     v = [r["validation_micro"] for r in rows]
     t = [r["test_micro"] for r in rows]
