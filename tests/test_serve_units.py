@@ -274,6 +274,37 @@ def test_which_calibration_and_refit_each_camera_gets() -> None:
     assert calib(threshold=4.0) == (4.0, 0, "run")  # an absolute threshold is never re-fitted
 
 
+def test_a_camera_threshold_blind_to_its_pseudo_anomalies_is_warned_about_at_start() -> None:
+    """A camera whose threshold is the one its calibration found blind (vadkit/detect/
+    pseudo_recall.py) gets calibration's warning at start, named by its key; a camera on the
+    run's own threshold is left to the run's check."""
+    import io
+    from dataclasses import asdict
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from vadkit.config import DetectConfig
+    from vadkit.detect.online import StreamSettings
+    from vadkit.serve.calibrations import camera_calibration
+    from vadkit.serve.config import CameraConfig
+
+    cfg = DetectConfig()
+    recall = {"threshold": 4.0, "spans": 8, "spans_caught": 1, "normal_frames": 100, "normal_frames_flagged": 0,
+              "shifted": True}
+    cal = {"state": {"method": "tail"}, "threshold_shift": {"copies": 2}, "pseudo_recall": recall,
+           "stream": StreamSettings.of(cfg, None).describe(), "detect": asdict(cfg)}
+    log = io.StringIO()
+    detector = SimpleNamespace(cfg=cfg, calibration=cal, stream=None, threshold=1.5, threshold_rule="the run's",
+                               run=None, console=Console(file=log, width=400))
+    camera_calibration(detector, CameraConfig(url="rtsp://x"), Path("cameras.toml"), 0)
+    assert log.getvalue() == ""  # the run's threshold: Detector said it when the model loaded
+    camera_calibration(detector, CameraConfig(url="rtsp://x", threshold=4.0), Path("cameras.toml"), 1)
+    said = " ".join(log.getvalue().split())
+    assert "cameras[1]: the threshold 4.000 catches 1 of 8 pseudo-anomalies" in said
+    assert "the given threshold lies above their scores" in said
+
+
 @pytest.mark.skipif(not HAS_MOSQUITTO, reason="mosquitto is not installed")
 def test_check_leaves_a_running_service_alone(tmp_path: Path) -> None:
     """--check next to a running service: no client-id takeover, no retained "offline", nothing

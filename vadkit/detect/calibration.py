@@ -496,18 +496,22 @@ def resolve_threshold(run: TrainedRun, cal: dict[str, Any], cfg: DetectConfig) -
     )
 
 
-def resolve_recall(run: TrainedRun, cal: dict[str, Any], cfg: DetectConfig, threshold: float) -> dict[str, Any] | None:
+def resolve_recall(
+    run: TrainedRun, cal: dict[str, Any], cfg: DetectConfig, threshold: float, stats_file: Path | None = None
+) -> dict[str, Any] | None:
     """What ``threshold`` catches of the calibration's pseudo-anomalies under ``cfg``'s stream and
     event settings: calibration's own count when nothing differs, else counted again from the
-    pseudo-videos' statistics in calibration_stats.npz; None when the calibration kept none."""
+    pseudo-videos' statistics in ``stats_file`` (the run's calibration_stats.npz by default);
+    None when the calibration kept none."""
     recall = cal.get("pseudo_recall")
     if not isinstance(recall, dict) or "spans" not in recall:
         return None
     settings = stream_settings(cal, cfg)
-    same = (cfg.merge_gap, cfg.min_event) == (cal["detect"]["merge_gap"], cal["detect"]["min_event"])
+    made: dict[str, Any] = cal["detect"] if isinstance(cal.get("detect"), dict) else {}
+    same = (cfg.merge_gap, cfg.min_event) == (made.get("merge_gap"), made.get("min_event"))
     if recall.get("threshold") == threshold and settings.describe() == cal.get("stream") and same:
         return recall
-    path = run.root / STATS_NAME
+    path = stats_file or run.root / STATS_NAME
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as z:

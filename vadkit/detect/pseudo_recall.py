@@ -132,7 +132,9 @@ def recall_warnings(recall: dict[str, Any], source: str) -> list[str]:
     or flags more than HIGH_FLAGGED of their normal frames; none for a sound one. ``source``:
     how the threshold was set, a key of MISSED_BECAUSE (the advice differs)."""
     spans, caught = int(recall.get("spans") or 0), int(recall.get("spans_caught") or 0)
-    where = "drawn into the held-out normal video" + (" under random lighting shifts" if recall.get("shifted") else "")
+    where = "drawn into the calibration's normal video" + (
+        " under random lighting shifts" if recall.get("shifted") else ""
+    )
     out = []
     if spans and caught < LOW_RECALL * spans:
         out.append(

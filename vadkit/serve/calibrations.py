@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 
-from ..detect.calibration import STAT_PREFIX, stats_path, stream_settings, stream_threshold
+from ..detect.calibration import STAT_PREFIX, resolve_recall, stats_path, stream_settings, stream_threshold
 from ..detect.online import StreamSettings
+from ..detect.pseudo_recall import recall_warnings, threshold_source
 from ..detect.refit import WarmupRefit
 from ..errors import CheckpointError, DataError
 from .config import CameraConfig, ConfigError, read_camera_file
@@ -66,8 +68,25 @@ def camera_calibration(detector: Any, cam: CameraConfig, file: Path, index: int)
         threshold, rule = _threshold(file, key, path, cal, stream, cfg, detector.run.scorer)
     if cam.threshold:  # an absolute threshold: no re-fit (not even [detect] refit_frames) moves it
         threshold, rule, refit = cam.threshold, "absolute (this camera's threshold)", 0
+    if cam.calibration or cam.threshold:  # the run's own threshold was checked when the model loaded
+        _warn_recall(detector, cam, cal, float(threshold), Path(cam.calibration) if cam.calibration else None, index)
     source = cam.calibration or "run"
     return CameraCalibration(source, cal, cal["state"], stream, float(threshold), rule, refit)
+
+
+def _warn_recall(
+    detector: Any, cam: CameraConfig, cal: dict[str, Any], threshold: float, path: Path | None, index: int
+) -> None:
+    """This camera's threshold against its calibration's pseudo-anomalies (vadkit/detect/pseudo_recall.py)."""
+    if not isinstance(cal.get("pseudo_recall"), dict) or "spans" not in cal["pseudo_recall"]:
+        return  # calibrated before this check existed, or without pseudo-anomalies
+    stats = stats_path(path) if path is not None else None
+    recall = resolve_recall(detector.run, cal, detector.cfg, threshold, stats)
+    if recall is None:
+        return
+    absolute = bool(cam.threshold or detector.cfg.threshold)
+    for line in recall_warnings(recall, threshold_source(cal, absolute=absolute)):
+        detector.console.print(f"[yellow]warning:[/] cameras[{index}]: {escape(line)}", highlight=False)
 
 
 def _check_scorer(file: Path, key: str, path: Path, cal: dict[str, Any], run: Any) -> None:
