@@ -203,6 +203,7 @@ def test_report_shows_the_weights_and_their_evidence(scene_run: tuple[Path, Path
     assert cal["evidence"]["source"] in html
     recall = cal["pseudo_recall"]
     assert f"{recall['spans_caught']} of {recall['spans']} pseudo-anomalies" in html  # what the threshold catches
+    assert "held-out normal flagged %" in html and "pseudo caught" in html  # the operating points
 
 
 def test_shift_aware_evidence_and_the_contrast_statistic(scene_run: tuple[Path, Path, str], tmp_path: Path) -> None:
@@ -326,3 +327,29 @@ def test_eval_puts_the_pseudo_count_beside_the_real_one(scene_run: tuple[Path, P
     d = metrics["detection"]
     assert d["pseudo_recall"]["threshold"] == d["settings"]["threshold"] and d["pseudo_recall"]["spans"] == 4
     assert "anomaly_spans" in d and "spans_found" in d
+
+
+def test_operating_points_show_the_trade_off_the_quantile_sits_on(scene_run: tuple[Path, Path, str], tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """calibration.json's operating_points: one row per quantile (0.9-0.999 and the configured
+    one), the configured row being the calibration's threshold; a higher quantile never lowers
+    the threshold, flags no more held-out frames and catches no more pseudo-anomalies.
+    `vadkit calibrate --operating-points` prints them."""
+    from vadkit.cli import main
+
+    run, _, _ = scene_run
+    cal = json.loads((run / "calibration.json").read_text())
+    rows = cal["operating_points"]
+    assert [r["quantile"] for r in rows] == [0.9, 0.95, 0.98, 0.99, 0.995, 0.999]
+    [chosen] = [r for r in rows if r["quantile"] == cal["threshold_quantile"]]
+    assert chosen["threshold"] == cal["threshold"] and chosen["pseudo_caught"] == cal["pseudo_recall"]["spans_caught"]
+    for low, high in zip(rows, rows[1:]):
+        assert high["threshold"] >= low["threshold"] and high["plain_flagged"] <= low["plain_flagged"]
+        assert high["shifted_flagged"] <= low["shifted_flagged"] and high["pseudo_caught"] <= low["pseudo_caught"]
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    assert main(["calibrate", "--run", str(copy), "--operating-points", "--no-threshold-shift"]) == 0
+    out = capsys.readouterr().out
+    assert "operating points" in out and "0.999" in out
+    plain = json.loads((copy / "calibration.json").read_text())["operating_points"]
+    assert all("shifted_flagged" not in r for r in plain)  # no shifted copies without threshold_shift

@@ -43,6 +43,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         rename={"calibration_max_frames": "max_frames"},
     )
     p.add_argument(
+        "--operating-points",
+        action="store_true",
+        help="also print, for threshold quantiles 0.9-0.999, the threshold, the held-out normal frames it flags "
+        "(plain and under lighting shifts) and the pseudo-anomalies it catches (always stored in "
+        "calibration.json, operating_points)",
+    )
+    p.add_argument(
         "--force",
         action="store_true",
         help="write even where an output is an input or a file of a run (see docs/architecture.md)",
@@ -72,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         overrides=overrides,
         allow_plugin_change=args.allow_plugin_change,
         out=args.out,
+        show_operating_points=args.operating_points,
     )
     return 0
 

@@ -36,7 +36,8 @@ from ..errors import CheckpointError, DataError
 from ..registry import Registry
 from ..trained_run import TrainedRun
 from .config import detect_settings
-from .online import StreamSettings, flaggable, stream_scores
+from .online import StreamSettings
+from .operating_points import operating_points, operating_points_table
 from .pseudo_recall import (
     pseudo_arrays,
     pseudo_from_arrays,
@@ -47,6 +48,7 @@ from .pseudo_recall import (
 )
 from .running_norm import robust_reference
 from .stream import forward_stats
+from .thresholds import stream_threshold
 
 VERSION = 4  # 4: scale-free tail calibration with evidence weights (3: z-scores)
 QUANTILES = (0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.995, 0.999)
@@ -77,38 +79,6 @@ def _subset(clips: Any, max_frames: int) -> Any:
             keep.append(i)
             seen[vi] = seen.get(vi, 0) + 1
     return Subset(clips, keep)
-
-
-def threshold_of(smoothed: np.ndarray, quantile: float) -> float:
-    return float(np.quantile(np.asarray(smoothed, np.float64), quantile))
-
-
-def video_scores(raw: np.ndarray, offsets: np.ndarray, settings: StreamSettings, threshold: float) -> np.ndarray:
-    """Detection scores of the calibration frames that may be flagged (smoothing window full,
-    warm-up over), each video streamed on its own exactly as detection streams a source. When
-    every calibration video is shorter than the running warm-up, the frames whose smoothing
-    window is full stand in (short calibration videos still give a threshold)."""
-    streamed = [(stream_scores(raw[a:b], settings, threshold)[0], b - a) for a, b in zip(offsets[:-1], offsets[1:])]
-    parts = [s[flaggable(n, settings)] for s, n in streamed]
-    if not any(p.size for p in parts):
-        parts = [s[np.arange(n) >= settings.smoothing - 1] for s, n in streamed]
-    return np.concatenate(parts) if parts else np.zeros(0)
-
-
-def stream_threshold(
-    raw: np.ndarray, offsets: np.ndarray, settings: StreamSettings, quantile: float
-) -> tuple[float, np.ndarray]:
-    """(threshold, full-window scores): the ``quantile`` of the streamed normal score.
-
-    With the running normalisation the scores depend on the threshold (flagged frames do not
-    update it), so the quantile is iterated to a fixed point (two rounds settle it)."""
-    threshold = float("inf")
-    for _ in range(3 if settings.running_norm else 1):
-        scores = video_scores(raw, offsets, settings, threshold)
-        if scores.size == 0:
-            raise DataError(f"no calibration video is longer than the smoothing window ({settings.smoothing} frames)")
-        threshold = threshold_of(scores, quantile)
-    return threshold, scores
 
 
 def _score_clips(run: TrainedRun, data: Any, console: Console) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -245,6 +215,7 @@ def calibrate(
     overrides: dict[str, Any] | None = None,
     allow_plugin_change: bool = False,
     out: Path | None = None,
+    show_operating_points: bool = False,
 ) -> dict[str, Any]:
     """Score the normal clips of ``split`` with the run's model and scorer; write the calibration.
 
@@ -288,12 +259,17 @@ def calibrate(
         "threshold_shift": shifted,
         "threshold": threshold,
         "pseudo_recall": _recall(run, pseudo, state, settings, threshold, cfg),
+        "operating_points": operating_points(
+            raw, offsets, int(np.unique(video_index).size), settings, pseudo, run.scorer, state, cfg
+        ),
         "overlay_error_scale": float(3.0 * max(error.mean(), 1e-6)),
         "detect": asdict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
     }
     written = _write(run, result, all_stats, all_index, offsets, out, pseudo_arrays(pseudo))
     _report(console, run, result, holdout, split, written)
+    if show_operating_points:
+        console.print(operating_points_table(result["operating_points"]))
     return result
 
 

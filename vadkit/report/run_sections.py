@@ -193,6 +193,7 @@ def calibration(run: RunData) -> Raw | None:
     parts = [
         table(["statistic", "weight", "pooled pseudo-anomaly AUC %"], rows, numeric=(1, 2)) if rows else None,
         kv_table({k: v for k, v in facts.items() if v not in (None, "")}),
+        _operating_points(cal),
     ]
     notes = [n for n in state.get("notes") or [] if isinstance(n, str)]
     recall = _table(cal, "pseudo_recall")
@@ -200,6 +201,29 @@ def calibration(run: RunData) -> Raw | None:
         notes += recall_warnings(recall, threshold_source(cal, absolute=False))
     parts += [tag("p", f"warning: {n}", cls="muted") for n in notes]
     return join([x for x in parts if x is not None])
+
+
+def _operating_points(cal: dict[str, Any]) -> Raw | None:
+    """calibration.json's operating_points (vadkit/detect/operating_points.py) as a table."""
+    points = [p for p in cal.get("operating_points") or [] if isinstance(p, dict)]
+    if not points:
+        return None
+
+    def share(x: Any) -> str:
+        return f"{100 * x:.1f}" if isinstance(x, (int, float)) else "n/a"
+
+    rows = [
+        (
+            f"{p.get('quantile', 0):g}",
+            fmt(p.get("threshold")),
+            share(p.get("plain_flagged")),
+            share(p.get("shifted_flagged")),
+            f"{p['pseudo_caught']} of {p['pseudo_spans']}" if "pseudo_spans" in p else "n/a",
+        )
+        for p in points
+    ]
+    head = ["threshold quantile", "threshold", "held-out normal flagged %", "shifted copies flagged %", "pseudo caught"]
+    return table(head, rows, numeric=(1, 2, 3))
 
 
 def _recall_fact(cal: dict[str, Any]) -> str | None:
