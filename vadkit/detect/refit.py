@@ -21,6 +21,7 @@ import numpy as np
 from ..scoring import Scorer
 from .online import StreamSettings
 from .running_norm import robust_reference
+from .thresholds import stream_threshold  # the very quantile rule calibration uses
 
 
 class WarmupRefit:
@@ -59,8 +60,6 @@ class WarmupRefit:
         return True
 
     def _fit(self) -> None:
-        from .calibration import stream_threshold  # the very quantile rule calibration uses
-
         stats = {k: np.asarray(v, np.float64) for k, v in self._stats.items()}
         finite = np.all([np.isfinite(v) for v in stats.values()], axis=0)
         stats = {k: v[finite] for k, v in stats.items()}

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 from rich.markup import escape
 
-from ..detect.calibration import STAT_PREFIX, resolve_recall, stats_path, stream_settings, stream_threshold
+from ..detect.calibration import STAT_PREFIX, resolve_recall, stats_path, stream_settings
 from ..detect.online import StreamSettings
 from ..detect.pseudo_recall import recall_warnings, threshold_source
 from ..detect.refit import WarmupRefit
+from ..detect.thresholds import stream_threshold
 from ..errors import CheckpointError, DataError
 from .config import CameraConfig, ConfigError, read_camera_file
 
