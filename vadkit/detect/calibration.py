@@ -217,12 +217,10 @@ def calibrate(
     out: Path | None = None,
     show_operating_points: bool = False,
 ) -> dict[str, Any]:
-    """Score the normal clips of ``split`` with the run's model and scorer; write the calibration.
-
-    The threshold is the ``threshold_quantile`` of the detection score over these frames
+    """Score the normal clips of ``split`` with the run's model and scorer; write the calibration:
+    the threshold is the ``threshold_quantile`` of the detection score over these frames
     (``[detect]`` of the run's recipe, or ``overrides``). ``out``: write it there (statistics
-    beside it, :func:`stats_path`) instead of into the run, e.g. one camera's own for serve.
-    """
+    beside it, :func:`stats_path`) instead of into the run, e.g. one camera's own for serve."""
     console = console or Console()
     start = time.perf_counter()
     run, cfg = _open(run, registry, overrides, allow_plugin_change, console)
@@ -258,18 +256,13 @@ def calibrate(
         "threshold_quantile": cfg.threshold_quantile,
         "threshold_shift": shifted,
         "threshold": threshold,
-        "pseudo_recall": _recall(run, pseudo, state, settings, threshold, cfg),
-        "operating_points": operating_points(
-            raw, offsets, int(np.unique(video_index).size), settings, pseudo, run.scorer, state, cfg
-        ),
+        **_what_it_catches(run, pseudo, state, settings, threshold, cfg, (raw, offsets, np.unique(video_index).size)),
         "overlay_error_scale": float(3.0 * max(error.mean(), 1e-6)),
         "detect": asdict(cfg),
         "seconds": round(time.perf_counter() - start, 2),
     }
     written = _write(run, result, all_stats, all_index, offsets, out, pseudo_arrays(pseudo))
-    _report(console, run, result, holdout, split, written)
-    if show_operating_points:
-        console.print(operating_points_table(result["operating_points"]))
+    _report(console, run, result, holdout, split, written, show_operating_points)
     return result
 
 
@@ -284,6 +277,25 @@ def _finite_threshold(
             "check the model and the calibration data"
         )
     return threshold, smoothed
+
+
+def _what_it_catches(
+    run: TrainedRun,
+    pseudo: list[Any],
+    state: dict[str, Any],
+    settings: StreamSettings,
+    threshold: float,
+    cfg: DetectConfig,
+    scored: tuple[np.ndarray, np.ndarray, int],
+) -> dict[str, Any]:
+    """calibration.json's ``pseudo_recall`` (the threshold against the evidence's pseudo-anomalies)
+    and ``operating_points`` (other quantiles); ``scored``: the raw scores of every calibration
+    video, their offsets and how many of them are plain (the rest are shifted copies)."""
+    raw, offsets, plain_videos = scored
+    return {
+        "pseudo_recall": _recall(run, pseudo, state, settings, threshold, cfg),
+        "operating_points": operating_points(raw, offsets, int(plain_videos), settings, pseudo, run.scorer, state, cfg),
+    }
 
 
 def _recall(
@@ -351,7 +363,13 @@ def _source(
 
 
 def _report(
-    console: Console, run: TrainedRun, result: dict[str, Any], holdout: dict[str, Any], split: str, written: Path
+    console: Console,
+    run: TrainedRun,
+    result: dict[str, Any],
+    holdout: dict[str, Any],
+    split: str,
+    written: Path,
+    show_operating_points: bool = False,
 ) -> None:
     where = "held-out" if holdout["applied"] else ("in-sample" if "note" in holdout else split)
     state = result["state"]
@@ -373,6 +391,8 @@ def _report(
         console.print(recall_text(recall), highlight=False)
         for warning in recall_warnings(recall, threshold_source(result, absolute=False)):
             console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    if show_operating_points:
+        console.print(operating_points_table(result["operating_points"]))
 
 
 def _write(
