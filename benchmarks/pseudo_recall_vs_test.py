@@ -40,8 +40,7 @@ def row(run_dir: Path, data: Path, registry) -> dict | None:
     shifted = bool(cal.get("evidence", {}).get("shifted", True))
     _, scored = scored_evidence(run, registry, data, shift=shifted)
     cfg = run.config.detect
-    recall = pseudo_recall(scored, run.scorer, cal["state"], stream_settings(cal, cfg), cal["threshold"], cfg)
-    recall["shifted"] = shifted
+    recall = pseudo_recall(scored, run.scorer, cal["state"], stream_settings(cal, cfg), cal["threshold"], cfg, shifted)
     return {
         "run": str(run_dir),
         "threshold": cal["threshold"],

@@ -288,30 +288,19 @@ def _what_it_catches(
     cfg: DetectConfig,
     scored: tuple[np.ndarray, np.ndarray, int],
 ) -> dict[str, Any]:
-    """calibration.json's ``pseudo_recall`` (the threshold against the evidence's pseudo-anomalies)
-    and ``operating_points`` (other quantiles); ``scored``: the raw scores of every calibration
-    video, their offsets and how many of them are plain (the rest are shifted copies)."""
+    """calibration.json's ``pseudo_recall`` (the threshold against the evidence's pseudo-anomalies,
+    vadkit/detect/pseudo_recall.py) and ``operating_points`` (other quantiles); ``scored``: the
+    raw scores of every calibration video, their offsets and how many of them are plain (the
+    rest are shifted copies)."""
     raw, offsets, plain_videos = scored
+    recall = (
+        pseudo_recall(pseudo, run.scorer, state, settings, threshold, cfg, shifted=cfg.evidence_shift)
+        if pseudo
+        else {"note": "not measured: no pseudo-anomalies were scored for this calibration's evidence"}
+    )
     return {
-        "pseudo_recall": _recall(run, pseudo, state, settings, threshold, cfg),
+        "pseudo_recall": recall,
         "operating_points": operating_points(raw, offsets, int(plain_videos), settings, pseudo, run.scorer, state, cfg),
-    }
-
-
-def _recall(
-    run: TrainedRun,
-    pseudo: list[Any],
-    state: dict[str, Any],
-    settings: StreamSettings,
-    threshold: float,
-    cfg: DetectConfig,
-) -> dict[str, Any]:
-    """What the threshold catches of the evidence's pseudo-anomalies (vadkit/detect/pseudo_recall.py)."""
-    if not pseudo:
-        return {"note": "not measured: no pseudo-anomalies were scored for this calibration's evidence"}
-    return {
-        **pseudo_recall(pseudo, run.scorer, state, settings, threshold, cfg),
-        "shifted": cfg.evidence_shift,
     }
 
 
@@ -514,10 +503,9 @@ def resolve_recall(
         scored = pseudo_from_arrays({k: z[k] for k in z.files})
     if not scored:
         return None
-    return {
-        **pseudo_recall(scored, run.scorer, cal["state"], settings, threshold, cfg),
-        "shifted": recall.get("shifted"),
-    }
+    return pseudo_recall(
+        scored, run.scorer, cal["state"], settings, threshold, cfg, shifted=bool(recall.get("shifted"))
+    )
 
 
 __all__ = [

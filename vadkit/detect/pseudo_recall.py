@@ -38,9 +38,11 @@ def pseudo_recall(
     settings: StreamSettings,
     threshold: float,
     cfg: DetectConfig,
+    shifted: bool = False,
 ) -> dict[str, Any]:
     """Spans caught (overall and per kind), normal frames flagged and false events of the
-    pseudo-videos ``scored`` at ``threshold``; JSON-serialisable."""
+    pseudo-videos ``scored`` at ``threshold``; JSON-serialisable. ``shifted``: whether the
+    pseudo-videos were drawn under lighting shifts (recorded, and said in warnings)."""
     spans = caught = normal = flagged = false_events = 0
     by_kind: dict[str, list[int]] = {}
     for v in scored:
@@ -64,6 +66,7 @@ def pseudo_recall(
         "normal_frames_flagged": flagged,
         "false_events": false_events,
         "videos": len(scored),
+        "shifted": shifted,
     }
 
 

@@ -25,24 +25,6 @@ COPIES = 4
 SEED = 0
 
 
-def statistic_evidence(
-    run: TrainedRun,
-    registry: Registry,
-    root: Path,
-    scorer: Scorer | None = None,
-    console: Console | None = None,
-    copies: int = COPIES,
-    seed: int = SEED,
-    shift: bool = False,
-    videos: list[Any] | None = None,
-) -> dict[str, Any]:
-    """Pooled pseudo-anomaly AUC of each statistic; ``{"note": why}`` when none can be measured
-    (no whole training video held out). ``shift``: every pseudo-video under its own photometric
-    shift, so a statistic whose normal level moves with the camera earns less. ``videos``: draw
-    the pseudo-anomalies into these normal videos (a new camera's footage) instead of the hold-out."""
-    return scored_evidence(run, registry, root, scorer, console, copies, seed, shift, videos)[0]
-
-
 def scored_evidence(
     run: TrainedRun,
     registry: Registry,
@@ -54,9 +36,12 @@ def scored_evidence(
     shift: bool = False,
     videos: list[Any] | None = None,
 ) -> tuple[dict[str, Any], list[VideoScores]]:
-    """:func:`statistic_evidence` and the scored pseudo-videos behind it (per-frame statistics,
-    labels and kinds), which calibration reuses to see what its threshold catches; no
-    pseudo-video when no evidence could be measured."""
+    """Pooled pseudo-anomaly AUC of each statistic (``{"note": why}`` when none can be measured:
+    no whole training video held out), and the scored pseudo-videos behind it (per-frame
+    statistics, labels and kinds), which calibration reuses to see what its threshold catches.
+    ``shift``: every pseudo-video under its own photometric shift, so a statistic whose normal
+    level moves with the camera earns less. ``videos``: draw the pseudo-anomalies into these
+    normal videos (a new camera's footage) instead of the hold-out."""
     scorer = scorer or run.scorer
     try:
         held, _videos, clips = pseudo_clips(run, registry, root, copies, seed, KINDS, shift=shift, videos=videos)
@@ -93,4 +78,4 @@ def scored_evidence(
     return summary, scored
 
 
-__all__ = ["statistic_evidence", "scored_evidence"]
+__all__ = ["scored_evidence"]
