@@ -273,3 +273,28 @@ def test_eval_memory_update_touches_the_memory_only_with_frames_below_the_thresh
     assert model.masks == [[True, False, False]] and used == 1
     assert updater(output, {"err": np.array([9.0, 9.0, 9.0])}) == 0 and model.masks[-1] == [False, False, False]
     assert updater.summary()["frames_used"] == 1 and updater.summary()["frames_seen"] == 6
+
+
+@pytest.mark.parametrize("objective", ["mnad", "paper"])
+def test_read_grad_false_detaches_only_the_decoders_read(objective: str) -> None:
+    """MNAD's detach: the same features and losses, but a loss on the read half of the decoder's
+    input reaches the queries only when ``read_grad`` is on; the query half always does."""
+    outs = {}
+    for read_grad in (True, False):
+        q = queries(QA, QB, scale=(2.0, 5.0)).requires_grad_(True)
+        out = bank(objective, read_grad=read_grad)(q)
+        read_half = out.features[:, 2:].sum()
+        grad = torch.autograd.grad(read_half, q, allow_unused=True, retain_graph=True)[0]
+        outs[read_grad] = (out, grad, q)
+    (on, grad_on, _), (off, grad_off, q_off) = outs[True], outs[False]
+    assert torch.equal(on.features, off.features)
+    assert all(torch.equal(on.losses[k], off.losses[k]) for k in on.losses)
+    assert grad_on is not None and float(grad_on.abs().sum()) > 1e-4
+    assert grad_off is None or float(grad_off.abs().sum()) == 0.0
+    loss_grad = torch.autograd.grad(sum(off.losses.values()), q_off)[0]  # the losses still train the queries
+    assert float(loss_grad.abs().sum()) > 1e-4
+
+
+def test_read_grad_must_be_a_bool() -> None:
+    with pytest.raises(ValueError, match="read_grad must be true or false"):
+        MemoryBank(8, read_grad="no")  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ MNAD-recon parts, FFP), FFP's gradient loss, and the catalogue behind `vadkit zo
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,19 @@ def test_catalogue_lists_every_zoo_recipe() -> None:
     on_disk = {p.relative_to(REPO / "recipes").as_posix() for p in ZOO.glob("*.toml")}
     assert on_disk <= named
     assert {"mnad-pred", "mnad-recon", "ffp", "fast"} <= {m["name"] for m in models}
+
+
+def test_zoo_base_recipes_are_extended_by_catalogue_recipes() -> None:
+    """zoo/base/ holds settings shared by several models, not models: each is extended by one."""
+    extended = {
+        (p.parent / load_recipe_extends(p)).resolve() for p in ZOO.glob("*.toml") if load_recipe_extends(p)
+    }
+    for base in (ZOO / "base").glob("*.toml"):
+        assert base.resolve() in extended, f"{base.name} is extended by no zoo recipe"
+
+
+def load_recipe_extends(path: Path) -> str | None:
+    return tomllib.loads(path.read_text()).get("extends")
 
 
 def test_catalogue_naming_a_missing_recipe_is_one_line(tmp_path: Path) -> None:

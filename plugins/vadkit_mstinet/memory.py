@@ -12,6 +12,12 @@ Two training objectives are available (recipe key ``model.memory.objective``):
 
 The items are a buffer updated by rule, never by gradient; each loss pulls or pushes the
 queries only.
+
+``read_grad`` says whether the read's softmax weights pass a gradient from the decoder back to
+the queries (vadkit's default, true). MNAD's official code detaches them
+(``softmax_score_memory.detach()`` in its ``read``), so with ``read_grad = false`` the read
+half of the decoder's input is a constant of the step and the queries learn only through their
+own half and the two losses; the losses themselves are the same either way.
 """
 
 from __future__ import annotations
@@ -91,7 +97,8 @@ class MemoryBank(Memory):
     Update (eq. 5, training only unless ``update_at_test``): p_i <- l2norm(p_i + sum_k v_ik q_k)
     over the queries whose nearest item is p_i, v the softmax over queries normalised by its
     maximum (MNAD's rule); items nearest to no query are left as they are. ``objective``
-    picks the auxiliary losses (module docstring). ``distance`` is the mean squared distance
+    picks the auxiliary losses, ``read_grad`` whether the read passes a gradient to the
+    queries (module docstring). ``distance`` is the mean squared distance
     (per channel) of each frame's queries to their nearest items (D(q, p) of eq. 10).
     """
 
@@ -103,12 +110,15 @@ class MemoryBank(Memory):
         update_at_test: bool = False,
         objective: str = "mnad",
         margin: float = 1.0,
+        read_grad: bool = True,
     ) -> None:
         super().__init__()
         if slots < 1:
             raise ValueError(f"slots must be >= 1, got {slots}")
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(repr(o) for o in OBJECTIVES)}, got {objective!r}")
+        if not isinstance(read_grad, bool):
+            raise ValueError(f"read_grad must be true or false, got {read_grad!r}")
         if objective == "mnad" and slots < 2:
             raise ValueError(
                 f"objective 'mnad' needs slots >= 2 (its triplet uses the second-nearest item), got {slots}"
@@ -120,6 +130,7 @@ class MemoryBank(Memory):
         self.update_at_test = update_at_test
         self.objective = objective
         self.margin = float(margin)
+        self.read_grad = read_grad
         generator = torch.Generator().manual_seed(0)
         self.items: torch.Tensor
         self.register_buffer("items", F.normalize(torch.randn(slots, channels, generator=generator), dim=1))
@@ -139,7 +150,9 @@ class MemoryBank(Memory):
 
             if self.training or self.update_at_test:
                 self._update(q.detach(), cos.detach())
-        features = rearrange(torch.cat([q, read], dim=-1), "b h w c -> b c h w").to(dtype)
+        # the losses above keep the read's gradient; the decoder's copy drops it when MNAD's detach is asked for
+        decoder_read = read if self.read_grad else read.detach()
+        features = rearrange(torch.cat([q, decoder_read], dim=-1), "b h w c -> b c h w").to(dtype)
         return MemoryOutput(
             features=features, distance=distance, losses=losses, weights=weights, diagnostics=diagnostics
         )
