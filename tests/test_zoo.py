@@ -125,15 +125,10 @@ def test_catalogue_lists_every_zoo_recipe() -> None:
 
 def test_zoo_base_recipes_are_extended_by_catalogue_recipes() -> None:
     """zoo/base/ holds settings shared by several models, not models: each is extended by one."""
-    extended = {
-        (p.parent / load_recipe_extends(p)).resolve() for p in ZOO.glob("*.toml") if load_recipe_extends(p)
-    }
+    parents = {p: tomllib.loads(p.read_text()).get("extends") for p in ZOO.glob("*.toml")}
+    extended = {(p.parent / parent).resolve() for p, parent in parents.items() if parent}
     for base in (ZOO / "base").glob("*.toml"):
         assert base.resolve() in extended, f"{base.name} is extended by no zoo recipe"
-
-
-def load_recipe_extends(path: Path) -> str | None:
-    return tomllib.loads(path.read_text()).get("extends")
 
 
 def test_catalogue_naming_a_missing_recipe_is_one_line(tmp_path: Path) -> None:
