@@ -29,11 +29,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # export_speed, next to this file
 
 from export_speed import machine, measure  # noqa: E402
-from zoo_record import add, find, recipe_digest  # noqa: E402
+from zoo_record import add, find, recipe_digest, train_digest  # noqa: E402
 
 from vadkit import default_registry  # noqa: E402
 from vadkit.atomic import atomic_write_text  # noqa: E402
 from vadkit.cli.zoo_cmd import catalogue_path, count, read_catalogue  # noqa: E402
+from vadkit.config import EvalConfig  # noqa: E402
+from vadkit.recipe import load_recipe  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 START, END = "<!-- zoo-table:start -->", "<!-- zoo-table:end -->"
@@ -65,7 +67,8 @@ def train_and_eval(model: str, recipe: Path, folder: Path, seed: int, args: argp
     so a table is built up over several sittings and machines; a seed stopped part-way is resumed
     by `vadkit train` itself and its minutes then count only the last sitting. The run folder,
     ``folder/seed{N}-{digest}``, is named by the merged recipe's digest, so a recipe changed since
-    an earlier call trains afresh instead of reading back (or resuming) the other recipe's run."""
+    an earlier call trains afresh instead of reading back (or resuming) the other recipe's run;
+    a recipe changed only in its [eval] table re-evaluates that run instead (:func:`reevaluate`)."""
     digest = recipe_digest(recipe)
     recorded = None if args.quick or args.extra else find(args.record, model, seed, digest)
     if recorded is not None:
@@ -74,7 +77,7 @@ def train_and_eval(model: str, recipe: Path, folder: Path, seed: int, args: argp
     done_file = out / "zoo_run.json"
     if done_file.is_file() and (out / "metrics.json").is_file():
         return json.loads(done_file.read_text()) | {"reused": True}
-    row = _train(recipe, args.data, out, seed, args.extra)
+    row = (None if args.extra else reevaluate(recipe, folder, seed, args)) or _train(recipe, args.data, out, seed, args.extra)
     if "micro" in row:
         atomic_write_text(done_file, json.dumps(row, indent=2) + "\n")
         if not (args.quick or args.extra):  # the record holds the recipes' own runs only
@@ -82,6 +85,37 @@ def train_and_eval(model: str, recipe: Path, folder: Path, seed: int, args: argp
             add(args.record, row | {"model": model, "recipe_digest": digest, "date": time.strftime("%Y-%m-%d"),
                                     "machine": f"{m['cpu']} ({', '.join(m['flags'])}), {m['threads']} threads"})
     return row
+
+
+def reevaluate(recipe: Path, folder: Path, seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
+    """A finished run under ``folder`` of this seed trained from the same recipe but for its
+    [eval] table, scored again by `vadkit eval --run` with this recipe's [eval] (every key that
+    differs set, absent ones at their defaults) instead of trained again. Its metrics.json is
+    replaced; the training minutes and epochs are the run's own (``zoo_run.json``). None if no
+    such run."""
+    want = train_digest(recipe, [f"train.seed={seed}"])
+    for run in sorted(folder.glob(f"seed{seed}-*")):
+        if not ((run / "zoo_run.json").is_file() and (run / "checkpoints" / "last.pt").is_file()):
+            continue
+        if train_digest(run / "recipe.toml") != want:
+            continue
+        new, old = load_recipe(recipe).data.get("eval", {}), load_recipe(run / "recipe.toml").data.get("eval", {})
+        defaults = EvalConfig()
+        sets = [f"eval.{k}={json.dumps(new.get(k, getattr(defaults, k)))}" for k in sorted({*new, *old})]
+        cmd = [sys.executable, "-m", "vadkit", "eval", "--run", str(run), "--data", str(args.data)]
+        start = time.perf_counter()
+        done = subprocess.run([*cmd, *(a for s in sets for a in ("--set", s))], capture_output=True, text=True)
+        minutes = (time.perf_counter() - start) / 60
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
+            return {"seed": seed, "error": tail[0], "minutes": round(minutes, 2)}
+        metrics = json.loads((run / "metrics.json").read_text())
+        trained = json.loads((run / "zoo_run.json").read_text())
+        pooled = metrics.get("detection", {}).get("auc_pooled")  # absent without calibration.json
+        return {**{k: v for k, v in trained.items() if k != "pooled"}, "micro": 100 * metrics["auc_micro"],
+                "macro": 100 * metrics["auc_macro"], **({"pooled": 100 * pooled} if pooled is not None else {}),
+                "eval_minutes": round(minutes, 2), "reevaluated": {"run": run.name, "eval": sets}}
+    return None
 
 
 def _train(recipe: Path, data: Path, out: Path, seed: int, extra: list[str]) -> dict[str, Any]:

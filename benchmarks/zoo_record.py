@@ -23,6 +23,17 @@ def recipe_digest(recipe: Path) -> str:
     return hashlib.sha256(merged.encode("utf-8")).hexdigest()[:16]
 
 
+def train_digest(recipe: Path, overrides: list[str] | None = None) -> str:
+    """sha256 (first 16 hex digits) of what trains the model: the merged recipe (with
+    ``overrides``, e.g. the seed) without its [eval] table, which only changes how a trained run
+    is scored. A run folder's own ``recipe.toml`` (merged, overrides applied) gives the same
+    digest as the recipe and overrides it was trained from."""
+    data = dict(load_recipe(recipe, overrides or []).data)
+    data.pop("eval", None)
+    merged = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(merged.encode("utf-8")).hexdigest()[:16]
+
+
 def read_record(path: Path) -> list[dict[str, Any]]:
     """The recorded runs (an absent file is an empty record)."""
     if not path.is_file():
@@ -50,4 +61,4 @@ def add(path: Path, entry: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps({"runs": runs}, indent=2) + "\n")
 
 
-__all__ = ["add", "find", "read_record", "recipe_digest"]
+__all__ = ["add", "find", "read_record", "recipe_digest", "train_digest"]

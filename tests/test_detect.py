@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from vadkit import default_registry
 from vadkit.cli import main
@@ -124,6 +125,24 @@ def test_detect_flags_the_injected_anomaly(tiny_run: Path, tmp_path: Path) -> No
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 80
     cap.release()
     assert (tmp_path / "out" / "score_curve.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("rule", ["calibrated", "point_score"])
+def test_detect_memory_update_moves_the_items_by_either_rule(rule: str, tiny_run: Path, tmp_path: Path) -> None:
+    """[detect] memory_update with each rule: the streaming path hands the target frames to the
+    updater, the items move and stay unit vectors, and events.json names the rule."""
+    from vadkit.trained_run import TrainedRun
+
+    video = write_avi(tmp_path / "walk.avi", scene(np.random.default_rng(11), 30))
+    run = TrainedRun.open(tiny_run, default_registry())
+    before = run.model.memory.items.detach().clone()
+    overrides = {"memory_update": True, "memory_update_rule": rule}
+    [result] = detect(video, run, tmp_path / "out", default_registry(), overrides=overrides, video=False)
+    assert result.status == "complete"
+    after = run.model.memory.items.detach()
+    assert not torch.equal(before, after)
+    assert torch.allclose(after.norm(dim=1), torch.ones(after.shape[0]), atol=1e-5)
+    assert json.loads((tmp_path / "out" / "events.json").read_text())["memory_update_rule"] == rule
 
 
 def test_truncated_video_keeps_results_up_to_the_break(tiny_run: Path, tmp_path: Path, capsys) -> None:

@@ -269,10 +269,54 @@ def test_eval_memory_update_touches_the_memory_only_with_frames_below_the_thresh
     model = Model()
     updater = NormalFrameUpdater(model, scorer, state, threshold=1.0)
     output = ModelOutput(prediction=torch.zeros(3, 1, 2, 2), memory=MemoryOutput(torch.zeros(3, 1, 1, 1), torch.zeros(3)))
-    used = updater(output, {"err": np.array([1.5, 2.9, 5.0])})  # z = -0.61, 1.10, 3.67
+    target = torch.zeros(3, 1, 2, 2)
+    used = updater(output, target, {"err": np.array([1.5, 2.9, 5.0])})  # z = -0.61, 1.10, 3.67
     assert model.masks == [[True, False, False]] and used == 1
-    assert updater(output, {"err": np.array([9.0, 9.0, 9.0])}) == 0 and model.masks[-1] == [False, False, False]
+    assert updater(output, target, {"err": np.array([9.0, 9.0, 9.0])}) == 0
+    assert model.masks[-1] == [False, False, False]
     assert updater.summary()["frames_used"] == 1 and updater.summary()["frames_seen"] == 6
+
+
+def test_point_score_is_mnads_error_weighted_error_on_images_in_0_1() -> None:
+    """MNAD's point_score: e = ((pred+1)/2 - (img+1)/2)^2, w = 1 - exp(-e), sum(w e) / sum(w);
+    a perfect prediction scores 0 (MNAD's 0/0 would never update)."""
+    from vadkit.detect.memory_update import point_score
+
+    target = torch.zeros(2, 1, 1, 2)
+    prediction = torch.tensor([[[[0.2, -0.6]]], [[[0.0, 0.0]]]])
+    e = torch.tensor([0.1**2, 0.3**2])  # half the difference, squared
+    w = 1 - torch.exp(-e)
+    expected = (w * e).sum() / w.sum()
+    scores = point_score(prediction, target)
+    assert scores[0].item() == pytest.approx(expected.item(), rel=1e-6) and scores[1].item() == 0.0
+
+
+def test_point_score_rule_updates_with_frames_below_mnads_threshold_without_calibration() -> None:
+    """memory_update_rule = point_score: frames whose point score is below the threshold update
+    the memory; no calibration is read, and the calibrated rule without one is refused."""
+    import numpy as np
+
+    from vadkit.config import EvalConfig
+    from vadkit.detect.memory_update import make_updater
+
+    class Model:
+        def __init__(self) -> None:
+            self.masks: list[list[bool]] = []
+
+        def update_memory(self, output, mask):
+            self.masks.append(mask.tolist())
+            return int(mask.sum())
+
+    target = torch.zeros(3, 3, 4, 4)
+    prediction = torch.stack([torch.full((3, 4, 4), v) for v in (0.05, 0.5, -0.1)])  # e = 6e-4, 0.0625, 2.5e-3
+    output = ModelOutput(prediction=prediction, memory=MemoryOutput(torch.zeros(3, 1, 1, 1), torch.zeros(3)))
+    model = Model()
+    cfg = EvalConfig(memory_update=True, memory_update_rule="point_score", memory_update_point_score=0.01)
+    updater = make_updater(model, None, cfg, calibration=None)  # type: ignore[arg-type]
+    assert updater(output, target, {"psnr": np.zeros(3)}) == 2 and model.masks == [[True, False, True]]
+    assert updater.summary()["threshold"] == 0.01 and updater.summary()["rule"].startswith("point_score")
+    with pytest.raises(ValueError, match="calibration"):
+        make_updater(model, None, EvalConfig(memory_update=True), calibration=None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("objective", ["mnad", "paper"])

@@ -174,6 +174,14 @@ def test_eval_with_test_time_memory_update(recipe_file: Path, synth: Path, regis
     before = load_checkpoint(run / "checkpoints" / "last.pt")["model"]["memory.items"].clone()
     with pytest.raises(CheckpointError, match="no calibration.json"):
         evaluate(run, registry, data_root=synth)
+    # MNAD's own rule needs no calibration: a frame updates when its point score is below --th
+    mnad = evaluate(run, registry, data_root=synth, eval_overrides=["eval.memory_update_rule=point_score"])
+    assert mnad["memory_update"]["rule"].startswith("point_score") and mnad["memory_update"]["threshold"] == 0.01
+    assert mnad["memory_update"]["frames_seen"] == mnad["frames_scored"]
+    sets = ["eval.memory_update_rule=point_score", "eval.memory_update_point_score=1e-12"]
+    none = evaluate(run, registry, data_root=synth, eval_overrides=sets)
+    off = evaluate(run, registry, data_root=synth, eval_overrides=["eval.memory_update=false"])
+    assert none["memory_update"]["frames_used"] == 0 and none["auc_micro"] == off["auc_micro"]  # nothing moved
     calibrate(run, registry, data_root=synth)
     from vadkit.trained_run import TrainedRun
 

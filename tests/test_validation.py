@@ -183,6 +183,8 @@ def test_validate_rescores_with_the_eval_protocol_keys(run: Path) -> None:
     assert smooth["pseudo"] == plain["pseudo"]  # same drawn anomalies, another protocol
     with pytest.raises(CheckpointError, match="no calibration.json"):
         validate(run, registry, copies=1, score_overrides=["eval.memory_update=true"])
+    mnad = ["eval.memory_update=true", "eval.memory_update_rule=point_score"]  # MNAD's rule: no calibration
+    assert validate(run, registry, copies=1, score_overrides=[*mnad, "score.patch=8"])["memory_update"]["frames_seen"] > 0
     calibrate(run, registry)
     updated = validate(run, registry, copies=1, score_overrides=["eval.memory_update=true"])
     assert updated["memory_update"]["frames_seen"] > 0

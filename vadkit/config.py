@@ -36,6 +36,13 @@ FRAME_CACHE_MODES = ("auto", "all", "video_files", "none")
 CALIBRATIONS = ("tail", "zscore")
 WEIGHTINGS = ("evidence", "scorer")
 DETECT_BACKENDS = ("torch", "onnxruntime", "openvino", "auto")
+MEMORY_UPDATE_RULES = ("calibrated", "point_score")
+_RULE_HELP = (
+    'which frames the test-time update learns from: "calibrated", those whose calibrated score is below '
+    'the calibration threshold (needs calibration.json); "point_score", MNAD\'s rule, those whose '
+    "error-weighted squared error (images in [0, 1]) is below memory_update_point_score"
+)
+_POINT_HELP = "MNAD's --th: the point score below which a frame updates the memory (memory_update_rule = point_score)"
 ASSEMBLIES = ("fused", "two_branch")
 JOINS = ("none", "concat")
 TARGETS = ("next", "current")  # predict frame t+1 from the T frames before it | reconstruct the last input frame
@@ -236,10 +243,10 @@ class EvalConfig(Section):
     top_frames: int = setting(6, "most anomalous frames drawn in `plots/top_frames.png`", ge=0, le=1000)
     curves: bool = setting(True, "one regularity curve per test video")
     memory_update: bool = setting(
-        False,
-        "MNAD's test-time memory update, in stream order, with frames whose "
-        "calibrated score is below the calibration threshold (needs calibration.json)",
+        False, "MNAD's test-time memory update, in stream order, with the frames memory_update_rule selects"
     )
+    memory_update_rule: str = setting("calibrated", _RULE_HELP, choices=MEMORY_UPDATE_RULES)
+    memory_update_point_score: float = setting(0.01, _POINT_HELP, gt=0, le=1)
     temporal_sigma: float = setting(
         0.0,
         "Gaussian smoothing (standard deviation in frames) of each per-frame statistic along its video before "
@@ -339,6 +346,8 @@ class DetectConfig(Section):
     overlay_width: int = setting(640, "the overlay video is at most this wide", ge=0, le=16_384, note="0 = source size")
     strip_frames: int = setting(200, "frames of score history drawn in the overlay's score strip", ge=2, le=10**7)
     memory_update: bool = setting(False, "MNAD's test-time memory update during detection (torch backend)")
+    memory_update_rule: str = setting("calibrated", _RULE_HELP, choices=MEMORY_UPDATE_RULES)
+    memory_update_point_score: float = setting(0.01, _POINT_HELP, gt=0, le=1)
     backend: str = setting(
         "torch",
         "inference runtime; auto = the fastest installed one, timed once on this machine (docs/detect.md)",

@@ -50,13 +50,13 @@ def collect_stats(
     precision: str = "auto",
     batch_size: int = 8,
     progress: Progress | None = None,
-    on_batch: Callable[[ModelOutput, dict[str, np.ndarray]], Any] | None = None,
+    on_batch: Callable[[ModelOutput, torch.Tensor, dict[str, np.ndarray]], Any] | None = None,
     temporal_sigma: float = 0.0,
 ) -> list[VideoScores]:
     """Per-frame scorer statistics for every clip, grouped by video in order, and each video's
     regularity (``temporal_sigma`` > 0: from statistics smoothed in time, see :mod:`.temporal`).
 
-    ``on_batch(output, stats)`` runs after each forward pass, in order (test-time memory update)."""
+    ``on_batch(output, target, stats)`` runs after each forward pass, in order (test-time memory update)."""
     loader = DataLoader(clips, batch_size=batch_size, shuffle=False, num_workers=0)
     task = progress.add_task("scoring", total=len(clips)) if progress else None
     videos: dict[str, VideoScores] = {}
@@ -68,7 +68,7 @@ def collect_stats(
             output = model(frames, flows)
         stats = {k: v.float().cpu().numpy() for k, v in scorer.stats(output, target).items()}
         if on_batch is not None:
-            on_batch(output, {k: v.astype(np.float64) for k, v in stats.items()})
+            on_batch(output, target, {k: v.astype(np.float64) for k, v in stats.items()})
         for i, name in enumerate(batch["video"]):
             vs = videos.setdefault(name, VideoScores(name))
             vs.frames.append(int(batch["frame"][i]))

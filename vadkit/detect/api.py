@@ -28,7 +28,7 @@ from .backends import detector_model
 from .calibration import calibrate, load_calibration, resolve_recall, resolve_threshold, stream_settings
 from .config import detect_settings
 from .events import Event, EventMerger
-from .memory_update import NormalFrameUpdater, raw_threshold
+from .memory_update import make_updater
 from .online import ScoreStream
 from .outputs import ScoreLog, StatusFile, add_offline_minmax, score_curve
 from .overlay import OverlayWriter
@@ -309,12 +309,13 @@ class Detector:
             # what re-streams the raw scores at another threshold (`vadkit eval --detections`)
             "stream": {**self.stream.describe(), "reference": self.stream.reference},
             "memory_update": self.cfg.memory_update,
+            "memory_update_rule": self.cfg.memory_update_rule if self.cfg.memory_update else None,
         }
 
     def streaming_scorer(self, video: bool) -> StreamingScorer:
         run = self.run
         updater = (
-            NormalFrameUpdater(run.model, run.scorer, self.state, raw_threshold(self.calibration))
+            make_updater(run.model, run.scorer, self.cfg, self.calibration, self.state)
             if self.cfg.memory_update
             else None
         )

@@ -45,14 +45,14 @@ def forward_stats(
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """(the scorer's statistics, each (B,), and error maps (B, h, w) or None) for a batch of clips.
 
-    ``on_output(output, stats)`` runs after the forward pass (test-time memory update)."""
+    ``on_output(output, target, stats)`` runs after the forward pass (test-time memory update)."""
     frames, target = frames.to(device), target.to(device)
     flows = flows.to(device) if (flows is not None and model.uses_motion) else None
     with autocast(device, fast, precision):
         out = model(frames, flows)
     stats = {k: v.float().cpu().numpy().astype(np.float64) for k, v in scorer.stats(out, target).items()}
     if on_output is not None:
-        on_output(out, stats)
+        on_output(out, target, stats)
     maps = None
     if error_maps:
         maps = ((out.prediction.float() - target.float()).abs().mean(dim=1) / 2).cpu().numpy().astype(np.float32)

@@ -108,13 +108,14 @@ def _top_frame_rows(run: TrainedRun, clips: Any, videos: list[VideoScores], k: i
     return rows
 
 
-def memory_updater(run: TrainedRun) -> Any:
-    """MNAD's test-time memory update, thresholded by the run's calibration (normal frames only)."""
+def memory_updater(run: TrainedRun, eval_cfg: EvalConfig) -> Any:
+    """MNAD's test-time memory update by ``eval_cfg.memory_update_rule``; the calibrated rule
+    reads the run's calibration (normal frames only)."""
     from ..detect.calibration import load_calibration
-    from ..detect.memory_update import NormalFrameUpdater, raw_threshold
+    from ..detect.memory_update import make_updater
 
-    cal = load_calibration(run)
-    return NormalFrameUpdater(run.model, run.scorer, cal["state"], raw_threshold(cal))
+    cal = load_calibration(run) if eval_cfg.memory_update_rule == "calibrated" else None
+    return make_updater(run.model, run.scorer, eval_cfg, cal)
 
 
 def _metrics(run: TrainedRun, videos: list[VideoScores], root: Path) -> dict[str, Any]:
@@ -227,7 +228,7 @@ def evaluate(
     clips = build_clips(run.recipe, registry, root, "testing", uses_motion=run.model.uses_motion, console=console)
     require_test_videos(clips, root)
     with Progress(console=console) as progress:
-        updater = memory_updater(run) if eval_cfg.memory_update else None
+        updater = memory_updater(run, eval_cfg) if eval_cfg.memory_update else None
         videos = collect_stats(
             run.model,
             clips,

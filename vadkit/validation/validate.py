@@ -43,7 +43,12 @@ PROTOCOL = (
 
 
 # [eval] keys that change how a trained run is scored, not the run itself.
-PROTOCOL_KEYS = ("eval.temporal_sigma", "eval.memory_update")
+PROTOCOL_KEYS = (
+    "eval.temporal_sigma",
+    "eval.memory_update",
+    "eval.memory_update_rule",
+    "eval.memory_update_point_score",
+)
 
 
 def rescored(run: TrainedRun, registry: Registry, overrides: Sequence[str]) -> tuple[Any, EvalConfig]:
@@ -59,7 +64,7 @@ def rescored(run: TrainedRun, registry: Registry, overrides: Sequence[str]) -> t
     config = run.configured(dict(parse_override(o) for o in overrides))
     recipe, eval_cfg = config.recipe, config.eval
     rescore = any(k.startswith("score.") for k in keys)
-    if eval_cfg.memory_update and rescore:
+    if eval_cfg.memory_update and eval_cfg.memory_update_rule == "calibrated" and rescore:
         raise RecipeError(
             f"{run.folder.recipe}: eval.memory_update thresholds with the run's calibration, which was "
             "fitted for the run's own scorer; validate it without score.* overrides"
@@ -96,7 +101,7 @@ def validate(
     scorer, protocol = rescored(run, registry, score_overrides)
     held, videos, clips = pseudo_clips(run, registry, root, copies, seed, kinds)
     with Progress(console=console) as progress:
-        updater = memory_updater(run) if protocol.memory_update else None  # changes run.model's memory
+        updater = memory_updater(run, protocol) if protocol.memory_update else None  # changes run.model's memory
         scored = collect_stats(
             run.model,
             clips,
