@@ -94,7 +94,7 @@ def reevaluate(recipe: Path, folder: Path, seed: int, args: argparse.Namespace) 
     replaced; the training minutes and epochs are the run's own (``zoo_run.json``). None if no
     such run."""
     want = train_digest(recipe, [f"train.seed={seed}"])
-    for run in sorted(folder.glob(f"seed{seed}-*")):
+    for run in sorted([*folder.glob(f"seed{seed}"), *folder.glob(f"seed{seed}-*")]):  # folders before digests were added
         if not ((run / "zoo_run.json").is_file() and (run / "checkpoints" / "last.pt").is_file()):
             continue
         if train_digest(run / "recipe.toml") != want:
