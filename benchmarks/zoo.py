@@ -203,7 +203,8 @@ def _trained_on(rows: list[dict[str, Any]]) -> str:
         for run in r["runs"]:
             if "micro" in run:
                 label = f"{run.get('machine', 'this machine')}, {run.get('date', 'this run')}"
-                where.setdefault(label, []).append(f"{r['name']} seed {run['seed']}")
+                rescored = f" (re-scored with the recipe's [eval], trained as {run['reevaluated']['run']})" if "reevaluated" in run else ""
+                where.setdefault(label, []).append(f"{r['name']} seed {run['seed']}{rescored}")
     return "; ".join(f"{label}: {', '.join(runs)}" for label, runs in where.items()) or "no machine yet"
 
 
@@ -269,6 +270,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--record", type=Path, default=REPO / "docs" / "measurements" / "zoo_runs.json",
                    help="finished seeds kept across machines: reused when the merged recipe is unchanged")
     p.add_argument("--quick", action="store_true", help="smoke run: synthetic data, 32x32, 2 steps, one speed round")
+    p.add_argument("--republish", action="store_true",
+                   help="rewrite the doc's table from OUT/zoo.json as measured (no timing, training or evaluation)")
     args = p.parse_args()
     if args.quick:
         from vadkit.data.synth import generate
@@ -280,6 +283,12 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if args.republish:
+        saved = json.loads((args.out / "zoo.json").read_text())
+        text = table(saved.pop("models"), saved)
+        write_doc(args.doc, text)
+        print(text)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     models = models_with_cpu_recipes(args.models)
     info: dict[str, Any] = {"command": "python benchmarks/zoo.py " + " ".join(sys.argv[1:]),
