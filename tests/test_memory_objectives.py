@@ -342,3 +342,17 @@ def test_read_grad_false_detaches_only_the_decoders_read(objective: str) -> None
 def test_read_grad_must_be_a_bool() -> None:
     with pytest.raises(ValueError, match="read_grad must be true or false"):
         MemoryBank(8, read_grad="no")  # type: ignore[arg-type]
+
+
+def test_item_init_uniform_is_mnads_positive_orthant_and_a_bad_init_is_refused() -> None:
+    """``init = "uniform"``: MNAD's l2norm(U[0, 1)) items, all in the positive orthant and unit
+    length; the default stays Gaussian (the items of every run trained before); an unknown
+    init is one clear error."""
+    uniform = MemoryBank(16, slots=10, init="uniform").items
+    gaussian = MemoryBank(16, slots=10).items
+    assert torch.allclose(uniform.norm(dim=1), torch.ones(10)) and bool((uniform >= 0).all())
+    assert bool((gaussian < 0).any())
+    mean_cos = lambda m: ((m @ m.T).sum() - m.shape[0]) / (m.shape[0] * (m.shape[0] - 1))  # noqa: E731
+    assert mean_cos(uniform) > 0.5 > abs(mean_cos(gaussian))  # MNAD's items start close together
+    with pytest.raises(ValueError, match="init must be one of 'gaussian', 'uniform'"):
+        MemoryBank(16, init="zeros")

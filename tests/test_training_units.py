@@ -117,10 +117,11 @@ def test_cosine_schedule_resumes_at_its_step_without_a_torch_warning(global_step
     total, base = 40, 1e-3
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.Adam([param], lr=base * 0.3)  # as a resumed checkpoint leaves it
-    state = SimpleNamespace(cfg=SimpleNamespace(lr_schedule="cosine", lr=base), optimizer=optimizer, global_step=global_step)
+    cfg = SimpleNamespace(lr_schedule="cosine", lr=base)
+    state = SimpleNamespace(cfg=cfg, optimizer=optimizer, global_step=global_step, steps=10)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        scheduler = _scheduler(state, total)  # type: ignore[arg-type]
+        scheduler = _scheduler(state, total // 10)  # type: ignore[arg-type]
         expected = base * 0.5 * (1 + math.cos(math.pi * global_step / total))
         assert optimizer.param_groups[0]["lr"] == pytest.approx(expected)
         param.grad = torch.ones(1)
@@ -128,3 +129,35 @@ def test_cosine_schedule_resumes_at_its_step_without_a_torch_warning(global_step
         scheduler.step()
     following = base * 0.5 * (1 + math.cos(math.pi * min(global_step + 1, total) / total))
     assert optimizer.param_groups[0]["lr"] == pytest.approx(following)
+
+
+def test_cosine_per_epoch_holds_each_epochs_rate_as_mnads_cosine_annealing() -> None:
+    """"cosine_per_epoch": the rate is constant within an epoch and follows torch's
+    CosineAnnealingLR(T_max = epochs) stepped once per epoch, MNAD's schedule; a run resumed
+    mid-epoch starts at its epoch's rate."""
+    from types import SimpleNamespace
+
+    from vadkit.training.trainer import _scheduler
+
+    steps, epochs, base = 5, 4, 2e-4
+    reference_param = torch.nn.Parameter(torch.zeros(1))
+    reference_opt = torch.optim.Adam([reference_param], lr=base)
+    reference = torch.optim.lr_scheduler.CosineAnnealingLR(reference_opt, T_max=epochs)
+    expected = []
+    for _ in range(epochs):
+        expected += [reference_opt.param_groups[0]["lr"]] * steps
+        reference_opt.step()
+        reference.step()
+    for start in (0, 7):  # a fresh run, and one resumed in its second epoch
+        param = torch.nn.Parameter(torch.zeros(1))
+        optimizer = torch.optim.Adam([param], lr=base)
+        cfg = SimpleNamespace(lr_schedule="cosine_per_epoch", lr=base)
+        state = SimpleNamespace(cfg=cfg, optimizer=optimizer, global_step=start, steps=steps)
+        scheduler = _scheduler(state, epochs)  # type: ignore[arg-type]
+        seen = []
+        for _ in range(start, steps * epochs):
+            seen.append(optimizer.param_groups[0]["lr"])
+            param.grad = torch.ones(1)
+            optimizer.step()
+            scheduler.step()
+        assert seen == pytest.approx(expected[start:], rel=1e-9, abs=1e-15)

@@ -30,7 +30,7 @@ from .recipe import Recipe
 T = TypeVar("T")
 
 # Choices shared with the modules that act on them (they import these; nothing restates them).
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES = ("constant", "cosine", "cosine_per_epoch")
 PRECISIONS = ("auto", "bfloat16", "float16", "float32")
 FRAME_CACHE_MODES = ("auto", "all", "video_files", "none")
 CALIBRATIONS = ("tail", "zscore")
@@ -175,7 +175,12 @@ class TrainConfig(Section):
     lr: float = setting(2e-4, "Adam learning rate (the paper's)", gt=0, le=10)
     betas: list[float] = setting([0.9, 0.999], "Adam betas")
     weight_decay: float = setting(0.0, "Adam weight decay", ge=0, le=10)
-    lr_schedule: str = setting("constant", '"constant" (the paper) or "cosine" (MNAD\'s code)', choices=LR_SCHEDULES)
+    lr_schedule: str = setting(
+        "constant",
+        '"constant" (the paper); "cosine", annealed to 0 over the run, every step; "cosine_per_epoch", '
+        "the same curve stepped once per epoch (MNAD's CosineAnnealingLR)",
+        choices=LR_SCHEDULES,
+    )
     seed: int = setting(
         0, "model init and per-epoch shuffling; CPU runs are deterministic for a seed", ge=0, le=2**32 - 1
     )

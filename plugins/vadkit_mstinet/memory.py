@@ -18,6 +18,11 @@ the queries (vadkit's default, true). MNAD's official code detaches them
 (``softmax_score_memory.detach()`` in its ``read``), so with ``read_grad = false`` the read
 half of the decoder's input is a constant of the step and the queries learn only through their
 own half and the two losses; the losses themselves are the same either way.
+
+``init`` is how the items start, each L2-normalised, from a fixed seed: ``"gaussian"``
+(vadkit's default: nearly orthogonal unit vectors) or ``"uniform"`` (MNAD's code,
+``F.normalize(torch.rand(msize, mdim))``: samples of U[0, 1), so every item starts in the
+positive orthant, close to the others).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from einops import einsum, rearrange
 from torch import Tensor
 
 from vadkit.interfaces import Memory, MemoryOutput
+
+ITEM_INITS = {"gaussian": torch.randn, "uniform": torch.rand}  # the items' samples before L2 normalisation
 
 
 def paper_losses(q: Tensor, weights: Tensor, read: Tensor, delta: float) -> dict[str, Tensor]:
@@ -111,6 +118,7 @@ class MemoryBank(Memory):
         objective: str = "mnad",
         margin: float = 1.0,
         read_grad: bool = True,
+        init: str = "gaussian",
     ) -> None:
         super().__init__()
         if slots < 1:
@@ -119,6 +127,8 @@ class MemoryBank(Memory):
             raise ValueError(f"objective must be one of {', '.join(repr(o) for o in OBJECTIVES)}, got {objective!r}")
         if not isinstance(read_grad, bool):
             raise ValueError(f"read_grad must be true or false, got {read_grad!r}")
+        if init not in ITEM_INITS:
+            raise ValueError(f"init must be one of {', '.join(repr(i) for i in ITEM_INITS)}, got {init!r}")
         if objective == "mnad" and slots < 2:
             raise ValueError(
                 f"objective 'mnad' needs slots >= 2 (its triplet uses the second-nearest item), got {slots}"
@@ -133,7 +143,7 @@ class MemoryBank(Memory):
         self.read_grad = read_grad
         generator = torch.Generator().manual_seed(0)
         self.items: torch.Tensor
-        self.register_buffer("items", F.normalize(torch.randn(slots, channels, generator=generator), dim=1))
+        self.register_buffer("items", F.normalize(ITEM_INITS[init](slots, channels, generator=generator), dim=1))
 
     def forward(self, query: Tensor) -> MemoryOutput:
         dtype = query.dtype

@@ -202,7 +202,7 @@ def _plan_steps(
     if cfg.time_budget:
         _fit_budget(state, clips, recipe, started, console)
         cfg = state.cfg
-    state.scheduler = _scheduler(state, state.steps * cfg.epochs)
+    state.scheduler = _scheduler(state, cfg.epochs)
     ranks = (
         f" per rank, {world} ranks ({state.dist.backend}), global batch {cfg.batch_size * world}" if world > 1 else ""
     )
@@ -337,18 +337,23 @@ def _fit_budget(state: TrainState, clips: Any, recipe: Recipe, started: float, c
     state.run.write_info(info)
 
 
-def _scheduler(state: TrainState, total_steps: int) -> Any:
-    if state.cfg.lr_schedule != "cosine":
+def _scheduler(state: TrainState, epochs: int) -> Any:
+    """The lr factor of global step s: cosine from 1 to 0 over the run, in steps ("cosine") or
+    in whole epochs ("cosine_per_epoch": epoch e at 0.5 (1 + cos(pi e / epochs)), as MNAD's
+    CosineAnnealingLR with T_max = epochs stepped after each epoch); None when constant."""
+    if state.cfg.lr_schedule == "constant":
         return None
     for group in state.optimizer.param_groups:
         group["initial_lr"] = state.cfg.lr  # a resumed optimiser's group holds the decayed rate
+    steps = state.steps
+    total = steps * epochs
+    if state.cfg.lr_schedule == "cosine_per_epoch":
+        factor = lambda s: 0.5 * (1 + math.cos(math.pi * min(s // steps, epochs) / epochs))  # noqa: E731
+    else:
+        factor = lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))  # noqa: E731
     # last_epoch puts a resumed schedule at its step in closed form: replaying step() before any
     # optimizer.step() of this process is the order torch warns about
-    return torch.optim.lr_scheduler.LambdaLR(
-        state.optimizer,
-        lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)),
-        last_epoch=state.global_step - 1,
-    )
+    return torch.optim.lr_scheduler.LambdaLR(state.optimizer, factor, last_epoch=state.global_step - 1)
 
 
 def _run_epoch(state: TrainState, clips: Any, epoch: int, progress: Progress, task: Any, console: Console) -> None:
