@@ -86,9 +86,10 @@ class PointScoreUpdater(_Updater):
 def point_score(prediction: Tensor, target: Tensor) -> Tensor:
     """MNAD's ``point_score`` per frame: e = squared error of the images mapped from [-1, 1] to
     [0, 1], weighted by 1 - exp(-e): sum(w e) / sum(w) over pixels and channels. A perfect
-    prediction (all weights 0) scores 0. prediction, target: (B, C, H, W); returns (B,)."""
+    prediction (all weights 0) scores 0. prediction, target: (B, C, H, W); returns (B,).
+    The weight is computed as -expm1(-e), exact where float32's 1 - exp(-e) rounds small e away."""
     err = ((prediction.float() - target.float()) / 2).pow(2).flatten(1)
-    weight = 1 - torch.exp(-err)
+    weight = -torch.expm1(-err)
     total = weight.sum(dim=1)
     return torch.where(total > 0, (weight * err).sum(dim=1) / total.clamp_min(1e-30), torch.zeros_like(total))
 
