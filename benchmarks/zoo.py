@@ -79,7 +79,8 @@ def train_and_eval(model: str, recipe: Path, folder: Path, seed: int, args: argp
         return json.loads(done_file.read_text()) | {"reused": True}
     row = (None if args.extra else reevaluate(recipe, folder, seed, args)) or _train(recipe, args.data, out, seed, args.extra)
     if "micro" in row:
-        atomic_write_text(done_file, json.dumps(row, indent=2) + "\n")
+        if "reevaluated" not in row:  # a re-scored run lives in its own folder, not in ``out``
+            atomic_write_text(done_file, json.dumps(row, indent=2) + "\n")
         if not (args.quick or args.extra):  # the record holds the recipes' own runs only
             m = machine(int(os.environ.get("ZOO_THREADS", "2")))
             add(args.record, row | {"model": model, "recipe_digest": digest, "date": time.strftime("%Y-%m-%d"),
