@@ -235,6 +235,17 @@ def test_mstinet_defaults_to_mnad_with_mnad_weights() -> None:
     assert weights["gather"] == pytest.approx(0.1) and weights["triplet"] == pytest.approx(0.1)
 
 
+class MaskRecorder:
+    """A model stand-in for the test-time updaters: records each mask it is handed."""
+
+    def __init__(self) -> None:
+        self.masks: list[list[bool]] = []
+
+    def update_memory(self, output, mask) -> int:
+        self.masks.append(mask.tolist())
+        return int(mask.sum())
+
+
 def test_eval_memory_update_touches_the_memory_only_with_frames_below_the_threshold() -> None:
     """[eval]/[detect] memory_update: the updater passes a mask of frames whose calibrated score is
     below the threshold, and the memory changes only when some frame is selected."""
@@ -256,17 +267,9 @@ def test_eval_memory_update_touches_the_memory_only_with_frames_below_the_thresh
         def protocol(self) -> str:
             return "err"
 
-    class Model:
-        def __init__(self) -> None:
-            self.masks: list[list[bool]] = []
-
-        def update_memory(self, output, mask):
-            self.masks.append(mask.tolist())
-            return int(mask.sum())
-
     scorer = Err()
     state = scorer.fit({"err": np.array([1.0, 2.0, 3.0])}, method="zscore")  # mean 2, std 0.816
-    model = Model()
+    model = MaskRecorder()
     updater = NormalFrameUpdater(model, scorer, state, threshold=1.0)
     output = ModelOutput(prediction=torch.zeros(3, 1, 2, 2), memory=MemoryOutput(torch.zeros(3, 1, 1, 1), torch.zeros(3)))
     target = torch.zeros(3, 1, 2, 2)
@@ -299,18 +302,10 @@ def test_point_score_rule_updates_with_frames_below_mnads_threshold_without_cali
     from vadkit.config import EvalConfig
     from vadkit.detect.memory_update import make_updater
 
-    class Model:
-        def __init__(self) -> None:
-            self.masks: list[list[bool]] = []
-
-        def update_memory(self, output, mask):
-            self.masks.append(mask.tolist())
-            return int(mask.sum())
-
     target = torch.zeros(3, 3, 4, 4)
     prediction = torch.stack([torch.full((3, 4, 4), v) for v in (0.05, 0.5, -0.1)])  # e = 6e-4, 0.0625, 2.5e-3
     output = ModelOutput(prediction=prediction, memory=MemoryOutput(torch.zeros(3, 1, 1, 1), torch.zeros(3)))
-    model = Model()
+    model = MaskRecorder()
     cfg = EvalConfig(memory_update=True, memory_update_rule="point_score", memory_update_point_score=0.01)
     updater = make_updater(model, None, cfg, calibration=None)  # type: ignore[arg-type]
     assert updater(output, target, {"psnr": np.zeros(3)}) == 2 and model.masks == [[True, False, True]]
